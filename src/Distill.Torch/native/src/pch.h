@@ -1,0 +1,19 @@
+// Precompiled header of the shim: the heavy libtorch headers every translation unit needs.
+#pragma once
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/ScalarOps.h>
+#include <ATen/core/Generator.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <atomic>
+#include <mutex>
+#include <sstream>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
