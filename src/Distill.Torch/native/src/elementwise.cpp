@@ -187,16 +187,28 @@ void binary_(int32_t op, at::Tensor& a, const Other& b, const at::Scalar& alpha)
 }  // namespace
 
 DST_EXPORT int dst_unary(int32_t op, dst_tensor x, dst_tensor* out) {
-    return guard([&] { *out = wrap(unary(op, T(x))); });
+    return guard([&] {
+        const auto& t = T(x);
+        *out = wrap(records_grad(t) ? unary(op, t) : below_autograd([&] { return unary(op, t); }));
+    });
 }
 DST_EXPORT int dst_unary_(int32_t op, dst_tensor x) {
     return guard([&] { at::Tensor t = T(x); unary_(op, t); });
 }
 DST_EXPORT int dst_binary(int32_t op, dst_tensor a, dst_tensor b, dst_scalar alpha, dst_tensor* out) {
-    return guard([&] { *out = wrap(binary(op, T(a), T(b), scalar(alpha))); });
+    return guard([&] {
+        const auto& x = T(a);
+        const auto& y = T(b);
+        auto run = [&] { return binary(op, x, y, scalar(alpha)); };
+        *out = wrap(records_grad(x, y) ? run() : below_autograd(run));
+    });
 }
 DST_EXPORT int dst_binary_scalar(int32_t op, dst_tensor a, dst_scalar b, dst_scalar alpha, dst_tensor* out) {
-    return guard([&] { *out = wrap(binary(op, T(a), scalar(b), scalar(alpha))); });
+    return guard([&] {
+        const auto& x = T(a);
+        auto run = [&] { return binary(op, x, scalar(b), scalar(alpha)); };
+        *out = wrap(records_grad(x) ? run() : below_autograd(run));
+    });
 }
 // scalar (op) tensor, for the reflected C# operators (2 - x, 1 / x, 2 ** x).
 DST_EXPORT int dst_binary_rscalar(int32_t op, dst_scalar a, dst_tensor b, dst_tensor* out) {

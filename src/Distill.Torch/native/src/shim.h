@@ -100,6 +100,22 @@ inline c10::optional<at::Generator> gen(dst_generator g) {
     return *reinterpret_cast<at::Generator*>(g);
 }
 
+// True when an out-of-place op on these inputs must be recorded for autograd.
+inline bool records_grad(const at::Tensor& a) { return c10::GradMode::is_enabled() && a.requires_grad(); }
+inline bool records_grad(const at::Tensor& a, const at::Tensor& b) {
+    return c10::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
+}
+
+// Runs an out-of-place, non-view op below the autograd layers when nothing needs recording: the
+// result is an ordinary tensor, exactly what the autograd kernel would return after finding no input
+// that requires grad, but without its dispatch cost (measurable on small tensors). Never use it for
+// in-place or view ops: those layers also bump version counters and track views.
+template <class F>
+inline at::Tensor below_autograd(F&& op) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return op();
+}
+
 // Hands a list of tensors to the caller as a malloc'd array of handles (freed with dst_free).
 void write_list(const std::vector<at::Tensor>& list, dst_tensor** out, int64_t* count);
 
