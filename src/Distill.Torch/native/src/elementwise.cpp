@@ -175,6 +175,18 @@ void binary_(int32_t op, at::Tensor& a, const Other& b, const at::Scalar& alpha)
             case B_LOGICAL_OR: a.logical_or_(b); return;
             case B_LOGICAL_XOR: a.logical_xor_(b); return;
             case B_ATAN2: a.atan2_(b); return;
+            case B_MAXIMUM:
+            case B_MINIMUM: {
+                // ATen has no maximum_/minimum_: compute, then write back under the in-place casting rule.
+                // Autograd saves the operands, so when it records they must not be the tensor written to.
+                bool recorded = c10::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
+                const at::Tensor self = recorded ? a.clone() : a;
+                auto r = op == B_MAXIMUM ? at::maximum(self, b) : at::minimum(self, b);
+                TORCH_CHECK(at::canCast(r.scalar_type(), a.scalar_type()), "result type ", r.scalar_type(),
+                            " can't be cast to the desired output type ", a.scalar_type());
+                a.copy_(r);
+                return;
+            }
             default: break;
         }
     } else {
