@@ -1,0 +1,109 @@
+namespace Distill.Metadata;
+
+/// <summary>What a tensor is, so the generator can reject features wired where logits are expected.</summary>
+public enum TensorKind
+{
+    /// <summary>Anything (no kind check).</summary>
+    Any,
+    /// <summary>Unnormalised class scores, (..., K).</summary>
+    Logits,
+    /// <summary>A probability distribution over the last dim.</summary>
+    Probabilities,
+    /// <summary>A convolutional feature map, (N, C, H, W).</summary>
+    FeatureMap,
+    /// <summary>A feature vector per sample or instance, (N, D).</summary>
+    Embedding,
+    /// <summary>A 0/1 or weight mask.</summary>
+    Mask,
+    /// <summary>Integer class labels.</summary>
+    Labels,
+    /// <summary>Boxes as (x1, y1, x2, y2) rows.</summary>
+    Boxes,
+    /// <summary>Per-sample or per-instance weights.</summary>
+    Weights,
+    /// <summary>A look-up table of features (rows = identities or prototypes).</summary>
+    Table,
+}
+
+/// <summary>Which side of the distillation an input comes from.</summary>
+public enum InputRole
+{
+    /// <summary>Produced by the student: gradients flow into it.</summary>
+    Student,
+    /// <summary>Produced by a teacher: always detached.</summary>
+    Teacher,
+    /// <summary>Ground truth from the batch (labels, boxes).</summary>
+    Target,
+    /// <summary>Anything else: masks, weights, tables, state.</summary>
+    Auxiliary,
+}
+
+/// <summary>
+/// Marks a static method as a distillation loss term the DSL can wire. The method's parameters carry
+/// <see cref="InputAttribute"/> (tensor inputs) or <see cref="HyperParameterAttribute"/>
+/// (numbers, with the C# default value as the default).
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class DistillLossAttribute : Attribute
+{
+    public DistillLossAttribute(string name) => Name = name;
+
+    /// <summary>The name experiments use (<c>loss: hinton_kd</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>The paper (and code) the formula comes from.</summary>
+    public string? Source { get; set; }
+
+    /// <summary>The formula, in plain text, as the docs and <c>describe</c> print it.</summary>
+    public string? Formula { get; set; }
+
+    /// <summary>Which convention is the default where paper and released code differ.</summary>
+    public string? Convention { get; set; }
+}
+
+/// <summary>
+/// A tensor input of a loss. <see cref="Shape"/> is a comma-separated list of symbolic dims shared
+/// across the loss's inputs: the same symbol means the same size (<c>"B,K"</c> on student and teacher
+/// logits says "same batch, same class count"); <c>*</c> matches any single dim and <c>...</c> any
+/// number of leading dims; an integer is an exact size.
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter, Inherited = false)]
+public sealed class InputAttribute : Attribute
+{
+    public InputAttribute(InputRole role, TensorKind kind)
+    {
+        Role = role;
+        Kind = kind;
+    }
+
+    public InputRole Role { get; }
+    public TensorKind Kind { get; }
+    public string? Shape { get; set; }
+
+    /// <summary>The batch field this input is read from when it is ground truth (e.g. "label", "boxes").</summary>
+    public string? BatchField { get; set; }
+}
+
+/// <summary>
+/// A numeric hyper-parameter of a loss with its valid range. Bounds are inclusive unless the matching
+/// <c>*Exclusive</c> flag is set; NaN means unbounded.
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter, Inherited = false)]
+public sealed class HyperParameterAttribute : Attribute
+{
+    public double Min { get; set; } = double.NaN;
+    public double Max { get; set; } = double.NaN;
+    public bool MinExclusive { get; set; }
+    public bool MaxExclusive { get; set; }
+    public string? Description { get; set; }
+
+    /// <summary>"(0, 1]" style text of the range, for messages.</summary>
+    public string RangeText() =>
+        (double.IsNaN(Min) ? "(-inf" : (MinExclusive ? "(" : "[") + Min.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        + ", "
+        + (double.IsNaN(Max) ? "inf)" : Max.ToString(System.Globalization.CultureInfo.InvariantCulture) + (MaxExclusive ? ")" : "]"));
+
+    public bool Contains(double value) =>
+        (double.IsNaN(Min) || (MinExclusive ? value > Min : value >= Min)) &&
+        (double.IsNaN(Max) || (MaxExclusive ? value < Max : value <= Max));
+}
