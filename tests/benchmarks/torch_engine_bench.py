@@ -15,18 +15,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def op_overhead(iters):
-    """Median over 5 rounds of the per-call time of a small elementwise op (x + y on 4 floats)."""
+def op_overhead(iters, rounds=50):
+    """Per-call seconds of a small elementwise op (x + y on 4 floats), in `rounds` rounds of
+    iters/rounds calls each; the caller takes the min (least disturbed) and the median."""
     x = torch.ones(4)
     y = torch.ones(4)
-    rounds = []
-    for _ in range(5):
+    n = max(1, iters // rounds)
+    for _ in range(n):
+        z = x + y
+    out = []
+    for _ in range(rounds):
         t0 = time.perf_counter()
-        for _ in range(iters):
+        for _ in range(n):
             z = x + y
-        rounds.append((time.perf_counter() - t0) / iters)
+        out.append((time.perf_counter() - t0) / n)
     del z
-    return statistics.median(rounds)
+    return out
 
 
 class BasicBlock(nn.Module):
