@@ -73,12 +73,20 @@ public class ErrorTests
     }
 
     [Fact]
-    public void A_missing_native_library_is_a_TorchException_that_names_it()
+    public void A_library_that_cannot_be_loaded_is_a_TorchException_that_says_why_and_how_to_fix_it()
     {
-        var missing = Path.Combine(Path.GetTempPath(), "no-such-dir", "libtorch_cpu_missing.so");
-        var e = Native.NativeLibraryLoader.ProbeLoad(missing);
-        Assert.NotNull(e);
-        Assert.Contains("libtorch_cpu_missing.so", e!.Message);
+        var missing = Path.Combine(Path.GetTempPath(), "no-such-dir", "libdistill_torch.so");
+        var notElf = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(notElf, "not a shared library");
+            var e = Assert.Throws<TorchException>(() => Native.NativeLibraryLoader.LoadFirst([missing, notElf]));
+            Assert.Contains($"{missing}: not found", e.Message);
+            Assert.Contains(notElf, e.Message);
+            Assert.Contains("libtorch-dev", e.Message);
+            Assert.Contains("scripts/install-deps.sh", e.Message);
+        }
+        finally { File.Delete(notElf); }
     }
 
     [Fact]

@@ -34,26 +34,42 @@ internal static class NativeLibraryLoader
         lock (typeof(NativeLibraryLoader))
         {
             if (s_handle != IntPtr.Zero) return s_handle;
-            var errors = new List<string>();
-            foreach (var candidate in Candidates())
+            try
             {
-                if (!File.Exists(candidate)) { errors.Add($"{candidate}: not found"); continue; }
-                try
-                {
-                    s_handle = TryLoad(candidate);
-                    return s_handle;
-                }
-                catch (DllNotFoundException e)
-                {
-                    errors.Add($"{candidate}: {e.Message}");
-                }
+                s_handle = LoadFirst(Candidates());
+                return s_handle;
             }
-            s_failure = new TorchException(
-                "Could not load the Distill libtorch shim (" + FileName + "). " +
-                "It needs libtorch (Debian: libtorch-dev) and is built by `dotnet build`; run `sudo bash scripts/install-deps.sh` first. " +
-                "Tried: " + string.Join("; ", errors), ErrorCategory.Runtime);
-            throw s_failure;
+            catch (TorchException e)
+            {
+                s_failure = e;
+                throw;
+            }
         }
+    }
+
+    /// <summary>
+    /// Loads the first candidate that exists and loads; otherwise a <see cref="TorchException"/> that lists
+    /// every candidate with the dynamic loader's reason (a missing libtorch shows up there by name).
+    /// </summary>
+    internal static IntPtr LoadFirst(IEnumerable<string> candidates)
+    {
+        var errors = new List<string>();
+        foreach (var candidate in candidates)
+        {
+            if (!File.Exists(candidate)) { errors.Add($"{candidate}: not found"); continue; }
+            try
+            {
+                return TryLoad(candidate);
+            }
+            catch (DllNotFoundException e)
+            {
+                errors.Add($"{candidate}: {e.Message}");
+            }
+        }
+        throw new TorchException(
+            "Could not load the Distill libtorch shim (" + FileName + "). " +
+            "It needs libtorch (Debian: libtorch-dev) and is built by `dotnet build`; run `sudo bash scripts/install-deps.sh` first. " +
+            "Tried: " + string.Join("; ", errors), ErrorCategory.Runtime);
     }
 
     /// <summary>Loads one file, failing with the loader's message (used by the tests for a missing library).</summary>
@@ -66,21 +82,6 @@ internal static class NativeLibraryLoader
         catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
         {
             throw new DllNotFoundException(e.Message, e);
-        }
-    }
-
-    /// <summary>Loads a library for a test and reports the failure the way a missing libtorch is reported.</summary>
-    internal static TorchException? ProbeLoad(string path)
-    {
-        try
-        {
-            var h = TryLoad(path);
-            NativeLibrary.Free(h);
-            return null;
-        }
-        catch (DllNotFoundException e)
-        {
-            return new TorchException($"Could not load {path}: {e.Message}", ErrorCategory.Runtime, e);
         }
     }
 
