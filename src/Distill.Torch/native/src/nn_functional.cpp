@@ -255,18 +255,20 @@ DST_EXPORT int dst_interpolate(dst_tensor input, const int64_t* size, int64_t ns
             else if (n == 4) r = at::adaptive_avg_pool2d(x, output_size);
             else if (n == 5) r = at::adaptive_avg_pool3d(x, output_size);
         } else if (mode == "linear") {
-            TORCH_CHECK_NOT_IMPLEMENTED(n == 3 || n < 3 || n > 5, "Got ", n, "D input, but linear mode needs 3D input");
+            // A 3-D, 4-D or 5-D input of the wrong rank for the mode gets PyTorch's specific message;
+            // other ranks fall through to the general one below.
+            TORCH_CHECK_NOT_IMPLEMENTED(n != 4 && n != 5, "Got ", n, "D input, but linear mode needs 3D input");
             if (n == 3) r = at::upsample_linear1d(x, osize, align, scales);
         } else if (mode == "bilinear") {
-            TORCH_CHECK_NOT_IMPLEMENTED(n == 4 || n < 3 || n > 5, "Got ", n, "D input, but bilinear mode needs 4D input");
+            TORCH_CHECK_NOT_IMPLEMENTED(n != 3 && n != 5, "Got ", n, "D input, but bilinear mode needs 4D input");
             if (n == 4) r = antialias != 0 ? at::_upsample_bilinear2d_aa(x, osize, align, scales)
                                            : at::upsample_bilinear2d(x, osize, align, scales);
         } else if (mode == "bicubic") {
-            TORCH_CHECK_NOT_IMPLEMENTED(n == 4 || n < 3 || n > 5, "Got ", n, "D input, but bicubic mode needs 4D input");
+            TORCH_CHECK_NOT_IMPLEMENTED(n != 3 && n != 5, "Got ", n, "D input, but bicubic mode needs 4D input");
             if (n == 4) r = antialias != 0 ? at::_upsample_bicubic2d_aa(x, osize, align, scales)
                                            : at::upsample_bicubic2d(x, osize, align, scales);
         } else if (mode == "trilinear") {
-            TORCH_CHECK_NOT_IMPLEMENTED(n == 5 || n < 3 || n > 5, "Got ", n, "D input, but trilinear mode needs 5D input");
+            TORCH_CHECK_NOT_IMPLEMENTED(n != 3 && n != 4, "Got ", n, "D input, but trilinear mode needs 5D input");
             if (n == 5) r = at::upsample_trilinear3d(x, osize, align, scales);
         }
         TORCH_CHECK_NOT_IMPLEMENTED(r.defined(), "Input Error: Only 3D, 4D and 5D input Tensors supported (got ", n,
