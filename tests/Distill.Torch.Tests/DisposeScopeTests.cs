@@ -6,7 +6,7 @@ public class DisposeScopeTests
     [Fact]
     public void A_scope_frees_what_was_created_inside_it_except_what_was_moved_out()
     {
-        var before = Tensor.LiveCount;
+        var before = SequentialCollection.SettledLiveCount();
         Tensor kept, outer;
         using (var s1 = torch.NewDisposeScope())
         {
@@ -29,7 +29,7 @@ public class DisposeScopeTests
     [Fact]
     public void A_tensor_detached_from_scopes_survives_them()
     {
-        var before = Tensor.LiveCount;
+        var before = SequentialCollection.SettledLiveCount();
         Tensor survivor;
         using (torch.NewDisposeScope())
         {
@@ -44,7 +44,7 @@ public class DisposeScopeTests
     [Fact]
     public void DisposeEverything_frees_within_a_loop()
     {
-        var before = Tensor.LiveCount;
+        var before = SequentialCollection.SettledLiveCount();
         using var scope = torch.NewDisposeScope();
         var x = torch.ones([8]).DetachFromDisposeScope();
         for (var i = 0; i < 100; i++)
@@ -59,7 +59,7 @@ public class DisposeScopeTests
     [Fact]
     public void Gradients_read_inside_a_scope_are_freed_with_it_but_not_the_gradient_itself()
     {
-        var before = Tensor.LiveCount;
+        var before = SequentialCollection.SettledLiveCount();
         var x = torch.ones([3], requires_grad: true);
         using (torch.NewDisposeScope())
         {

@@ -478,7 +478,7 @@ public class OptimLeakTests
     [Fact]
     public void Stepping_saving_and_loading_free_every_native_tensor()
     {
-        var before = Tensor.LiveCount;
+        var before = SequentialCollection.SettledLiveCount();
         using (var scope = torch.NewDisposeScope())
         {
             var w = torch.ones([3, 2], requires_grad: true);

@@ -8,4 +8,18 @@ namespace Distill.Torch.Tests;
 public sealed class SequentialCollection
 {
     public const string Name = "Sequential (process-wide counters)";
+
+    /// <summary>
+    /// The live native tensor count once garbage from earlier tests is finalized: tensors other tests
+    /// left to the GC would otherwise be freed by the finalizer thread in the middle of a count.
+    /// </summary>
+    public static long SettledLiveCount()
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        return Tensor.LiveCount;
+    }
 }
