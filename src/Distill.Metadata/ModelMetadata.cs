@@ -1,0 +1,40 @@
+namespace Distill.Metadata;
+
+/// <summary>
+/// Marks a model class the DSL can use as a teacher or student. <see cref="Input"/> is the symbolic
+/// input shape (default <c>"N,3,H,W"</c>); the symbols N, H, W (and any other) name the input's dims
+/// for the tap shape expressions.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class DistillModelAttribute : Attribute
+{
+    /// <summary>The name experiments use (<c>model: CifarResNet</c>); defaults to the class name.</summary>
+    public string? Name { get; set; }
+
+    public string Input { get; set; } = "N,3,H,W";
+
+    /// <summary>What the model is for: "classification", "detection", "face", "reid".</summary>
+    public string? Task { get; set; }
+}
+
+/// <summary>
+/// An intermediate output of a model that losses can read. <see cref="Shape"/> is a comma-separated list
+/// of integer expressions over the model's constructor parameters and the input symbols, e.g.
+/// <c>"N, 4*width, H/4, W/4"</c> or <c>"N, classes"</c>; operators + - * / (integer division, rounding
+/// down) and parentheses. The generator evaluates them at compile time to check wiring.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class TapAttribute : Attribute
+{
+    public TapAttribute(string name, TensorKind kind, string shape)
+    {
+        Name = name;
+        Kind = kind;
+        Shape = shape;
+    }
+
+    public string Name { get; }
+    public TensorKind Kind { get; }
+    public string Shape { get; }
+    public string? Description { get; set; }
+}
