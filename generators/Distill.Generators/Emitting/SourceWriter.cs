@@ -1,0 +1,86 @@
+using System;
+using System.Globalization;
+using System.Text;
+
+namespace Distill.Generators.Emitting;
+
+/// <summary>
+/// An indenting writer for generated C# (as dotnet/runtime's generators use): lines, blocks that indent
+/// and close themselves, invariant-culture numbers and escaped string literals. Newlines are always "\n".
+/// </summary>
+internal sealed class SourceWriter
+{
+    private readonly StringBuilder _text = new();
+    private int _indent;
+
+    public SourceWriter Line(string line = "")
+    {
+        if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
+        _text.Append('\n');
+        return this;
+    }
+
+    /// <summary>Writes <paramref name="header"/>, an opening brace, and indents until the returned scope is disposed.</summary>
+    public Block Open(string header, string close = "}")
+    {
+        Line(header);
+        Line("{");
+        _indent++;
+        return new Block(this, close);
+    }
+
+    public readonly struct Block : IDisposable
+    {
+        private readonly SourceWriter _writer;
+        private readonly string _close;
+
+        internal Block(SourceWriter writer, string close)
+        {
+            _writer = writer;
+            _close = close;
+        }
+
+        public void Dispose()
+        {
+            _writer._indent--;
+            _writer.Line(_close);
+        }
+    }
+
+    public override string ToString() => _text.ToString();
+
+    /// <summary>A C# string literal.</summary>
+    public static string Literal(string? value)
+    {
+        if (value is null) return "null";
+        var sb = new StringBuilder("\"");
+        foreach (var c in value)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (char.IsControl(c)) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
+    }
+
+    /// <summary>A double literal that round-trips, in invariant culture.</summary>
+    public static string Literal(double value)
+    {
+        if (double.IsNaN(value)) return "double.NaN";
+        if (double.IsPositiveInfinity(value)) return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(value)) return "double.NegativeInfinity";
+        var s = value.ToString("R", CultureInfo.InvariantCulture);
+        return s.IndexOfAny(new[] { '.', 'E', 'e' }) < 0 ? s + ".0" : s;
+    }
+
+    public static string Literal(long value) => value.ToString(CultureInfo.InvariantCulture) + "L";
+}

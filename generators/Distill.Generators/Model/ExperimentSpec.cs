@@ -1,0 +1,107 @@
+namespace Distill.Generators.Model;
+
+// The experiment as declared, produced by both front ends (YAML and attributes) and consumed by the
+// binder. Plain equatable records: names, numbers, enums, EquatableArray and LocationInfo only.
+
+internal enum FrontEnd { Yaml, Attributes }
+
+internal enum ModelRole { Teacher, Student }
+
+internal enum AdapterKind { Conv1x1, Conv3x3, Linear }
+
+internal enum ValueKind { Null, Bool, Integer, Float, String, List }
+
+/// <summary>An experiment: models, adapters, loss terms, data, optimisation.</summary>
+internal sealed record ExperimentSpec(
+    string Name,
+    LocationInfo NameLocation,
+    FrontEnd FrontEnd,
+    string SourcePath,
+    string? Namespace,
+    string ClassName,
+    string? Paper,
+    DataSpec? Data,
+    EquatableArray<ModelSpec> Models,
+    EquatableArray<AdapterSpec> Adapters,
+    EquatableArray<LossTermSpec> Losses,
+    OptimizerSpec? Optimizer,
+    ScheduleSpec? Schedule,
+    EvalSpec? Eval,
+    EquatableArray<long> Seeds,
+    LocationInfo Location);
+
+/// <summary>A scalar or list value with its location; scalars keep their invariant-culture text.</summary>
+internal sealed record ValueSpec(ValueKind Kind, string Text, EquatableArray<ValueSpec> Items, LocationInfo Location)
+{
+    public static ValueSpec Scalar(ValueKind kind, string text, LocationInfo location) =>
+        new(kind, text, EquatableArray<ValueSpec>.Empty, location);
+}
+
+/// <summary>A named argument (model/data-set constructor argument, loss input or hyper-parameter, optimizer setting).</summary>
+internal sealed record ArgumentSpec(string Name, LocationInfo NameLocation, ValueSpec Value);
+
+internal sealed record DataSpec(DatasetSpec? Train, DatasetSpec? Validation, long BatchSize, LocationInfo BatchLocation, LocationInfo Location);
+
+internal sealed record DatasetSpec(string Type, LocationInfo TypeLocation, EquatableArray<ArgumentSpec> Arguments, LocationInfo Location);
+
+/// <summary>A teacher or the student: its type, constructor arguments, where its weights come from, declared taps.</summary>
+internal sealed record ModelSpec(
+    string Name,
+    ModelRole Role,
+    string Type,
+    LocationInfo TypeLocation,
+    EquatableArray<ArgumentSpec> Arguments,
+    CheckpointSpec? Checkpoint,
+    EquatableArray<NameSpec> DeclaredTaps,
+    LocationInfo Location);
+
+internal sealed record NameSpec(string Name, LocationInfo Location);
+
+/// <summary>Weights from a file, or from the run of another experiment (a stage dependency).</summary>
+internal sealed record CheckpointSpec(string? FromExperiment, string? Path, LocationInfo Location);
+
+/// <summary>A reference <c>model.tap</c> (or <c>batch.field</c>).</summary>
+internal sealed record TapRef(string Model, string Tap, LocationInfo Location)
+{
+    public override string ToString() => Model + "." + Tap;
+}
+
+/// <summary>An adapter joining a student tap to a teacher tap's channel count.</summary>
+internal sealed record AdapterSpec(string Name, AdapterKind Kind, TapRef From, TapRef To, LocationInfo Location);
+
+/// <summary>
+/// A loss term: the loss, its arguments (inputs and hyper-parameters, told apart by the binder from the
+/// loss's metadata), its weight and optional weight schedule.
+/// </summary>
+internal sealed record LossTermSpec(
+    string Name,
+    LocationInfo NameLocation,
+    string Loss,
+    LocationInfo LossLocation,
+    EquatableArray<ArgumentSpec> Arguments,
+    double Weight,
+    LocationInfo? WeightLocation,
+    WeightScheduleSpec? Schedule,
+    LocationInfo Location);
+
+internal enum WeightScheduleKind { Constant, LinearWarmup, LinearDecay, WarmupThenDecay }
+
+/// <summary>Weight × factor(epoch): a linear warm-up over the first epochs (GKD), a linear decay to the end (Global Knowledge).</summary>
+internal sealed record WeightScheduleSpec(WeightScheduleKind Kind, double WarmupEpochs, LocationInfo Location);
+
+internal sealed record OptimizerSpec(string Kind, LocationInfo KindLocation, EquatableArray<ArgumentSpec> Arguments, EquatableArray<ParamGroupSpec> Groups, LocationInfo Location);
+
+/// <summary>A parameter group: which modules ("student", "adapters", an adapter's name) and its overrides.</summary>
+internal sealed record ParamGroupSpec(EquatableArray<NameSpec> Modules, EquatableArray<ArgumentSpec> Arguments, LocationInfo Location);
+
+internal sealed record ScheduleSpec(
+    long Epochs,
+    LocationInfo EpochsLocation,
+    string? Kind,
+    LocationInfo? KindLocation,
+    EquatableArray<ArgumentSpec> Arguments,
+    long WarmupEpochs,
+    double ClipGradNorm,
+    LocationInfo Location);
+
+internal sealed record EvalSpec(EquatableArray<NameSpec> Metrics, long Every, LocationInfo Location);

@@ -1,0 +1,495 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Distill.Generators.Model;
+using static Distill.Generators.Diagnostics.DiagnosticDescriptors;
+
+namespace Distill.Generators.Parsing;
+
+/// <summary>
+/// Turns a <c>*.distill.yaml</c> file into an <see cref="ExperimentSpec"/>: checks every key against the
+/// schema (unknown keys with "did you mean", missing required keys, value types) and reports each problem
+/// at its exact line and column. What it cannot know without the compilation (model types, taps, loss
+/// parameters) is left to the binder.
+/// </summary>
+internal sealed class YamlExperimentReader
+{
+    private static readonly string[] RootKeys = { "name", "paper", "description", "seeds", "data", "teacher", "teachers", "student", "adapters", "losses", "optimizer", "schedule", "eval" };
+    private static readonly string[] DataKeys = { "train", "val", "batch" };
+    private static readonly string[] DatasetKeys = { "dataset", "args" };
+    private static readonly string[] ModelKeys = { "model", "args", "from", "checkpoint", "taps" };
+    private static readonly string[] AdapterKeys = { "kind", "from", "to" };
+    private static readonly string[] AdapterKinds = { "conv1x1", "conv3x3", "linear" };
+    private static readonly string[] LossReservedKeys = { "loss", "weight", "schedule" };
+    private static readonly string[] WeightScheduleKeys = { "warmup", "decay" };
+    private static readonly string[] OptimizerKinds = { "sgd", "adam", "adamw" };
+    private static readonly string[] GroupKeys = { "params", "lr", "momentum", "weight_decay", "betas", "eps", "nesterov", "dampening" };
+    private static readonly string[] ScheduleKeys = { "epochs", "multistep", "cosine", "step", "constant", "warmup", "clip_grad_norm" };
+    private static readonly string[] EvalKeys = { "metrics", "every" };
+
+    private readonly string _path;
+    private readonly List<DiagnosticInfo> _diagnostics;
+
+    private YamlExperimentReader(string path, List<DiagnosticInfo> diagnostics)
+    {
+        _path = path;
+        _diagnostics = diagnostics;
+    }
+
+    /// <summary>Reads a file's text; returns null when it is too broken to describe an experiment.</summary>
+    public static ExperimentSpec? Read(string path, string text, List<DiagnosticInfo> diagnostics)
+    {
+        var root = YamlTreeReader.Read(path, text, diagnostics);
+        if (root is null) return null;
+        return new YamlExperimentReader(path, diagnostics).ReadRoot(root);
+    }
+
+    private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor d, LocationInfo at, params string[] args) =>
+        _diagnostics.Add(DiagnosticInfo.Create(d, at, args));
+
+    // ---- root ------------------------------------------------------------------------------------
+
+    private ExperimentSpec? ReadRoot(YamlNode root)
+    {
+        if (!ExpectMapping(root, "the experiment file")) return null;
+        var keys = Keys(root, "the experiment", RootKeys);
+
+        string? name = null;
+        var nameLocation = root.Location;
+        if (keys.TryGetValue("name", out var nameNode) && ExpectScalar(nameNode, "name", "a name"))
+        {
+            name = nameNode.Value;
+            nameLocation = nameNode.Location;
+            if (!IsValidName(name)) Report(InvalidName, nameNode.Location, name, "experiment");
+        }
+        else if (nameNode is null) Report(MissingKey, FirstLine(root), "The experiment", "name", "the name runs and reports use, e.g. hinton-resnet56-resnet20");
+
+        var paper = keys.TryGetValue("paper", out var paperNode) && ExpectScalar(paperNode, "paper", "text") ? paperNode.Value : null;
+        if (keys.TryGetValue("description", out var descriptionNode)) ExpectScalar(descriptionNode, "description", "text");
+
+        var models = new List<ModelSpec>();
+        if (keys.TryGetValue("teacher", out var teacher))
+        {
+            if (keys.ContainsKey("teachers"))
+                Report(DuplicateName, teacher.Location, "teacher declaration", "teacher/teachers");
+            var m = ReadModel(teacher, "teacher", ModelRole.Teacher);
+            if (m is not null) models.Add(m);
+        }
+        if (keys.TryGetValue("teachers", out var teachers) && ExpectMapping(teachers, "teachers"))
+        {
+            foreach (var (key, keyLocation, value) in teachers.Entries)
+            {
+                if (!IsValidName(key)) { Report(InvalidName, keyLocation, key, "teacher"); continue; }
+                if (key == "student" || key == "batch") { Report(DuplicateName, keyLocation, "model", key); continue; }
+                var m = ReadModel(value, key, ModelRole.Teacher);
+                if (m is not null) models.Add(m);
+            }
+        }
+        if (keys.TryGetValue("student", out var student))
+        {
+            var m = ReadModel(student, "student", ModelRole.Student);
+            if (m is not null) models.Add(m);
+        }
+        else Report(MissingKey, FirstLine(root), "The experiment", "student", "the model being trained: { model: <Type>, args: { ... } }");
+
+        var adapters = new List<AdapterSpec>();
+        if (keys.TryGetValue("adapters", out var adaptersNode) && ExpectMapping(adaptersNode, "adapters"))
+            foreach (var (key, keyLocation, value) in adaptersNode.Entries)
+            {
+                if (!IsValidName(key)) { Report(InvalidName, keyLocation, key, "adapter"); continue; }
+                var a = ReadAdapter(key, value);
+                if (a is not null) adapters.Add(a);
+            }
+
+        var losses = new List<LossTermSpec>();
+        if (keys.TryGetValue("losses", out var lossesNode))
+        {
+            if (ExpectMapping(lossesNode, "losses"))
+                foreach (var (key, keyLocation, value) in lossesNode.Entries)
+                {
+                    if (!IsValidName(key)) { Report(InvalidName, keyLocation, key, "loss term"); continue; }
+                    var l = ReadLoss(key, keyLocation, value);
+                    if (l is not null) losses.Add(l);
+                }
+        }
+        else Report(MissingKey, FirstLine(root), "The experiment", "losses", "the loss terms: { <name>: { loss: <loss>, ... } }");
+
+        var seeds = new List<long>();
+        if (keys.TryGetValue("seeds", out var seedsNode))
+        {
+            if (seedsNode.Kind == YamlNodeKind.Sequence)
+            {
+                foreach (var item in seedsNode.Items)
+                    if (ExpectInteger(item, "seeds", out var s)) seeds.Add(s);
+            }
+            else if (ExpectInteger(seedsNode, "seeds", out var s)) seeds.Add(s);
+        }
+
+        var data = keys.TryGetValue("data", out var dataNode) ? ReadData(dataNode) : null;
+        var optimizer = keys.TryGetValue("optimizer", out var optNode) ? ReadOptimizer(optNode) : null;
+        var schedule = keys.TryGetValue("schedule", out var schedNode) ? ReadSchedule(schedNode) : null;
+        var eval = keys.TryGetValue("eval", out var evalNode) ? ReadEval(evalNode) : null;
+
+        if (name is null) return null;
+        return new ExperimentSpec(name, nameLocation, FrontEnd.Yaml, _path, null, ClassNameOf(name), paper, data,
+            models.ToEquatableArray(), adapters.ToEquatableArray(), losses.ToEquatableArray(), optimizer, schedule, eval,
+            seeds.ToEquatableArray(), root.Location);
+    }
+
+    // ---- parts -----------------------------------------------------------------------------------
+
+    private ModelSpec? ReadModel(YamlNode node, string name, ModelRole role)
+    {
+        if (!ExpectMapping(node, name)) return null;
+        var keys = Keys(node, $"'{name}'", ModelKeys);
+        if (!keys.TryGetValue("model", out var typeNode))
+        {
+            Report(MissingKey, FirstLine(node), $"'{name}'", "model", "the model type, e.g. CifarResNet");
+            return null;
+        }
+        if (!ExpectScalar(typeNode, "model", "a model type name")) return null;
+        var args = keys.TryGetValue("args", out var argsNode) ? ReadArguments(argsNode, "args") : EquatableArray<ArgumentSpec>.Empty;
+
+        CheckpointSpec? checkpoint = null;
+        if (keys.TryGetValue("from", out var fromNode) && ExpectScalar(fromNode, "from", "the name of the experiment that trains this model"))
+            checkpoint = new CheckpointSpec(fromNode.Value, null, fromNode.Location);
+        if (keys.TryGetValue("checkpoint", out var ckNode) && ExpectScalar(ckNode, "checkpoint", "a .safetensors path"))
+        {
+            if (checkpoint is not null) Report(DuplicateName, ckNode.Location, "weight source", "from/checkpoint");
+            else checkpoint = new CheckpointSpec(null, ckNode.Value, ckNode.Location);
+        }
+        var taps = new List<NameSpec>();
+        if (keys.TryGetValue("taps", out var tapsNode) && ExpectSequence(tapsNode, "taps", "a list of tap names"))
+            foreach (var t in tapsNode.Items)
+                if (ExpectScalar(t, "taps", "a tap name")) taps.Add(new NameSpec(t.Value, t.Location));
+        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location);
+    }
+
+    private AdapterSpec? ReadAdapter(string name, YamlNode node)
+    {
+        if (!ExpectMapping(node, name)) return null;
+        var keys = Keys(node, $"adapter '{name}'", AdapterKeys);
+        AdapterKind? kind = null;
+        if (keys.TryGetValue("kind", out var kindNode) && ExpectScalar(kindNode, "kind", "conv1x1, conv3x3 or linear"))
+        {
+            kind = kindNode.Value switch { "conv1x1" => AdapterKind.Conv1x1, "conv3x3" => AdapterKind.Conv3x3, "linear" => AdapterKind.Linear, _ => null };
+            if (kind is null) Report(WrongValueType, kindNode.Location, "kind", "one of conv1x1, conv3x3, linear" + NameSuggestions.DidYouMean(kindNode.Value, AdapterKinds), kindNode.Describe());
+        }
+        else if (kindNode is null) Report(MissingKey, FirstLine(node), $"adapter '{name}'", "kind", "conv1x1, conv3x3 or linear");
+        var from = RequiredRef(keys, node, $"adapter '{name}'", "from", "the student tap it reads, e.g. student.stage3");
+        var to = RequiredRef(keys, node, $"adapter '{name}'", "to", "the teacher tap whose shape it produces, e.g. teacher.stage3");
+        return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location);
+    }
+
+    private LossTermSpec? ReadLoss(string name, LocationInfo nameLocation, YamlNode node)
+    {
+        if (!ExpectMapping(node, name)) return null;
+        YamlNode? lossNode = null, weightNode = null, scheduleNode = null;
+        var arguments = new List<ArgumentSpec>();
+        foreach (var (key, keyLocation, value) in node.Entries)
+        {
+            switch (key)
+            {
+                case "loss": lossNode = value; break;
+                case "weight": weightNode = value; break;
+                case "schedule": scheduleNode = value; break;
+                default:
+                    // Inputs and hyper-parameters: checked against the loss's metadata by the binder.
+                    var v = ReadValue(value, key);
+                    if (v is not null) arguments.Add(new ArgumentSpec(key, keyLocation, v));
+                    break;
+            }
+        }
+        if (lossNode is null)
+        {
+            Report(MissingKey, FirstLine(node), $"loss term '{name}'", "loss", "the loss function, e.g. hinton_kd");
+            return null;
+        }
+        if (!ExpectScalar(lossNode, "loss", "a loss name")) return null;
+        var weight = 1.0;
+        if (weightNode is not null && ExpectNumber(weightNode, "weight", out var w)) weight = w;
+        WeightScheduleSpec? schedule = null;
+        if (scheduleNode is not null && ExpectMapping(scheduleNode, "schedule"))
+        {
+            var keys = Keys(scheduleNode, $"the schedule of '{name}'", WeightScheduleKeys);
+            var warmup = 0.0;
+            if (keys.TryGetValue("warmup", out var warmNode)) ExpectNumber(warmNode, "warmup", out warmup);
+            var decay = false;
+            if (keys.TryGetValue("decay", out var decayNode) && ExpectScalar(decayNode, "decay", "linear"))
+            {
+                if (decayNode.Value == "linear") decay = true;
+                else Report(WrongValueType, decayNode.Location, "decay", "'linear' (the factor 1 - epoch/epochs)", decayNode.Describe());
+            }
+            var kind = (warmup > 0, decay) switch
+            {
+                (true, true) => WeightScheduleKind.WarmupThenDecay,
+                (true, false) => WeightScheduleKind.LinearWarmup,
+                (false, true) => WeightScheduleKind.LinearDecay,
+                _ => WeightScheduleKind.Constant,
+            };
+            schedule = new WeightScheduleSpec(kind, warmup, scheduleNode.Location);
+        }
+        return new LossTermSpec(name, nameLocation, lossNode.Value, lossNode.Location, arguments.ToEquatableArray(),
+            weight, weightNode?.Location, schedule, node.Location);
+    }
+
+    private DataSpec? ReadData(YamlNode node)
+    {
+        if (!ExpectMapping(node, "data")) return null;
+        var keys = Keys(node, "data", DataKeys);
+        var train = keys.TryGetValue("train", out var trainNode) ? ReadDataset(trainNode, "train") : null;
+        if (trainNode is null) Report(MissingKey, FirstLine(node), "data", "train", "{ dataset: <Type>, args: { ... } }");
+        var val = keys.TryGetValue("val", out var valNode) ? ReadDataset(valNode, "val") : null;
+        long batch = 0;
+        var batchLocation = node.Location;
+        if (keys.TryGetValue("batch", out var batchNode))
+        {
+            batchLocation = batchNode.Location;
+            if (ExpectInteger(batchNode, "batch", out batch) && batch <= 0)
+                Report(WrongValueType, batchNode.Location, "batch", "a positive batch size", batchNode.Describe());
+        }
+        else Report(MissingKey, FirstLine(node), "data", "batch", "the batch size");
+        return new DataSpec(train, val, batch, batchLocation, node.Location);
+    }
+
+    private DatasetSpec? ReadDataset(YamlNode node, string what)
+    {
+        if (!ExpectMapping(node, what)) return null;
+        var keys = Keys(node, $"data.{what}", DatasetKeys);
+        if (!keys.TryGetValue("dataset", out var typeNode))
+        {
+            Report(MissingKey, FirstLine(node), $"data.{what}", "dataset", "the data set type, e.g. SyntheticImages");
+            return null;
+        }
+        if (!ExpectScalar(typeNode, "dataset", "a data set type name")) return null;
+        var args = keys.TryGetValue("args", out var argsNode) ? ReadArguments(argsNode, "args") : EquatableArray<ArgumentSpec>.Empty;
+        return new DatasetSpec(typeNode.Value, typeNode.Location, args, node.Location);
+    }
+
+    private OptimizerSpec? ReadOptimizer(YamlNode node)
+    {
+        if (!ExpectMapping(node, "optimizer")) return null;
+        string? kind = null;
+        var kindLocation = node.Location;
+        var args = EquatableArray<ArgumentSpec>.Empty;
+        var groups = new List<ParamGroupSpec>();
+        foreach (var (key, keyLocation, value) in node.Entries)
+        {
+            if (key == "groups")
+            {
+                if (!ExpectSequence(value, "groups", "a list of { params: [...], lr: ... }")) continue;
+                foreach (var g in value.Items)
+                {
+                    if (!ExpectMapping(g, "groups")) continue;
+                    var modules = new List<NameSpec>();
+                    var groupArgs = new List<ArgumentSpec>();
+                    var gKeys = Keys(g, "a parameter group", GroupKeys);
+                    foreach (var (gk, gkLocation, gv) in g.Entries)
+                    {
+                        if (!gKeys.ContainsKey(gk)) continue;
+                        if (gk == "params")
+                        {
+                            if (gv.Kind == YamlNodeKind.Sequence)
+                            {
+                                foreach (var m in gv.Items)
+                                    if (ExpectScalar(m, "params", "a module name")) modules.Add(new NameSpec(m.Value, m.Location));
+                            }
+                            else if (ExpectScalar(gv, "params", "module names")) modules.Add(new NameSpec(gv.Value, gv.Location));
+                        }
+                        else if (ReadValue(gv, gk) is { } v) groupArgs.Add(new ArgumentSpec(gk, gkLocation, v));
+                    }
+                    if (modules.Count == 0) Report(MissingKey, FirstLine(g), "a parameter group", "params", "the modules it holds: student, adapters, or an adapter's name");
+                    groups.Add(new ParamGroupSpec(modules.ToEquatableArray(), groupArgs.ToEquatableArray(), g.Location));
+                }
+                continue;
+            }
+            if (Array.IndexOf(OptimizerKinds, key) < 0)
+            {
+                Report(UnknownKey, keyLocation, key, "optimizer", NameSuggestions.DidYouMean(key, OptimizerKinds.Concat(new[] { "groups" })), "sgd, adam, adamw, groups");
+                continue;
+            }
+            if (kind is not null)
+            {
+                Report(DuplicateName, keyLocation, "optimizer", key + " (an experiment has one optimizer)");
+                continue;
+            }
+            kind = key;
+            kindLocation = keyLocation;
+            args = value.Kind == YamlNodeKind.Scalar && value.ScalarKind() == ValueKind.Null ? EquatableArray<ArgumentSpec>.Empty : ReadArguments(value, key);
+        }
+        if (kind is null)
+        {
+            Report(MissingKey, FirstLine(node), "optimizer", "sgd", "one of sgd, adam, adamw with its settings");
+            return null;
+        }
+        return new OptimizerSpec(kind, kindLocation, args, groups.ToEquatableArray(), node.Location);
+    }
+
+    private ScheduleSpec? ReadSchedule(YamlNode node)
+    {
+        if (!ExpectMapping(node, "schedule")) return null;
+        var keys = Keys(node, "schedule", ScheduleKeys);
+        long epochs = 0;
+        var epochsLocation = node.Location;
+        if (keys.TryGetValue("epochs", out var epochsNode))
+        {
+            epochsLocation = epochsNode.Location;
+            if (ExpectInteger(epochsNode, "epochs", out epochs) && epochs <= 0)
+                Report(WrongValueType, epochsNode.Location, "epochs", "a positive number of epochs", epochsNode.Describe());
+        }
+        else Report(MissingKey, FirstLine(node), "schedule", "epochs", "the number of training epochs");
+        string? kind = null;
+        LocationInfo? kindLocation = null;
+        var args = EquatableArray<ArgumentSpec>.Empty;
+        foreach (var (key, keyLocation, value) in node.Entries)
+        {
+            if (key is not ("multistep" or "cosine" or "step" or "constant")) continue;
+            if (kind is not null) { Report(DuplicateName, keyLocation, "LR schedule", key + " (choose one)"); continue; }
+            kind = key;
+            kindLocation = keyLocation;
+            args = value.Kind == YamlNodeKind.Scalar && value.ScalarKind() == ValueKind.Null ? EquatableArray<ArgumentSpec>.Empty : ReadArguments(value, key);
+        }
+        long warmup = 0;
+        if (keys.TryGetValue("warmup", out var warmupNode) && ExpectInteger(warmupNode, "warmup", out warmup) && warmup < 0)
+            Report(WrongValueType, warmupNode.Location, "warmup", "a number of warm-up epochs >= 0", warmupNode.Describe());
+        var clip = 0.0;
+        if (keys.TryGetValue("clip_grad_norm", out var clipNode)) ExpectNumber(clipNode, "clip_grad_norm", out clip);
+        return new ScheduleSpec(epochs, epochsLocation, kind, kindLocation, args, warmup, clip, node.Location);
+    }
+
+    private EvalSpec? ReadEval(YamlNode node)
+    {
+        if (!ExpectMapping(node, "eval")) return null;
+        var keys = Keys(node, "eval", EvalKeys);
+        var metrics = new List<NameSpec>();
+        if (keys.TryGetValue("metrics", out var metricsNode) && ExpectSequence(metricsNode, "metrics", "a list such as [top1, top5]"))
+            foreach (var m in metricsNode.Items)
+                if (ExpectScalar(m, "metrics", "a metric name")) metrics.Add(new NameSpec(m.Value, m.Location));
+        long every = 1;
+        if (keys.TryGetValue("every", out var everyNode)) ExpectInteger(everyNode, "every", out every);
+        return new EvalSpec(metrics.ToEquatableArray(), every, node.Location);
+    }
+
+    // ---- values ----------------------------------------------------------------------------------
+
+    private EquatableArray<ArgumentSpec> ReadArguments(YamlNode node, string what)
+    {
+        if (!ExpectMapping(node, what)) return EquatableArray<ArgumentSpec>.Empty;
+        var args = new List<ArgumentSpec>();
+        foreach (var (key, keyLocation, value) in node.Entries)
+            if (ReadValue(value, key) is { } v) args.Add(new ArgumentSpec(key, keyLocation, v));
+        return args.ToEquatableArray();
+    }
+
+    private ValueSpec? ReadValue(YamlNode node, string key)
+    {
+        switch (node.Kind)
+        {
+            case YamlNodeKind.Scalar:
+                var kind = node.ScalarKind();
+                var text = kind switch
+                {
+                    ValueKind.Bool => node.Value.ToLowerInvariant(),
+                    ValueKind.Float => double.Parse(node.Value, NumberStyles.Float, CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture),
+                    _ => node.Value,
+                };
+                return ValueSpec.Scalar(kind, text, node.Location);
+            case YamlNodeKind.Sequence:
+                var items = new List<ValueSpec>();
+                foreach (var item in node.Items)
+                    if (ReadValue(item, key) is { } v) items.Add(v);
+                return new ValueSpec(ValueKind.List, "", items.ToEquatableArray(), node.Location);
+            default:
+                Report(WrongValueType, node.Location, key, "a number, text, a reference or a list", "a mapping");
+                return null;
+        }
+    }
+
+    private TapRef? RequiredRef(Dictionary<string, YamlNode> keys, YamlNode owner, string what, string key, string meaning)
+    {
+        if (!keys.TryGetValue(key, out var node))
+        {
+            Report(MissingKey, FirstLine(owner), what, key, meaning);
+            return null;
+        }
+        if (!ExpectScalar(node, key, "a reference model.tap")) return null;
+        var dot = node.Value.IndexOf('.');
+        if (dot <= 0 || dot == node.Value.Length - 1)
+        {
+            Report(WrongValueType, node.Location, key, "a reference model.tap (e.g. student.stage3)", node.Describe());
+            return null;
+        }
+        return new TapRef(node.Value.Substring(0, dot), node.Value.Substring(dot + 1), node.Location);
+    }
+
+    /// <summary>The mapping's entries by key, reporting keys outside <paramref name="allowed"/>.</summary>
+    private Dictionary<string, YamlNode> Keys(YamlNode mapping, string where, string[] allowed)
+    {
+        var result = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
+        foreach (var (key, keyLocation, value) in mapping.Entries)
+        {
+            if (Array.IndexOf(allowed, key) < 0)
+            {
+                Report(UnknownKey, keyLocation, key, where, NameSuggestions.DidYouMean(key, allowed), string.Join(", ", allowed));
+                continue;
+            }
+            result[key] = value;
+        }
+        return result;
+    }
+
+    private bool ExpectMapping(YamlNode node, string key)
+    {
+        if (node.Kind == YamlNodeKind.Mapping) return true;
+        Report(WrongValueType, node.Location, key, "a mapping of keys to values", node.Describe());
+        return false;
+    }
+
+    private bool ExpectSequence(YamlNode node, string key, string expected)
+    {
+        if (node.Kind == YamlNodeKind.Sequence) return true;
+        Report(WrongValueType, node.Location, key, expected, node.Describe());
+        return false;
+    }
+
+    private bool ExpectScalar(YamlNode node, string key, string expected)
+    {
+        if (node.Kind == YamlNodeKind.Scalar && node.ScalarKind() != ValueKind.Null) return true;
+        Report(WrongValueType, node.Location, key, expected, node.Describe());
+        return false;
+    }
+
+    private bool ExpectInteger(YamlNode node, string key, out long value)
+    {
+        value = 0;
+        if (node.Kind == YamlNodeKind.Scalar && node.ScalarKind() == ValueKind.Integer)
+            return long.TryParse(node.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+        Report(WrongValueType, node.Location, key, "a whole number", node.Describe());
+        return false;
+    }
+
+    private bool ExpectNumber(YamlNode node, string key, out double value)
+    {
+        value = 0;
+        if (node.Kind == YamlNodeKind.Scalar && node.ScalarKind() is ValueKind.Integer or ValueKind.Float)
+            return double.TryParse(node.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        Report(WrongValueType, node.Location, key, "a number", node.Describe());
+        return false;
+    }
+
+    /// <summary>Where to report a missing key: the first line of the mapping that should hold it.</summary>
+    private static LocationInfo FirstLine(YamlNode node) =>
+        node.Location with { Length = 0, EndLine = node.Location.StartLine, EndColumn = node.Location.StartColumn };
+
+    internal static bool IsValidName(string name) =>
+        name.Length > 0 && char.IsLetter(name[0]) && name.All(c => char.IsLetterOrDigit(c) || c == '-' || c == '_');
+
+    /// <summary>The generated class's name: hinton-resnet56-resnet20 → HintonResnet56Resnet20Experiment.</summary>
+    internal static string ClassNameOf(string name)
+    {
+        var parts = name.Split(new[] { '-', '_' }, StringSplitOptions.RemoveEmptyEntries);
+        var pascal = string.Concat(parts.Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
+        return pascal.Length == 0 ? "Experiment" : pascal + "Experiment";
+    }
+}
