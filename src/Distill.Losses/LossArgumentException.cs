@@ -44,6 +44,52 @@ internal static class Guard
             throw new LossArgumentException(loss, name, $"{name} must be >= 0, got {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
     }
 
+    public static void AtLeast(string loss, string name, long value, long min)
+    {
+        if (value < min)
+            throw new LossArgumentException(loss, name, $"{name} must be >= {min}, got {value}");
+    }
+
+    /// <summary>A string option (reduction, rule) from a fixed set.</summary>
+    public static void OneOf(string loss, string name, string value, params string[] options)
+    {
+        if (Array.IndexOf(options, value) < 0)
+            throw new LossArgumentException(loss, name, $"{name} must be one of {string.Join(", ", options.Select(o => $"'{o}'"))}, got '{value}'");
+    }
+
+    /// <summary>
+    /// Integer class indices (B) for logits (B, K): one per row, each in [0, K) unless it equals
+    /// <paramref name="ignoreIndex"/>. Returns the labels as int64. The range check needs one host sync.
+    /// </summary>
+    public static Tensor Labels(string loss, string name, Tensor target, string logitsName, Tensor logits, long? ignoreIndex = null)
+    {
+        if (target.dim() != 1 || target.size(0) != logits.size(0))
+            throw new LossArgumentException(loss, name, $"{name} {Shape(target)} must hold one class index per row of {logitsName} {Shape(logits)}");
+        if (target.is_floating_point() || target.dtype == ScalarType.Bool)
+            throw new LossArgumentException(loss, name, $"{name} must hold integer class indices, got {target.dtype.Name()}");
+        var classes = logits.size(1);
+        using (var scope = torch.NewDisposeScope())
+        {
+            var bad = target.lt(0).logical_or(target.ge(classes));
+            if (ignoreIndex is long ignored) bad = bad.logical_and(target.ne(ignored));
+            if (bad.any().item<bool>())
+            {
+                var first = target.masked_select(bad).@long().ToArray<long>()[0];
+                throw new LossArgumentException(loss, name, $"{name} has class index {first} outside [0, {classes}) for {logitsName} {Shape(logits)}");
+            }
+        }
+        return target.dtype == ScalarType.Int64 ? target : target.@long();
+    }
+
+    /// <summary>A bool mask with exactly the shape of <paramref name="like"/>.</summary>
+    public static void Mask(string loss, string name, Tensor mask, string likeName, Tensor like)
+    {
+        if (!mask.shape.SequenceEqual(like.shape))
+            throw new LossArgumentException(loss, name, $"{name} {Shape(mask)} must have the shape of {likeName} {Shape(like)}");
+        if (mask.dtype != ScalarType.Bool)
+            throw new LossArgumentException(loss, name, $"{name} must be a bool mask, got {mask.dtype.Name()}");
+    }
+
     /// <summary>A probability-like threshold in (0, 1].</summary>
     public static void UnitInterval(string loss, string name, double value)
     {
