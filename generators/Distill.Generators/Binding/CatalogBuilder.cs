@@ -1,0 +1,183 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Distill.Generators.Model;
+using Microsoft.CodeAnalysis;
+
+namespace Distill.Generators.Binding;
+
+/// <summary>
+/// Reads the DSL's metadata attributes (Distill.Metadata) off the compilation's own types and off every
+/// referenced assembly that uses them, into an equatable <see cref="Catalog"/>. The catalog is compared
+/// by value, so an edit that does not change any metadata leaves everything after it cached.
+/// </summary>
+internal static class CatalogBuilder
+{
+    private const string Ns = "Distill.Metadata.";
+    public const string MetadataAssembly = "Distill.Metadata";
+
+    public static Catalog Build(Compilation compilation, CancellationToken ct)
+    {
+        var lossAttr = compilation.GetTypeByMetadataName(Ns + "DistillLossAttribute");
+        if (lossAttr is null) return Catalog.Empty;
+        var a = new Attributes(
+            lossAttr,
+            compilation.GetTypeByMetadataName(Ns + "InputAttribute"),
+            compilation.GetTypeByMetadataName(Ns + "HyperParameterAttribute"),
+            compilation.GetTypeByMetadataName(Ns + "DistillModelAttribute"),
+            compilation.GetTypeByMetadataName(Ns + "TapAttribute"),
+            compilation.GetTypeByMetadataName(Ns + "DistillDatasetAttribute"),
+            compilation.GetTypeByMetadataName(Ns + "BatchFieldAttribute"));
+
+        var losses = new List<LossInfo>();
+        var models = new List<ModelInfo>();
+        var datasets = new List<DatasetInfo>();
+        foreach (var assembly in AssembliesUsingMetadata(compilation))
+            foreach (var type in AllTypes(assembly.GlobalNamespace, ct))
+                Visit(type, a, losses, models, datasets);
+
+        return new Catalog(
+            losses.OrderBy(l => l.Name, StringComparer.Ordinal).ToEquatableArray(),
+            models.OrderBy(m => m.Name, StringComparer.Ordinal).ToEquatableArray(),
+            datasets.OrderBy(d => d.Name, StringComparer.Ordinal).ToEquatableArray());
+    }
+
+    private sealed record Attributes(INamedTypeSymbol Loss, INamedTypeSymbol? Input, INamedTypeSymbol? Hyper, INamedTypeSymbol? Model, INamedTypeSymbol? Tap, INamedTypeSymbol? Dataset, INamedTypeSymbol? Field);
+
+    private static IEnumerable<IAssemblySymbol> AssembliesUsingMetadata(Compilation compilation)
+    {
+        yield return compilation.Assembly;
+        foreach (var assembly in compilation.SourceModule.ReferencedAssemblySymbols)
+            if (assembly.Modules.Any(m => m.ReferencedAssemblies.Any(r => r.Name == MetadataAssembly)))
+                yield return assembly;
+    }
+
+    private static IEnumerable<INamedTypeSymbol> AllTypes(INamespaceSymbol ns, CancellationToken ct)
+    {
+        foreach (var member in ns.GetMembers())
+        {
+            ct.ThrowIfCancellationRequested();
+            if (member is INamespaceSymbol child)
+                foreach (var t in AllTypes(child, ct)) yield return t;
+            else if (member is INamedTypeSymbol type)
+                foreach (var t in WithNested(type)) yield return t;
+        }
+    }
+
+    private static IEnumerable<INamedTypeSymbol> WithNested(INamedTypeSymbol type)
+    {
+        yield return type;
+        foreach (var nested in type.GetTypeMembers())
+            foreach (var t in WithNested(nested)) yield return t;
+    }
+
+    private static void Visit(INamedTypeSymbol type, Attributes a, List<LossInfo> losses, List<ModelInfo> models, List<DatasetInfo> datasets)
+    {
+        if (type.DeclaredAccessibility != Accessibility.Public && !SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, type.ContainingAssembly)) return;
+        var typeAttributes = type.GetAttributes();
+        if (a.Model is not null && Find(typeAttributes, a.Model) is { } model)
+            models.Add(ReadModel(type, model, typeAttributes, a));
+        if (a.Dataset is not null && Find(typeAttributes, a.Dataset) is { } dataset)
+            datasets.Add(ReadDataset(type, dataset, typeAttributes, a));
+        foreach (var member in type.GetMembers())
+            if (member is IMethodSymbol { IsStatic: true } method && Find(method.GetAttributes(), a.Loss) is { } loss)
+                losses.Add(ReadLoss(type, method, loss, a));
+    }
+
+    private static AttributeData? Find(IEnumerable<AttributeData> attributes, INamedTypeSymbol attribute) =>
+        attributes.FirstOrDefault(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, attribute));
+
+    private static string? Named(AttributeData data, string name) =>
+        data.NamedArguments.FirstOrDefault(kv => kv.Key == name).Value.Value?.ToString();
+
+    private static double NamedDouble(AttributeData data, string name) =>
+        data.NamedArguments.FirstOrDefault(kv => kv.Key == name).Value.Value is double d ? d : double.NaN;
+
+    private static bool NamedBool(AttributeData data, string name) =>
+        data.NamedArguments.FirstOrDefault(kv => kv.Key == name).Value.Value is true;
+
+    private static string EnumName(TypedConstant constant) =>
+        constant.Type is INamedTypeSymbol e && constant.Value is int v
+            ? e.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, v))?.Name ?? v.ToString(CultureInfo.InvariantCulture)
+            : constant.Value?.ToString() ?? "";
+
+    private static LossInfo ReadLoss(INamedTypeSymbol type, IMethodSymbol method, AttributeData loss, Attributes a)
+    {
+        var inputs = new List<LossInputInfo>();
+        var hypers = new List<HyperParameterInfo>();
+        foreach (var p in method.Parameters)
+        {
+            var pa = p.GetAttributes();
+            if (a.Input is not null && Find(pa, a.Input) is { } input)
+            {
+                var isList = p.Type is IArrayTypeSymbol || p.Type.Name.Contains("List");
+                inputs.Add(new LossInputInfo(p.Name, EnumName(input.ConstructorArguments[0]), EnumName(input.ConstructorArguments[1]),
+                    Named(input, "Shape"), Named(input, "BatchField"), isList));
+            }
+            else if (a.Hyper is not null && Find(pa, a.Hyper) is { } hyper)
+            {
+                hypers.Add(new HyperParameterInfo(p.Name, TypeName(p.Type), p.HasExplicitDefaultValue ? DefaultText(p.ExplicitDefaultValue) : null,
+                    NamedDouble(hyper, "Min"), NamedDouble(hyper, "Max"), NamedBool(hyper, "MinExclusive"), NamedBool(hyper, "MaxExclusive")));
+            }
+        }
+        var name = loss.ConstructorArguments.Length > 0 ? loss.ConstructorArguments[0].Value as string ?? method.Name : method.Name;
+        return new LossInfo(name, FullName(type), method.Name, inputs.ToEquatableArray(), hypers.ToEquatableArray(),
+            method.Parameters.Select(p => p.Name).ToEquatableArray(), Named(loss, "Formula"), Named(loss, "Source"));
+    }
+
+    private static ModelInfo ReadModel(INamedTypeSymbol type, AttributeData model, IEnumerable<AttributeData> attributes, Attributes a)
+    {
+        var taps = a.Tap is null
+            ? new List<TapInfo>()
+            : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Tap))
+                .Select(x => new TapInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? ""))
+                .ToList();
+        return new ModelInfo(Named(model, "Name") ?? type.Name, FullName(type), Constructor(type), Named(model, "Input") ?? "N,3,H,W", taps.ToEquatableArray(), Named(model, "Task"));
+    }
+
+    private static DatasetInfo ReadDataset(INamedTypeSymbol type, AttributeData dataset, IEnumerable<AttributeData> attributes, Attributes a)
+    {
+        var fields = a.Field is null
+            ? new List<BatchFieldInfo>()
+            : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Field))
+                .Select(x => new BatchFieldInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? "", Named(x, "Classes")))
+                .ToList();
+        return new DatasetInfo(Named(dataset, "Name") ?? type.Name, FullName(type), Constructor(type), fields.ToEquatableArray());
+    }
+
+    /// <summary>The public constructor with the most parameters (the one experiments call with named arguments).</summary>
+    private static EquatableArray<ParameterInfo> Constructor(INamedTypeSymbol type)
+    {
+        var ctor = type.InstanceConstructors.Where(c => c.DeclaredAccessibility == Accessibility.Public).OrderByDescending(c => c.Parameters.Length).FirstOrDefault();
+        return ctor is null
+            ? EquatableArray<ParameterInfo>.Empty
+            : ctor.Parameters.Select(p => new ParameterInfo(p.Name, TypeName(p.Type), p.HasExplicitDefaultValue, p.HasExplicitDefaultValue ? DefaultText(p.ExplicitDefaultValue) : null)).ToEquatableArray();
+    }
+
+    private static string FullName(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+
+    private static string TypeName(ITypeSymbol type) => type.SpecialType switch
+    {
+        SpecialType.System_Double => "double",
+        SpecialType.System_Single => "float",
+        SpecialType.System_Int32 => "int",
+        SpecialType.System_Int64 => "long",
+        SpecialType.System_Boolean => "bool",
+        SpecialType.System_String => "string",
+        _ => type is IArrayTypeSymbol arr ? TypeName(arr.ElementType) + "[]" : FullName(type),
+    };
+
+    private static string? DefaultText(object? value) => value switch
+    {
+        null => "null",
+        string s => Emitting.SourceWriter.Literal(s),
+        bool b => b ? "true" : "false",
+        double d => Emitting.SourceWriter.Literal(d),
+        float f => Emitting.SourceWriter.Literal(f) + "f",
+        long l => l.ToString(CultureInfo.InvariantCulture) + "L",
+        int i => i.ToString(CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture),
+    };
+}

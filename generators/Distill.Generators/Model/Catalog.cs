@@ -1,0 +1,45 @@
+namespace Distill.Generators.Model;
+
+// What the compilation offers the DSL (from the metadata attributes of Distill.Metadata on the model zoo,
+// the loss library, the data sets and the user's own types), as plain equatable values.
+
+/// <summary>Everything the binder can resolve names against.</summary>
+internal sealed record Catalog(EquatableArray<LossInfo> Losses, EquatableArray<ModelInfo> Models, EquatableArray<DatasetInfo> Datasets)
+{
+    public static readonly Catalog Empty = new(EquatableArray<LossInfo>.Empty, EquatableArray<ModelInfo>.Empty, EquatableArray<DatasetInfo>.Empty);
+}
+
+/// <summary>A constructor or method parameter: name, C# type keyword (or full name), default value as C# text.</summary>
+internal sealed record ParameterInfo(string Name, string Type, bool HasDefault, string? DefaultText);
+
+internal sealed record LossInputInfo(string Name, string Role, string Kind, string? Shape, string? BatchField, bool IsList);
+
+internal sealed record HyperParameterInfo(string Name, string Type, string? DefaultText, double Min, double Max, bool MinExclusive, bool MaxExclusive)
+{
+    public bool Contains(double v) =>
+        (double.IsNaN(Min) || (MinExclusive ? v > Min : v >= Min)) && (double.IsNaN(Max) || (MaxExclusive ? v < Max : v <= Max));
+
+    public string RangeText() =>
+        (double.IsNaN(Min) ? "(-inf" : (MinExclusive ? "(" : "[") + Min.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        + ", " + (double.IsNaN(Max) ? "inf)" : Max.ToString(System.Globalization.CultureInfo.InvariantCulture) + (MaxExclusive ? ")" : "]"));
+}
+
+/// <summary>A loss: its DSL name, the static method that computes it, its inputs (in parameter order) and hyper-parameters.</summary>
+internal sealed record LossInfo(
+    string Name,
+    string ContainingType,
+    string Method,
+    EquatableArray<LossInputInfo> Inputs,
+    EquatableArray<HyperParameterInfo> HyperParameters,
+    EquatableArray<string> ParameterOrder,
+    string? Formula,
+    string? Source);
+
+internal sealed record TapInfo(string Name, string Kind, string Shape);
+
+/// <summary>A model: its DSL name, type, constructor, symbolic input shape and taps.</summary>
+internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task);
+
+internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, string? Classes);
+
+internal sealed record DatasetInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, EquatableArray<BatchFieldInfo> Fields);
