@@ -27,6 +27,8 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
         public const string YamlParsed = "Distill.YamlParsed";
         public const string Descriptions = "Distill.Descriptions";
         public const string Diagnostics = "Distill.Diagnostics";
+        public const string Catalog = "Distill.Catalog";
+        public const string Bound = "Distill.Bound";
     }
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -47,15 +49,41 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             })
             .WithTrackingName(Steps.YamlParsed);
 
-        var diagnostics = parsed.Select(static (r, _) => r.Diagnostics).WithTrackingName(Steps.Diagnostics);
+        // The models, losses and data sets the compilation offers; compared by value, so edits that do
+        // not touch metadata leave every step after it cached.
+        var catalog = context.CompilationProvider
+            .Select(static (c, ct) => Binding.CatalogBuilder.Build(c, ct))
+            .WithTrackingName(Steps.Catalog);
+
+        var bound = parsed.Combine(catalog)
+            .Select(static (pair, _) =>
+            {
+                var (parse, cat) = pair;
+                if (parse.Spec is null) return parse;
+                var all = parse.Diagnostics.Concat(Binding.Binder.Bind(parse.Spec, cat)).ToEquatableArray();
+                return parse with { Diagnostics = all };
+            })
+            .WithTrackingName(Steps.Bound);
+
+        var diagnostics = bound.Select(static (r, _) => r.Diagnostics).WithTrackingName(Steps.Diagnostics);
         context.RegisterSourceOutput(diagnostics, static (spc, list) =>
         {
             foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
         });
 
+        // Across experiments: duplicate names and cycles of teachers trained by other experiments.
+        var stages = parsed.Where(static r => r.Spec is not null)
+            .Select(static (r, _) => new StageInfo(r.Spec!.Name, r.Spec.NameLocation,
+                r.Spec.Models.Where(m => m.Checkpoint?.FromExperiment is not null).Select(m => m.Checkpoint!.FromExperiment!).ToEquatableArray()))
+            .Collect();
+        context.RegisterSourceOutput(stages, static (spc, all) =>
+        {
+            foreach (var d in Binding.StageChecker.Check(all)) spc.ReportDiagnostic(d.ToDiagnostic());
+        });
+
         // Only experiments without errors generate code; the description drops locations so that an
         // edit that merely moves text leaves this step's output equal (and the source output cached).
-        var descriptions = parsed
+        var descriptions = bound
             .Where(static r => r.Spec is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
             .Select(static (r, _) => ExperimentDescription.From(r.Spec!))
             .WithTrackingName(Steps.Descriptions);
@@ -72,4 +100,6 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
     }
 
     internal sealed record ParseResult(ExperimentSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+
+    internal sealed record StageInfo(string Name, LocationInfo Location, EquatableArray<string> DependsOn);
 }

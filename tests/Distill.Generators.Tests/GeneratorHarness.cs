@@ -19,11 +19,42 @@ internal static class GeneratorHarness
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .Concat(new[] { typeof(Distill.Metadata.TensorKind), typeof(Distill.Losses.Classic), typeof(Distill.Torch.Tensor) }
+                .Select(t => (MetadataReference)MetadataReference.CreateFromFile(t.Assembly.Location)))
             .ToImmutableArray();
+
+    /// <summary>
+    /// User-defined models and data sets every test compilation contains (the model zoo is not part of these
+    /// tests): they also show that the user's own [DistillModel]/[DistillDataset] types are first-class.
+    /// </summary>
+    public const string TestZoo = """
+        using Distill.Metadata;
+        namespace TestZoo
+        {
+            [DistillModel(Task = "classification")]
+            [Tap("stem", TensorKind.FeatureMap, "N, 16, H, W")]
+            [Tap("stage1", TensorKind.FeatureMap, "N, 16*width, H, W")]
+            [Tap("stage2", TensorKind.FeatureMap, "N, 32*width, H/2, W/2")]
+            [Tap("stage3", TensorKind.FeatureMap, "N, 64*width, H/4, W/4")]
+            [Tap("pooled", TensorKind.Embedding, "N, 64*width")]
+            [Tap("logits", TensorKind.Logits, "N, classes")]
+            public sealed class CifarResNet { public CifarResNet(int depth, int classes = 100, int width = 1) { } }
+
+            [DistillModel(Input = "N, 1, H, W")]
+            [Tap("features", TensorKind.FeatureMap, "N, hidden, H/2, W/2")]
+            [Tap("logits", TensorKind.Logits, "N, classes")]
+            public sealed class TinyNet { public TinyNet(int classes = 10, int hidden = 8) { } }
+
+            [DistillDataset]
+            [BatchField("image", TensorKind.FeatureMap, "N, channels, size, size")]
+            [BatchField("label", TensorKind.Labels, "N", Classes = "classes")]
+            public sealed class SyntheticImages { public SyntheticImages(int classes = 100, int samples = 10000, int seed = 0, int channels = 3, int size = 32) { } }
+        }
+        """;
 
     public static CSharpCompilation Compilation(params string[] sources) =>
         CSharpCompilation.Create("UserProject",
-            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Source{i}.cs")),
+            sources.Prepend(TestZoo).Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: i == 0 ? "TestZoo.cs" : $"Source{i}.cs")),
             s_references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 

@@ -45,6 +45,100 @@ internal static class DiagnosticDescriptors
         "'{0}' is not a valid {1} name: use letters, digits, '-' and '_', starting with a letter",
         "Names become C# identifiers and file names.");
 
+    // ---- binding against the compilation (models, taps, losses, data) -----------------------------
+
+    public static readonly DiagnosticDescriptor UnknownModelType = Error("DSL010", "Unknown model type",
+        "Unknown model type '{0}'{1}; available models: {2}",
+        "The model type is not a [DistillModel] class of the compilation or its references.");
+
+    public static readonly DiagnosticDescriptor UnknownModelArgument = Error("DSL011", "Unknown model argument",
+        "{0} has no constructor parameter '{1}'{2}; its parameters are: {3}",
+        "Model arguments are the model's constructor parameters.");
+
+    public static readonly DiagnosticDescriptor IllTypedArgument = Error("DSL012", "Argument of the wrong type",
+        "'{0}' of {1} is {2}, but the parameter is of type {3}",
+        "The value cannot be passed to the parameter (text for a number, a fraction for an integer, ...).");
+
+    public static readonly DiagnosticDescriptor MissingModelArgument = Error("DSL013", "Missing constructor argument",
+        "{0} needs the argument '{1}' ({2}): add it under args",
+        "The model's constructor parameter has no default value.");
+
+    public static readonly DiagnosticDescriptor UnknownTap = Error("DSL014", "Unknown tap",
+        "{0} ({1}) has no tap '{2}'{3}; available taps: {4}",
+        "A reference model.tap names a tap the model does not declare with [Tap].");
+
+    public static readonly DiagnosticDescriptor UnknownLoss = Error("DSL015", "Unknown loss",
+        "Unknown loss '{0}'{1}; available losses: {2}",
+        "The loss is not a [DistillLoss] method of the compilation or its references.");
+
+    public static readonly DiagnosticDescriptor UnknownLossArgument = Error("DSL016", "Unknown loss argument",
+        "Loss '{0}' has no input or hyper-parameter '{1}'{2}; inputs: {3}; hyper-parameters: {4}",
+        "The keys of a loss term are the loss's inputs and hyper-parameters (besides loss, weight and schedule).");
+
+    public static readonly DiagnosticDescriptor MissingLossInput = Error("DSL017", "Missing loss input",
+        "Loss term '{0}' ({1}) needs the input '{2}' ({3}), e.g. {2}: {4}",
+        "Every input of a loss must be wired to a tap, an adapter or a batch field.");
+
+    public static readonly DiagnosticDescriptor WrongInputKind = Error("DSL018", "Input of the wrong kind",
+        "Input '{0}' of '{1}' expects {2}, but {3} is {4}",
+        "Losses declare what each input is (student/teacher logits, feature maps, embeddings, labels, ...).");
+
+    public static readonly DiagnosticDescriptor HyperParameterOutOfRange = Error("DSL019", "Hyper-parameter out of range",
+        "'{0}' of loss '{1}' must be in {2}, but is {3}",
+        "The value is outside the range the loss declares (a temperature must be > 0, a threshold in (0, 1], ...).");
+
+    public static readonly DiagnosticDescriptor ClassCountMismatch = Error("DSL020", "Class-count mismatch",
+        "Loss term '{0}': {1} has {2} classes but {3} has {4}; give both models the same number of classes",
+        "Logits compared by a loss must have the same class count.");
+
+    public static readonly DiagnosticDescriptor ChannelMismatch = Error("DSL021", "Channel mismatch without an adapter",
+        "Loss term '{0}': {1} has {2} channels but {3} has {4}; add an adapter {2}→{4}, e.g. adapters: {{ {5}: {{ kind: conv1x1, from: {1}, to: {3} }} }} and use {5} as the input",
+        "Features compared by a loss must have the same channels; an adapter maps the student's channels to the teacher's.");
+
+    public static readonly DiagnosticDescriptor SpatialMismatch = Error("DSL022", "Spatial-size mismatch",
+        "Loss term '{0}': {1} is {2}×{3} but {4} is {5}×{6}; read taps of the same resolution",
+        "Feature maps compared by a loss must have the same height and width.");
+
+    public static readonly DiagnosticDescriptor NegativeWeight = Error("DSL023", "Negative weight",
+        "Loss term '{0}' has the negative weight {1}; weights must be >= 0",
+        "A negative weight would maximise the loss.");
+
+    public static readonly DiagnosticDescriptor NothingReachesStudent = Error("DSL024", "No loss term reaches the student",
+        "No loss term with a positive weight reads the student: the student would not learn",
+        "At least one term must take a student tap (or an adapter on one) as input.");
+
+    public static readonly DiagnosticDescriptor UnknownReference = Error("DSL025", "Unknown model in a reference",
+        "'{0}' names no model, adapter or batch: known names are {1}{2}",
+        "References are model.tap (student, teacher or a named teacher), batch.field, or an adapter's name.");
+
+    public static readonly DiagnosticDescriptor MissingBatchField = Error("DSL026", "Batch field not provided",
+        "Loss term '{0}' reads batch.{1}, but data set {2} provides only: {3}",
+        "A loss needs a batch field (labels, boxes, ...) that the training data set does not produce.");
+
+    public static readonly DiagnosticDescriptor UnknownDataset = Error("DSL027", "Unknown data set",
+        "Unknown data set '{0}'{1}; available data sets: {2}",
+        "The data set type is not a [DistillDataset] class of the compilation or its references.");
+
+    public static readonly DiagnosticDescriptor DatasetModelMismatch = Error("DSL028", "Data set and student disagree",
+        "Data set {0} has {1} {2} but the student ({3}) expects {4}",
+        "The data set's image channels or class count must match the student's input channels and classes.");
+
+    public static readonly DiagnosticDescriptor Unused = Warning("DSL029", "Declared but unused",
+        "{0} '{1}' is declared but no loss term uses it",
+        "An adapter or tap that no term reads costs time (adapters also add parameters) and is usually a wiring mistake.");
+
+    public static readonly DiagnosticDescriptor MilestoneBeyondEpochs = Error("DSL030", "Schedule inconsistent with the epochs",
+        "The milestone {0} is not before the last epoch ({1} epochs): it would never apply",
+        "LR milestones, step sizes and warm-up lengths must fall within the training epochs.");
+
+    public static readonly DiagnosticDescriptor StageCycle = Error("DSL031", "Stage dependency cycle",
+        "Experiment '{0}' depends on itself through teachers trained by: {1}",
+        "Teachers trained by other experiments (from:) must not form a cycle.");
+
+    public static readonly DiagnosticDescriptor DuplicateExperiment = Error("DSL032", "Duplicate experiment name",
+        "Another experiment is also named '{0}' ({1}); experiment names must be unique",
+        "Runs, checkpoints and generated classes are named after the experiment.");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

@@ -7,17 +7,33 @@ namespace Distill.Generators.Parsing;
 /// <summary>"Did you mean ...?" by edit distance, for unknown keys, taps, models and losses.</summary>
 internal static class NameSuggestions
 {
-    /// <summary>The closest candidate within a distance proportional to the name's length, or null.</summary>
+    /// <summary>
+    /// The closest candidate: within an edit distance (transpositions count once) of about a third of the
+    /// name's length, or one that starts with / is contained in the name (SynthImages → SyntheticImages).
+    /// </summary>
     public static string? Closest(string name, IEnumerable<string> candidates)
     {
         string? best = null;
         var bestDistance = int.MaxValue;
+        var lower = name.ToLowerInvariant();
         foreach (var c in candidates)
         {
-            var d = Distance(name.ToLowerInvariant(), c.ToLowerInvariant());
+            var lc = c.ToLowerInvariant();
+            var d = Distance(lower, lc);
             if (d < bestDistance) { best = c; bestDistance = d; }
         }
-        return best is not null && bestDistance <= Math.Max(1, Math.Min(3, name.Length / 3)) ? best : null;
+        if (best is not null && bestDistance <= Math.Max(2, name.Length / 3)) return best;
+        // Abbreviations: every character of the name appears in order in the candidate, sharing the first letter.
+        return candidates.FirstOrDefault(c => name.Length >= 3 && IsSubsequence(lower, c.ToLowerInvariant()));
+    }
+
+    private static bool IsSubsequence(string name, string candidate)
+    {
+        if (candidate.Length == 0 || name[0] != candidate[0]) return false;
+        var j = 0;
+        foreach (var ch in candidate)
+            if (j < name.Length && name[j] == ch) j++;
+        return j == name.Length;
     }
 
     /// <summary>"; did you mean 'x'?" or "".</summary>
@@ -29,21 +45,20 @@ internal static class NameSuggestions
 
     public static string List(IEnumerable<string> names) => string.Join(", ", names.Select(n => n));
 
+    /// <summary>Optimal-string-alignment distance: insertions, deletions, substitutions, adjacent transpositions.</summary>
     private static int Distance(string a, string b)
     {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++) previous[j] = j;
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
         for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
             for (var j = 1; j <= b.Length; j++)
             {
                 var cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
             }
-            (previous, current) = (current, previous);
-        }
-        return previous[b.Length];
+        return d[a.Length, b.Length];
     }
 }

@@ -1,0 +1,448 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Distill.Generators.Model;
+using Distill.Generators.Parsing;
+using Microsoft.CodeAnalysis;
+using static Distill.Generators.Diagnostics.DiagnosticDescriptors;
+
+namespace Distill.Generators.Binding;
+
+/// <summary>
+/// Checks an experiment against the compilation's catalog: model types and their constructor arguments,
+/// taps, adapters, losses with their inputs (kind, role, symbolic shapes) and hyper-parameter ranges, the
+/// data set's batch fields, and the optimisation schedule. Every problem is a diagnostic at the exact
+/// location of the offending value, with a message that says how to fix it.
+/// </summary>
+internal sealed class Binder
+{
+    private readonly ExperimentSpec _spec;
+    private readonly Catalog _catalog;
+    private readonly List<DiagnosticInfo> _diagnostics = new();
+    private readonly Dictionary<string, BoundModel> _models = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BoundAdapter> _adapters = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _usedAdapters = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Model, string Tap)> _usedTaps = new();
+    private DatasetInfo? _dataset;
+    private string? _currentTerm;
+    private Dictionary<string, long> _datasetEnv = new(StringComparer.Ordinal);
+
+    private Binder(ExperimentSpec spec, Catalog catalog)
+    {
+        _spec = spec;
+        _catalog = catalog;
+    }
+
+    public static EquatableArray<DiagnosticInfo> Bind(ExperimentSpec spec, Catalog catalog)
+    {
+        var binder = new Binder(spec, catalog);
+        binder.Run();
+        return binder._diagnostics.ToEquatableArray();
+    }
+
+    private void Report(DiagnosticDescriptor d, LocationInfo? at, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, at, args));
+
+    /// <summary>A model with its resolved type and the values of its integer constructor arguments.</summary>
+    private sealed record BoundModel(ModelSpec Spec, ModelInfo Info, Dictionary<string, long> Env);
+
+    /// <summary>What a reference resolved to: a description for messages, kind, role and evaluated shape.</summary>
+    private sealed record Source(string Text, string Kind, string Role, long?[]? Shape, string? StudentRoot);
+
+    private sealed record BoundAdapter(AdapterSpec Spec, Source? Output);
+
+    private void Run()
+    {
+        BindData();
+        foreach (var m in _spec.Models) BindModel(m);
+        foreach (var a in _spec.Adapters) BindAdapter(a);
+        var reachesStudent = false;
+        foreach (var term in _spec.Losses)
+            reachesStudent |= BindLoss(term);
+        if (!reachesStudent && _spec.Losses.Count > 0 && _models.Values.Any(m => m.Spec.Role == ModelRole.Student))
+            Report(NothingReachesStudent, _spec.NameLocation);
+        CheckDatasetAgainstStudent();
+        ReportUnused();
+        CheckSchedule();
+    }
+
+    // ---- data ------------------------------------------------------------------------------------
+
+    private void BindData()
+    {
+        var train = _spec.Data?.Train;
+        if (train is null) return;
+        _dataset = _catalog.Datasets.FirstOrDefault(d => d.Name == train.Type);
+        if (_dataset is null)
+        {
+            Report(UnknownDataset, train.TypeLocation, train.Type, NameSuggestions.DidYouMean(train.Type, _catalog.Datasets.Select(d => d.Name)),
+                List(_catalog.Datasets.Select(d => d.Name)));
+            return;
+        }
+        _datasetEnv = BindArguments($"data set {_dataset.Name}", _dataset.Constructor, train.Arguments, train.TypeLocation);
+        if (_spec.Data is { BatchSize: > 0 } data) _datasetEnv["N"] = data.BatchSize;
+    }
+
+    // ---- models ----------------------------------------------------------------------------------
+
+    private void BindModel(ModelSpec m)
+    {
+        var info = _catalog.Models.FirstOrDefault(x => x.Name == m.Type);
+        if (info is null)
+        {
+            Report(UnknownModelType, m.TypeLocation, m.Type, NameSuggestions.DidYouMean(m.Type, _catalog.Models.Select(x => x.Name)), List(_catalog.Models.Select(x => x.Name)));
+            return;
+        }
+        var env = BindArguments($"model {info.Name}", info.Constructor, m.Arguments, m.TypeLocation);
+        // The model's input symbols (N, C, H, W, ...) take the data set's image dims when they are known.
+        if (ImageShape() is { } image)
+        {
+            var inputDims = ShapeExpression.Dims(info.InputShape);
+            for (var i = 0; i < inputDims.Length && i < image.Length; i++)
+                if (IsIdentifier(inputDims[i]) && image[i] is long v && !env.ContainsKey(inputDims[i])) env[inputDims[i]] = v;
+        }
+        _models[m.Name] = new BoundModel(m, info, env);
+        foreach (var tap in m.DeclaredTaps)
+            if (!info.Taps.Any(t => t.Name == tap.Name))
+                Report(UnknownTap, tap.Location, m.Name, info.Name, tap.Name, NameSuggestions.DidYouMean(tap.Name, info.Taps.Select(t => t.Name)), List(info.Taps.Select(t => t.Name)));
+    }
+
+    /// <summary>Checks named arguments against a constructor and returns the integer environment (arguments and defaults).</summary>
+    private Dictionary<string, long> BindArguments(string owner, EquatableArray<ParameterInfo> ctor, EquatableArray<ArgumentSpec> args, LocationInfo ownerLocation)
+    {
+        var env = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var p in ctor)
+            if (p.HasDefault && IsIntegral(p.Type) && long.TryParse(p.DefaultText?.TrimEnd('L'), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var d))
+                env[p.Name] = d;
+        foreach (var arg in args)
+        {
+            var p = ctor.FirstOrDefault(c => c.Name == arg.Name);
+            if (p is null)
+            {
+                Report(UnknownModelArgument, arg.NameLocation, owner, arg.Name, NameSuggestions.DidYouMean(arg.Name, ctor.Select(c => c.Name)), List(ctor.Select(c => c.Name)));
+                continue;
+            }
+            if (!Accepts(p.Type, arg.Value))
+            {
+                Report(IllTypedArgument, arg.Value.Location, arg.Name, owner, Describe(arg.Value), p.Type);
+                continue;
+            }
+            if (IsIntegral(p.Type) && long.TryParse(arg.Value.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) env[p.Name] = v;
+        }
+        foreach (var p in ctor)
+            if (!p.HasDefault && !args.Any(a => a.Name == p.Name))
+                Report(MissingModelArgument, ownerLocation, owner, p.Name, p.Type);
+        return env;
+    }
+
+    // ---- adapters --------------------------------------------------------------------------------
+
+    private void BindAdapter(AdapterSpec a)
+    {
+        var from = ResolveTap(a.From);
+        var to = ResolveTap(a.To);
+        Source? output = null;
+        if (from is not null && to is not null)
+        {
+            // The adapter keeps the source's spatial size and produces the target's channels.
+            long?[]? shape = null;
+            if (from.Shape is { } fs && to.Shape is { } ts && fs.Length >= 2 && ts.Length >= 2)
+            {
+                shape = (long?[])fs.Clone();
+                shape[1] = ts[1];
+            }
+            output = new Source($"adapter '{a.Name}'", from.Kind, from.Role, shape, from.StudentRoot);
+        }
+        _adapters[a.Name] = new BoundAdapter(a, output);
+    }
+
+    // ---- loss terms ------------------------------------------------------------------------------
+
+    /// <summary>Binds one term; returns whether it reads the student with a positive weight.</summary>
+    private bool BindLoss(LossTermSpec term)
+    {
+        if (term.Weight < 0)
+            Report(NegativeWeight, term.WeightLocation ?? term.NameLocation, term.Name, term.Weight.ToString("R", CultureInfo.InvariantCulture));
+        var loss = _catalog.Losses.FirstOrDefault(l => l.Name == term.Loss);
+        if (loss is null)
+        {
+            Report(UnknownLoss, term.LossLocation, term.Loss, NameSuggestions.DidYouMean(term.Loss, _catalog.Losses.Select(l => l.Name)), List(_catalog.Losses.Select(l => l.Name)));
+            return term.Arguments.Any(a => a.Value.Text.StartsWith("student.", StringComparison.Ordinal)) && term.Weight > 0;
+        }
+
+        _currentTerm = term.Name;
+        var sources = new Dictionary<string, (Source Source, LocationInfo Location)>(StringComparer.Ordinal);
+        foreach (var arg in term.Arguments)
+        {
+            var input = loss.Inputs.FirstOrDefault(i => i.Name == arg.Name);
+            var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == arg.Name);
+            if (input is not null)
+            {
+                if (input.IsList)
+                {
+                    foreach (var item in arg.Value.Kind == ValueKind.List ? arg.Value.Items.ToArray() : new[] { arg.Value })
+                        if (ResolveValue(item) is { } s) CheckKind(term, loss, input, s, item.Location);
+                    continue;
+                }
+                if (ResolveValue(arg.Value) is { } source)
+                {
+                    CheckKind(term, loss, input, source, arg.Value.Location);
+                    sources[input.Name] = (source, arg.Value.Location);
+                }
+            }
+            else if (hyper is not null) CheckHyperParameter(loss, hyper, arg);
+            else
+                Report(UnknownLossArgument, arg.NameLocation, loss.Name, arg.Name,
+                    NameSuggestions.DidYouMean(arg.Name, loss.Inputs.Select(i => i.Name).Concat(loss.HyperParameters.Select(h => h.Name))),
+                    List(loss.Inputs.Select(i => i.Name)), List(loss.HyperParameters.Select(h => h.Name)));
+        }
+
+        foreach (var input in loss.Inputs)
+        {
+            if (term.Arguments.Any(a => a.Name == input.Name)) continue;
+            if (input.BatchField is { } field)
+            {
+                // A ground-truth input defaults to its batch field (target: batch.label).
+                var implicitRef = ValueSpec.Scalar(ValueKind.String, "batch." + field, term.LossLocation);
+                if (ResolveBatchField(field, implicitRef.Location, term.Name) is { } s) sources[input.Name] = (s, term.LossLocation);
+                continue;
+            }
+            Report(MissingLossInput, term.LossLocation, term.Name, loss.Name, input.Name, $"{input.Role} {KindText(input.Kind)}",
+                input.Role == "Teacher" ? "teacher.logits" : input.Role == "Target" ? "batch.label" : "student.logits");
+        }
+
+        CheckShapes(term, loss, sources);
+        return term.Weight > 0 && sources.Values.Any(s => s.Source.StudentRoot is not null);
+    }
+
+    private void CheckKind(LossTermSpec term, LossInfo loss, LossInputInfo input, Source source, LocationInfo at)
+    {
+        var kindOk = input.Kind == "Any" || source.Kind == "Any" || input.Kind == source.Kind;
+        var roleOk = input.Role switch
+        {
+            "Student" => source.Role == "Student",
+            "Teacher" => source.Role == "Teacher",
+            "Target" => source.Role == "Target",
+            _ => true,
+        };
+        if (!kindOk || !roleOk)
+            Report(WrongInputKind, at, input.Name, loss.Name, $"{input.Role.ToLowerInvariant()} {KindText(input.Kind)}", source.Text,
+                $"{source.Role.ToLowerInvariant()} {KindText(source.Kind)}");
+    }
+
+    private void CheckHyperParameter(LossInfo loss, HyperParameterInfo h, ArgumentSpec arg)
+    {
+        if (!Accepts(h.Type, arg.Value))
+        {
+            Report(IllTypedArgument, arg.Value.Location, arg.Name, $"loss {loss.Name}", Describe(arg.Value), h.Type);
+            return;
+        }
+        if (arg.Value.Kind is ValueKind.Integer or ValueKind.Float &&
+            double.TryParse(arg.Value.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && !h.Contains(v))
+            Report(HyperParameterOutOfRange, arg.Value.Location, arg.Name, loss.Name, h.RangeText(), arg.Value.Text);
+    }
+
+    /// <summary>Unifies the symbolic dims of the inputs; a conflict is a class-count, channel or spatial mismatch.</summary>
+    private void CheckShapes(LossTermSpec term, LossInfo loss, Dictionary<string, (Source Source, LocationInfo Location)> sources)
+    {
+        var bound = new Dictionary<string, (long Value, string From, string Kind, long?[] Shape)>(StringComparer.Ordinal);
+        foreach (var input in loss.Inputs)
+        {
+            if (input.Shape is null || !sources.TryGetValue(input.Name, out var s) || s.Source.Shape is null) continue;
+            var dims = ShapeExpression.Dims(input.Shape);
+            var actual = s.Source.Shape;
+            if (dims.Contains("...")) continue;
+            if (dims.Length != actual.Length) continue; // rank problems are the loss's run-time check
+            for (var i = 0; i < dims.Length; i++)
+            {
+                if (!IsIdentifier(dims[i]) || actual[i] is not long value) continue;
+                if (!bound.TryGetValue(dims[i], out var previous))
+                {
+                    bound[dims[i]] = (value, s.Source.Text, s.Source.Kind, actual);
+                    continue;
+                }
+                if (previous.Value == value) continue;
+                if (i == 0 && dims[i] is "B" or "N") continue; // the batch is the same at run time
+                var at = s.Location;
+                if (s.Source.Kind == "Logits" || previous.Kind == "Logits")
+                    Report(ClassCountMismatch, at, term.Name, previous.From, N(previous.Value), s.Source.Text, N(value));
+                else if (i == 1)
+                {
+                    var studentText = s.Source.StudentRoot is not null ? s.Source.Text : previous.From;
+                    var teacherText = s.Source.StudentRoot is not null ? previous.From : s.Source.Text;
+                    var studentChannels = s.Source.StudentRoot is not null ? value : previous.Value;
+                    var teacherChannels = s.Source.StudentRoot is not null ? previous.Value : value;
+                    Report(ChannelMismatch, at, term.Name, studentText, N(studentChannels), teacherText, N(teacherChannels), term.Name + "_adapter");
+                }
+                else
+                    Report(SpatialMismatch, at, term.Name, previous.From, Dim(previous.Shape, 2), Dim(previous.Shape, 3), s.Source.Text, Dim(actual, 2), Dim(actual, 3));
+                break;
+            }
+        }
+    }
+
+    // ---- references ------------------------------------------------------------------------------
+
+    private Source? ResolveValue(ValueSpec value)
+    {
+        if (value.Kind != ValueKind.String)
+        {
+            Report(UnknownReference, value.Location, value.Text, KnownNames(), "");
+            return null;
+        }
+        var text = value.Text;
+        var dot = text.IndexOf('.');
+        if (dot < 0)
+        {
+            if (_adapters.TryGetValue(text, out var adapter))
+            {
+                _usedAdapters.Add(text);
+                return adapter.Output;
+            }
+            Report(UnknownReference, value.Location, text, KnownNames(), NameSuggestions.DidYouMean(text, _adapters.Keys.Concat(_models.Keys)));
+            return null;
+        }
+        return ResolveTap(new TapRef(text.Substring(0, dot), text.Substring(dot + 1), value.Location));
+    }
+
+    private Source? ResolveTap(TapRef r)
+    {
+        if (r.Model == "batch") return ResolveBatchField(r.Tap, r.Location, _currentTerm);
+        if (!_models.TryGetValue(r.Model, out var model))
+        {
+            // A declared model whose type is unknown, or a missing student, was already reported.
+            if (!_spec.Models.Any(m => m.Name == r.Model) && r.Model != "student")
+                Report(UnknownReference, r.Location, r.ToString(), KnownNames(), NameSuggestions.DidYouMean(r.Model, _spec.Models.Select(m => m.Name).Concat(new[] { "batch" })));
+            return null;
+        }
+        var tap = model.Info.Taps.FirstOrDefault(t => t.Name == r.Tap);
+        if (tap is null)
+        {
+            Report(UnknownTap, r.Location, r.Model, model.Info.Name, r.Tap, NameSuggestions.DidYouMean(r.Tap, model.Info.Taps.Select(t => t.Name)), List(model.Info.Taps.Select(t => t.Name)));
+            return null;
+        }
+        _usedTaps.Add((r.Model, r.Tap));
+        var shape = ShapeExpression.EvaluateAll(tap.Shape, model.Env);
+        var role = model.Spec.Role == ModelRole.Student ? "Student" : "Teacher";
+        return new Source(r.ToString(), tap.Kind, role, shape, model.Spec.Role == ModelRole.Student ? model.Spec.Name : null);
+    }
+
+    private Source? ResolveBatchField(string field, LocationInfo at, string? term)
+    {
+        if (_dataset is null) return new Source("batch." + field, "Any", "Target", null, null);
+        var f = _dataset.Fields.FirstOrDefault(x => x.Name == field);
+        if (f is null)
+        {
+            Report(MissingBatchField, at, term ?? "?", field, _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
+            return null;
+        }
+        return new Source("batch." + field, f.Kind, "Target", ShapeExpression.EvaluateAll(f.Shape, _datasetEnv), null);
+    }
+
+    // ---- cross-checks ----------------------------------------------------------------------------
+
+    private long?[]? ImageShape()
+    {
+        var image = _dataset?.Fields.FirstOrDefault(f => f.Kind == "FeatureMap" || f.Name == "image");
+        return image is null ? null : ShapeExpression.EvaluateAll(image.Shape, _datasetEnv);
+    }
+
+    private void CheckDatasetAgainstStudent()
+    {
+        var student = _models.Values.FirstOrDefault(m => m.Spec.Role == ModelRole.Student);
+        if (student is null || _dataset is null) return;
+        var train = _spec.Data!.Train!;
+        if (ImageShape() is { Length: >= 2 } image && image[1] is long channels)
+        {
+            var inputDims = ShapeExpression.Dims(student.Info.InputShape);
+            if (inputDims.Length >= 2 && ShapeExpression.Evaluate(inputDims[1], student.Env) is long expected && expected != channels)
+                Report(DatasetModelMismatch, train.TypeLocation, _dataset.Name, N(channels), "image channels", student.Info.Name, $"{expected} channels");
+        }
+        var labels = _dataset.Fields.FirstOrDefault(f => f.Classes is not null);
+        var logits = student.Info.Taps.FirstOrDefault(t => t.Kind == "Logits");
+        if (labels?.Classes is { } classesExpr && logits is not null &&
+            ShapeExpression.Evaluate(classesExpr, _datasetEnv) is long classes &&
+            ShapeExpression.EvaluateAll(logits.Shape, student.Env) is { Length: > 0 } shape && shape[shape.Length - 1] is long k && k != classes)
+            Report(DatasetModelMismatch, train.TypeLocation, _dataset.Name, N(classes), "classes", student.Info.Name, $"{k} classes");
+    }
+
+    private void ReportUnused()
+    {
+        foreach (var a in _spec.Adapters)
+            if (!_usedAdapters.Contains(a.Name)) Report(Unused, a.Location, "Adapter", a.Name);
+        foreach (var m in _spec.Models)
+            foreach (var tap in m.DeclaredTaps)
+                if (!_usedTaps.Contains((m.Name, tap.Name)) && _models.TryGetValue(m.Name, out var bm) && bm.Info.Taps.Any(t => t.Name == tap.Name))
+                    Report(Unused, tap.Location, "Tap", $"{m.Name}.{tap.Name}");
+    }
+
+    private void CheckSchedule()
+    {
+        var s = _spec.Schedule;
+        if (s is null || s.Epochs <= 0) return;
+        foreach (var arg in s.Arguments)
+        {
+            var values = arg.Value.Kind == ValueKind.List ? arg.Value.Items.ToArray() : new[] { arg.Value };
+            if (arg.Name is not ("milestones" or "step_size")) continue;
+            foreach (var v in values)
+                if (long.TryParse(v.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var epoch) && epoch >= s.Epochs)
+                    Report(MilestoneBeyondEpochs, v.Location, v.Text, N(s.Epochs));
+        }
+        if (s.WarmupEpochs >= s.Epochs && s.WarmupEpochs > 0)
+            Report(MilestoneBeyondEpochs, s.Location, $"warm-up of {s.WarmupEpochs} epochs", N(s.Epochs));
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------
+
+    private string KnownNames() =>
+        List(_spec.Models.Select(m => m.Name).Concat(_spec.Adapters.Select(a => a.Name)).Concat(new[] { "batch" }));
+
+    private static string List(IEnumerable<string> names)
+    {
+        var list = names.ToList();
+        return list.Count == 0 ? "(none)" : string.Join(", ", list);
+    }
+
+    private static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string Dim(long?[] shape, int i) => i < shape.Length && shape[i] is long v ? N(v) : "?";
+
+    private static bool IsIdentifier(string s) => s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_') && s.All(c => char.IsLetterOrDigit(c) || c == '_');
+
+    private static bool IsIntegral(string type) => type is "int" or "long";
+
+    private static bool Accepts(string type, ValueSpec v) => type switch
+    {
+        "int" or "long" => v.Kind == ValueKind.Integer,
+        "double" or "float" => v.Kind is ValueKind.Integer or ValueKind.Float,
+        "bool" => v.Kind == ValueKind.Bool,
+        "string" => v.Kind is ValueKind.String or ValueKind.Integer or ValueKind.Float or ValueKind.Bool,
+        "int[]" or "long[]" => v.Kind == ValueKind.List && v.Items.All(i => i.Kind == ValueKind.Integer),
+        "double[]" => v.Kind == ValueKind.List && v.Items.All(i => i.Kind is ValueKind.Integer or ValueKind.Float),
+        _ => true,
+    };
+
+    private static string Describe(ValueSpec v) => v.Kind switch
+    {
+        ValueKind.String => $"the text '{v.Text}'",
+        ValueKind.Integer => $"the integer {v.Text}",
+        ValueKind.Float => $"the number {v.Text}",
+        ValueKind.Bool => $"the boolean {v.Text}",
+        ValueKind.List => "a list",
+        _ => "null",
+    };
+
+    private static string KindText(string kind) => kind switch
+    {
+        "Logits" => "logits",
+        "FeatureMap" => "a feature map",
+        "Embedding" => "an embedding",
+        "Labels" => "labels",
+        "Boxes" => "boxes",
+        "Mask" => "a mask",
+        "Weights" => "weights",
+        "Table" => "a table",
+        "Probabilities" => "probabilities",
+        _ => "a tensor",
+    };
+}
