@@ -60,20 +60,26 @@ public static class PersonSearch
 
     private static Tensor Oim(string loss, Tensor x, Tensor labels, Tensor lut, string lutName, Tensor queue, double scale)
     {
-        var (_, max) = CheckOimInputs(loss, x, labels, lut, lutName, queue);
+        var (min, max) = CheckOimInputs(loss, x, labels, lut, lutName, queue);
         Guard.Positive(loss, nameof(scale), scale);
 
         using var scope = torch.NewDisposeScope();
         // No labelled RoI: exactly 0, and a zero (finite) gradient into the embeddings.
         if (max < 0) return scope.MoveToOuter(x.sum() * 0.0);
-        // Scaling x̂ (N×D) instead of the logits (N×(L+Q)) is the same product, for less work.
+        // Ignored RoIs add nothing to the loss or the gradient: score only the labelled rows (the
+        // index_select's backward gives the others a zero gradient), which saves most of the matmuls.
+        if (min < 0)
+        {
+            var rows = labels.ge(0).nonzero().squeeze(1);
+            x = x.index_select(0, rows);
+            labels = labels.index_select(0, rows);
+        }
+        // Scaling x̂ (n×D) instead of the logits (n×(L+Q)) is the same product, for less work.
         var xs = normalize(x, 2.0, 1) * scale;
         var logits = queue.size(0) == 0
             ? xs.mm(lut.detach().t())
             : torch.cat([xs.mm(lut.detach().t()), xs.mm(queue.detach().t())], 1);
-        // Background (−2) folds into the single ignored index −1.
-        var target = labels.clamp_min(Unlabelled);
-        return scope.MoveToOuter(cross_entropy(logits, target, ignore_index: Unlabelled));
+        return scope.MoveToOuter(cross_entropy(logits, labels));
     }
 
     /// <summary>
@@ -197,7 +203,7 @@ public static class PersonSearch
 
         using var scope = torch.NewDisposeScope();
         var logPs = log_softmax(temperature == 1.0 ? student : student / temperature, 1);
-        return scope.MoveToOuter(SoftCe(logPs, teacher, bg, background_weight, temperature));
+        return scope.MoveToOuter(SoftCe(logPs, teacher, bg, background_weight, temperature, 1.0));
     }
 
     /// <summary>
@@ -225,19 +231,30 @@ public static class PersonSearch
 
         using var scope = torch.NewDisposeScope();
         var logPs = log_softmax(student, 1);
-        var hard = nll_loss(logPs, labels);
-        var soft = SoftCe(temperature == 1.0 ? logPs : log_softmax(student / temperature, 1), teacher, bg, background_weight, temperature);
-        return scope.MoveToOuter(hard * mu + soft * (1 - mu));
+        if (temperature != 1.0)
+        {
+            var hard = nll_loss(logPs, labels);
+            var soft = SoftCe(log_softmax(student / temperature, 1), teacher, bg, background_weight, temperature, 1.0);
+            return scope.MoveToOuter(hard * mu + soft * (1 - mu));
+        }
+        // At T = 1 both terms share log P_s: −(1/N) Σ_ic [(1 − μ)·w_c·P_t,ic + μ·1(c = y_i)] log P_s,ic,
+        // one target and one product (no separate NLL gradient to build and add).
+        var target = SoftTarget(teacher, bg, background_weight, 1.0, 1 - mu).scatter_(1, labels.unsqueeze(1), mu, "add");
+        return scope.MoveToOuter((target * logPs).sum() * (-1.0 / logPs.size(0)));
     }
 
-    private static Tensor SoftCe(Tensor logPs, Tensor teacher, long bg, double wBg, double temperature)
+    private static Tensor SoftCe(Tensor logPs, Tensor teacher, long bg, double wBg, double temperature, double factor) =>
+        (SoftTarget(teacher, bg, wBg, temperature, factor) * logPs).sum() * (-1.0 / logPs.size(0));
+
+    /// <summary>factor·w_c·softmax(z_t/T) with the class weights folded into the (gradient-free) teacher side.</summary>
+    private static Tensor SoftTarget(Tensor teacher, long bg, double wBg, double temperature, double factor)
     {
         var pt = softmax(temperature == 1.0 ? teacher.detach() : teacher.detach() / temperature, 1);
-        var prod = pt * logPs;
-        // Σ w_c (...) = Σ (...) + (w_bg − 1)·(background column): no K-vector of weights to build.
-        var total = prod.sum();
-        if (wBg != 1.0) total = total + prod.select(1, bg).sum() * (wBg - 1.0);
-        return total * (-1.0 / logPs.size(0));
+        var k = teacher.size(1);
+        if (wBg == 1.0) return factor == 1.0 ? pt : pt.mul_(factor);
+        var w = torch.full([k], factor, pt.dtype, pt.device);
+        w.narrow(0, bg, 1).fill_(wBg * factor);
+        return pt.mul_(w);
     }
 
     /// <summary>
@@ -266,13 +283,9 @@ public static class PersonSearch
         using var scope = torch.NewDisposeScope();
         var y = targets.detach();
         var es = (student - y).square().sum(1);
-        Tensor on;
-        using (torch.no_grad())
-        {
-            // The indicator is a constant of the step: no gradient through the comparison.
-            var et = (teacher.detach() - y).square().sum(1);
-            on = margin == 0.0 ? es.gt(et) : (es + margin).gt(et);
-        }
+        // The indicator is a constant of the step (a comparison carries no gradient).
+        var et = (teacher.detach() - y).square().sum(1);
+        var on = margin == 0.0 ? es.gt(et) : (es.detach() + margin).gt(et);
         return scope.MoveToOuter(torch.where(on, es, 0.0).mean());
     }
 
