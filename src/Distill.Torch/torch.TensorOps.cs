@@ -169,6 +169,7 @@ public static partial class torch
 
     public static Tensor sum(Tensor input, ScalarType? dtype = null) => input.sum(dtype);
     public static Tensor sum(Tensor input, long dim, bool keepdim = false, ScalarType? dtype = null) => input.sum(dim, keepdim, dtype);
+    public static Tensor sum(Tensor input, int dim, bool keepdim = false, ScalarType? dtype = null) => input.sum(dim, keepdim, dtype);
     public static Tensor sum(Tensor input, long[] dims, bool keepdim = false, ScalarType? dtype = null) => input.sum(dims, keepdim, dtype);
     public static Tensor mean(Tensor input) => input.mean();
     public static Tensor mean(Tensor input, long dim, bool keepdim = false) => input.mean(dim, keepdim);
@@ -189,6 +190,7 @@ public static partial class torch
     public static Tensor logsumexp(Tensor input, long dim, bool keepdim = false) => input.logsumexp(dim, keepdim);
     public static Tensor prod(Tensor input, ScalarType? dtype = null) => input.prod(dtype);
     public static Tensor prod(Tensor input, long dim, bool keepdim = false, ScalarType? dtype = null) => input.prod(dim, keepdim, dtype);
+    public static Tensor prod(Tensor input, int dim, bool keepdim = false, ScalarType? dtype = null) => input.prod(dim, keepdim, dtype);
     public static Tensor var(Tensor input, long[]? dim = null, bool unbiased = true, bool keepdim = false, long? correction = null) => input.var(dim, unbiased, keepdim, correction);
     public static Tensor std(Tensor input, long[]? dim = null, bool unbiased = true, bool keepdim = false, long? correction = null) => input.std(dim, unbiased, keepdim, correction);
     public static (Tensor var, Tensor mean) var_mean(Tensor input, long[]? dim = null, bool unbiased = true, bool keepdim = false, long? correction = null) => input.var_mean(dim, unbiased, keepdim, correction);

@@ -42,6 +42,17 @@ public class CoreTests
     }
 
     [Fact]
+    public void A_literal_zero_dim_is_a_dim_not_a_dtype()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = torch.arange(6, ScalarType.Float32).reshape(2, 3);
+        Assert.Equal([3f, 5f, 7f], x.sum(0).ToArray<float>());
+        Assert.Equal([0f, 4f, 10f], x.prod(0).ToArray<float>());
+        Assert.Equal([3f, 12f], x.sum(1).ToArray<float>());
+        Assert.Equal(ScalarType.Float64, x.sum(dtype: ScalarType.Float64).dtype);
+    }
+
+    [Fact]
     public void Generators_are_reproducible_and_independent_of_the_global_one()
     {
         using var scope = torch.NewDisposeScope();

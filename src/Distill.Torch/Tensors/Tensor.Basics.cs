@@ -53,6 +53,9 @@ public partial class Tensor
     public Tensor sum(ScalarType? dtype = null) { Check(dst_sum(Handle, dtype is null ? -1 : (int)dtype.Value, out var r)); return new Tensor(r); }
     public Tensor sum(long dim, bool keepdim = false, ScalarType? dtype = null) => sum(new[] { dim }, keepdim, dtype);
 
+    // C# converts the literal 0 to any enum: without an int overload, x.sum(0) would bind to sum(dtype).
+    public Tensor sum(int dim, bool keepdim = false, ScalarType? dtype = null) => sum(new long[] { dim }, keepdim, dtype);
+
     public unsafe Tensor sum(long[] dims, bool keepdim = false, ScalarType? dtype = null)
     {
         IntPtr r;

@@ -90,6 +90,9 @@ public partial class Tensor
 
     public Tensor prod(ScalarType? dtype = null) { Check(dst_prod(Handle, DtypeCode(dtype), out var r)); return new Tensor(r); }
 
+    // C# converts the literal 0 to any enum: without an int overload, x.prod(0) would bind to prod(dtype).
+    public Tensor prod(int dim, bool keepdim = false, ScalarType? dtype = null) => prod((long)dim, keepdim, dtype);
+
     public Tensor prod(long dim, bool keepdim = false, ScalarType? dtype = null)
     {
         Check(dst_prod_dim(Handle, dim, keepdim ? 1 : 0, DtypeCode(dtype), out var r));
