@@ -29,6 +29,7 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
         public const string Diagnostics = "Distill.Diagnostics";
         public const string Catalog = "Distill.Catalog";
         public const string Bound = "Distill.Bound";
+        public const string Emitted = "Distill.Emitted";
     }
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -88,15 +89,20 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             .Select(static (r, _) => ExperimentDescription.From(r.Spec!))
             .WithTrackingName(Steps.Descriptions);
 
-        context.RegisterSourceOutput(descriptions.Collect(), static (spc, all) =>
-        {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var d in all.OrderBy(d => d.ClassName, StringComparer.Ordinal))
-            {
-                if (!seen.Add(d.ClassName)) continue; // a duplicate experiment name is reported by the binder
-                spc.AddSource(d.ClassName + ".g.cs", DescriptionEmitter.Emit(d));
-            }
-        });
+        // One source output per experiment, so an edit to one file regenerates only that file. Two
+        // experiments mapping to the same class (reported as DSL032) emit only the first, by path.
+        var duplicates = parsed.Where(static r => r.Spec is not null)
+            .Select(static (r, _) => (r.Spec!.ClassName, r.Spec.SourcePath))
+            .Collect()
+            .Select(static (all, _) => all.GroupBy(x => x.ClassName, StringComparer.Ordinal)
+                .SelectMany(g => g.OrderBy(x => x.SourcePath, StringComparer.Ordinal).Skip(1).Select(x => x.SourcePath + "|" + x.ClassName))
+                .OrderBy(x => x, StringComparer.Ordinal)
+                .ToEquatableArray());
+        var emitted = descriptions.Combine(duplicates)
+            .Where(static pair => !pair.Right.Contains(pair.Left.SourcePath + "|" + pair.Left.ClassName))
+            .Select(static (pair, _) => pair.Left)
+            .WithTrackingName(Steps.Emitted);
+        context.RegisterSourceOutput(emitted, static (spc, d) => spc.AddSource(d.ClassName + ".g.cs", DescriptionEmitter.Emit(d)));
     }
 
     internal sealed record ParseResult(ExperimentSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);

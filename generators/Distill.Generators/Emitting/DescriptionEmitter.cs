@@ -40,11 +40,11 @@ internal static class DescriptionEmitter
 
 /// <summary>What the description emitter needs: the spec without locations.</summary>
 internal sealed record ExperimentDescription(
-    string Name, string? Namespace, string ClassName, string? Paper,
+    string Name, string SourcePath, string? Namespace, string ClassName, string? Paper,
     EquatableArray<ModelDescription> Models, EquatableArray<LossDescription> Losses)
 {
     public static ExperimentDescription From(ExperimentSpec spec) => new(
-        spec.Name, spec.Namespace, spec.ClassName, spec.Paper,
+        spec.Name, spec.SourcePath, spec.Namespace, spec.ClassName, spec.Paper,
         spec.Models.Select(m => new ModelDescription(m.Name, m.Role.ToString(), m.Type)).ToEquatableArray(),
         spec.Losses.Select(l => new LossDescription(l.Name, l.Loss, l.Weight)).ToEquatableArray());
 }
