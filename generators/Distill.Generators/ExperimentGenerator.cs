@@ -6,6 +6,7 @@ using Distill.Generators.Emitting;
 using Distill.Generators.Model;
 using Distill.Generators.Parsing;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Distill.Generators;
 
@@ -13,10 +14,13 @@ namespace Distill.Generators;
 /// The Distill DSL generator. Pipeline (each step's output is an equatable value, so unchanged inputs
 /// stay cached):
 /// <code>
-/// *.distill.yaml ─ parse ─┬─ diagnostics (with locations) ──────────────► reported
-///                          └─ description (no locations) ─ emit ─────────► &lt;Class&gt;.g.cs
+/// *.distill.yaml ─ parse ──────────┐
+///                                  ├─ bind (catalog) ─┬─ diagnostics (with locations) ──► reported
+/// [Experiment] class ─ read ───────┘                  └─ description (no locations) ─ emit ─► &lt;Class&gt;.g.cs
+///                       └─ helpers (no locations) + catalog ─ emit ─► Taps/Batch of the class; Loss factories once
 /// </code>
-/// The binder, planner and loop emitter join this pipeline between parse and emit.
+/// Both front ends produce the same <see cref="ExperimentSpec"/>; everything after them is shared.
+/// The planner and loop emitter join this pipeline between bind and emit.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class ExperimentGenerator : IIncrementalGenerator
@@ -30,11 +34,26 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
         public const string Catalog = "Distill.Catalog";
         public const string Bound = "Distill.Bound";
         public const string Emitted = "Distill.Emitted";
+        public const string AttributesRead = "Distill.AttributesRead";
+        public const string AttributesParsed = "Distill.AttributesParsed";
+        public const string AttributesBound = "Distill.AttributesBound";
+        public const string AttributeDiagnostics = "Distill.AttributeDiagnostics";
+        public const string AttributeDescriptions = "Distill.AttributeDescriptions";
+        public const string AttributeHelpers = "Distill.AttributeHelpers";
+        public const string AttributeHelperSources = "Distill.AttributeHelperSources";
+        public const string LossFactories = "Distill.LossFactories";
     }
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var parsed = context.AdditionalTextsProvider
+        // The models, losses and data sets the compilation offers; compared by value, so edits that do
+        // not touch metadata leave every step after it cached.
+        var catalog = context.CompilationProvider
+            .Select(static (c, ct) => Binding.CatalogBuilder.Build(c, ct))
+            .WithTrackingName(Steps.Catalog);
+
+        // ---- the YAML front end ----
+        var yamlParsed = context.AdditionalTextsProvider
             .Where(static text => text.Path.EndsWith(".distill.yaml", StringComparison.OrdinalIgnoreCase))
             .Select(static (text, ct) =>
             {
@@ -50,62 +69,105 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             })
             .WithTrackingName(Steps.YamlParsed);
 
-        // The models, losses and data sets the compilation offers; compared by value, so edits that do
-        // not touch metadata leave every step after it cached.
-        var catalog = context.CompilationProvider
-            .Select(static (c, ct) => Binding.CatalogBuilder.Build(c, ct))
-            .WithTrackingName(Steps.Catalog);
+        // ---- the code-first front end ----
+        var attributesRead = context.SyntaxProvider
+            .ForAttributeWithMetadataName(AttributeExperimentReader.ExperimentAttribute,
+                static (node, _) => node is TypeDeclarationSyntax,
+                static (c, ct) => AttributeExperimentReader.Read(c, ct))
+            .Where(static r => r is not null)
+            .Select(static (r, _) => r!)
+            .WithTrackingName(Steps.AttributesRead);
+        var attributesParsed = attributesRead.Select(static (r, _) => r.Parse).WithTrackingName(Steps.AttributesParsed);
+        // Location-free: an edit that only moves text in the class leaves the helpers cached.
+        var helpers = attributesRead.Where(static r => r.Helpers is not null).Select(static (r, _) => r.Helpers!).WithTrackingName(Steps.AttributeHelpers);
 
-        var bound = parsed.Combine(catalog)
-            .Select(static (pair, _) =>
-            {
-                var (parse, cat) = pair;
-                if (parse.Spec is null) return parse;
-                var all = parse.Diagnostics.Concat(Binding.Binder.Bind(parse.Spec, cat)).ToEquatableArray();
-                return parse with { Diagnostics = all };
-            })
-            .WithTrackingName(Steps.Bound);
+        var yamlBound = Bind(yamlParsed, catalog, Steps.Bound);
+        var attributesBound = Bind(attributesParsed, catalog, Steps.AttributesBound);
 
-        var diagnostics = bound.Select(static (r, _) => r.Diagnostics).WithTrackingName(Steps.Diagnostics);
-        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        ReportDiagnostics(context, yamlBound, Steps.Diagnostics);
+        ReportDiagnostics(context, attributesBound, Steps.AttributeDiagnostics);
+
+        // Across experiments of both front ends: duplicate names and cycles of teachers trained by other experiments.
+        var stages = Stages(yamlParsed).Combine(Stages(attributesParsed));
+        context.RegisterSourceOutput(stages, static (spc, pair) =>
         {
-            foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
+            foreach (var d in Binding.StageChecker.Check(pair.Left.AddRange(pair.Right))) spc.ReportDiagnostic(d.ToDiagnostic());
         });
 
-        // Across experiments: duplicate names and cycles of teachers trained by other experiments.
-        var stages = parsed.Where(static r => r.Spec is not null)
-            .Select(static (r, _) => new StageInfo(r.Spec!.Name, r.Spec.NameLocation,
-                r.Spec.Models.Where(m => m.Checkpoint?.FromExperiment is not null).Select(m => m.Checkpoint!.FromExperiment!).ToEquatableArray()))
-            .Collect();
-        context.RegisterSourceOutput(stages, static (spc, all) =>
-        {
-            foreach (var d in Binding.StageChecker.Check(all)) spc.ReportDiagnostic(d.ToDiagnostic());
-        });
-
-        // Only experiments without errors generate code; the description drops locations so that an
-        // edit that merely moves text leaves this step's output equal (and the source output cached).
-        var descriptions = bound
-            .Where(static r => r.Spec is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
-            .Select(static (r, _) => ExperimentDescription.From(r.Spec!))
-            .WithTrackingName(Steps.Descriptions);
-
-        // One source output per experiment, so an edit to one file regenerates only that file. Two
-        // experiments mapping to the same class (reported as DSL032) emit only the first, by path.
-        var duplicates = parsed.Where(static r => r.Spec is not null)
+        // One source output per YAML experiment, so an edit to one file regenerates only that file. Two files
+        // mapping to the same class (reported as DSL032) emit only the first, by path.
+        var duplicateYaml = yamlParsed.Where(static r => r.Spec is not null)
             .Select(static (r, _) => (r.Spec!.ClassName, r.Spec.SourcePath))
             .Collect()
             .Select(static (all, _) => all.GroupBy(x => x.ClassName, StringComparer.Ordinal)
                 .SelectMany(g => g.OrderBy(x => x.SourcePath, StringComparer.Ordinal).Skip(1).Select(x => x.SourcePath + "|" + x.ClassName))
                 .OrderBy(x => x, StringComparer.Ordinal)
                 .ToEquatableArray());
-        var emitted = descriptions.Combine(duplicates)
+        var yamlEmitted = Descriptions(yamlBound, Steps.Descriptions).Combine(duplicateYaml)
             .Where(static pair => !pair.Right.Contains(pair.Left.SourcePath + "|" + pair.Left.ClassName))
             .Select(static (pair, _) => pair.Left)
             .WithTrackingName(Steps.Emitted);
-        context.RegisterSourceOutput(emitted, static (spc, d) => spc.AddSource(d.ClassName + ".g.cs", DescriptionEmitter.Emit(d)));
+        context.RegisterSourceOutput(yamlEmitted, static (spc, d) => spc.AddSource(DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
+        // A code-first class is read once (from its first [Experiment] declaration), so each is emitted on its own:
+        // an edit to one experiment re-emits only that one.
+        context.RegisterSourceOutput(Descriptions(attributesBound, Steps.AttributeDescriptions), static (spc, d) =>
+            spc.AddSource(DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
+
+        // The typed helpers are emitted whatever the diagnostics say: without them every use would be a C# error too.
+        var helperSources = helpers.Combine(catalog)
+            .Select(static (pair, _) => new GeneratedSource(DslHelpersEmitter.HelpersHintName(pair.Left), DslHelpersEmitter.EmitExperimentHelpers(pair.Left, pair.Right)))
+            .WithTrackingName(Steps.AttributeHelperSources);
+        context.RegisterSourceOutput(helperSources, static (spc, s) => spc.AddSource(s.HintName, s.Text));
+
+        // The Loss factories, once per compilation, as soon as it has a code-first experiment.
+        var lossFactories = catalog.Combine(attributesRead.Collect().Select(static (all, _) => all.Length > 0))
+            .Select(static (pair, _) => pair.Right ? DslHelpersEmitter.EmitLossFactories(pair.Left) : null)
+            .WithTrackingName(Steps.LossFactories);
+        context.RegisterSourceOutput(lossFactories, static (spc, text) =>
+        {
+            if (text is not null) spc.AddSource(DslHelpersEmitter.LossHintName, text);
+        });
     }
+
+    private static IncrementalValuesProvider<ParseResult> Bind(IncrementalValuesProvider<ParseResult> parsed, IncrementalValueProvider<Catalog> catalog, string step) =>
+        parsed.Combine(catalog)
+            .Select(static (pair, _) =>
+            {
+                var (parse, cat) = pair;
+                if (parse.Spec is null) return parse;
+                var spec = parse.Spec.FrontEnd == FrontEnd.Attributes ? Binding.PositionalArguments.Resolve(parse.Spec, cat) : parse.Spec;
+                return new ParseResult(spec, parse.Diagnostics.Concat(Binding.Binder.Bind(spec, cat)).ToEquatableArray());
+            })
+            .WithTrackingName(step);
+
+    private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult> bound, string step)
+    {
+        var diagnostics = bound.Select(static (r, _) => r.Diagnostics).WithTrackingName(step);
+        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        {
+            foreach (var d in list) spc.ReportDiagnostic(d.ToDiagnostic());
+        });
+    }
+
+    private static IncrementalValueProvider<ImmutableArray<StageInfo>> Stages(IncrementalValuesProvider<ParseResult> parsed) =>
+        parsed.Where(static r => r.Spec is not null)
+            .Select(static (r, _) => new StageInfo(r.Spec!.Name, r.Spec.NameLocation,
+                r.Spec.Models.Where(m => m.Checkpoint?.FromExperiment is not null).Select(m => m.Checkpoint!.FromExperiment!).ToEquatableArray()))
+            .Collect();
+
+    /// <summary>
+    /// Only experiments without errors generate code; the description drops locations so that an edit that
+    /// merely moves text leaves this step's output equal (and the source output cached).
+    /// </summary>
+    private static IncrementalValuesProvider<ExperimentDescription> Descriptions(IncrementalValuesProvider<ParseResult> bound, string step) =>
+        bound
+            .Where(static r => r.Spec is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
+            .Select(static (r, _) => ExperimentDescription.From(r.Spec!))
+            .WithTrackingName(step);
 
     internal sealed record ParseResult(ExperimentSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
 
     internal sealed record StageInfo(string Name, LocationInfo Location, EquatableArray<string> DependsOn);
+
+    internal sealed record GeneratedSource(string HintName, string Text);
 }

@@ -19,7 +19,7 @@ internal static class GeneratorHarness
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
-            .Concat(new[] { typeof(Distill.Metadata.TensorKind), typeof(Distill.Losses.Classic), typeof(Distill.Torch.Tensor) }
+            .Concat(new[] { typeof(Distill.Metadata.TensorKind), typeof(Distill.Losses.Classic), typeof(Distill.Torch.Tensor), typeof(Distill.Runtime.ExperimentAttribute) }
                 .Select(t => (MetadataReference)MetadataReference.CreateFromFile(t.Assembly.Location)))
             .ToImmutableArray();
 

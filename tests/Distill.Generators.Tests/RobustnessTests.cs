@@ -93,4 +93,52 @@ public class RobustnessTests
         Assert.True(withDiagnostics > 1000, $"only {withDiagnostics} mutations were diagnosed");
         Assert.True(withCode > 10, $"only {withCode} mutations still generated code");
     }
+
+    private static readonly string[] CodeGarbage =
+    {
+        "", ")", "(", ",", "]", "[", "{", "}", ";", "=>", "=", ".", "null", "default", "new()", "new[] { }", "[]", "\"\"", "\"x y\"", "-1", "0",
+        "1e999", "4.5f", "'c'", "true", "Taps", "Taps.Student", "Batch.", "Loss.", "Hint", "this", "[Loss]", "[Student]", "[Teacher(From = 1)]",
+        "[Adapter]", "[Experiment(null)]", "[Seeds(new long[] { 1 })]", "static", "partial", "class", "typeof(int)", "nameof(Hint)", "T",
+        "Adapter.Linear(Hint, Hint)", "Loss.hinton_kd()", "#if X", "/*", "\u00ff",
+    };
+
+    /// <summary>Token-level edits of a class: deletions, duplications, swaps and replacements with fragments of the DSL.</summary>
+    private static string MutateCode(string text, Random random)
+    {
+        for (var e = random.Next(1, 4); e > 0; e--)
+        {
+            var tokens = Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText(text).GetRoot().DescendantTokens().Where(t => t.Span.Length > 0).ToList();
+            if (tokens.Count == 0) break;
+            var token = tokens[random.Next(tokens.Count)];
+            var other = tokens[random.Next(tokens.Count)].ToString();
+            var replacement = random.Next(4) switch
+            {
+                0 => "",
+                1 => token + " " + token,
+                2 => other,
+                _ => CodeGarbage[random.Next(CodeGarbage.Length)],
+            };
+            text = text[..token.SpanStart] + replacement + text[token.Span.End..];
+        }
+        return text;
+    }
+
+    [Fact]
+    public void Mutated_experiment_classes_never_crash_the_generator()
+    {
+        var random = new Random(20261122);
+        var diagnosed = 0;
+        for (var k = 0; k < 400; k++)
+        {
+            var text = MutateCode(k % 2 == 0 ? CodeFirstSources.KdClass : CodeFirstSources.MultiClass, random);
+            var result = GeneratorHarness.Run(Array.Empty<(string, string)>(), CodeFirstSources.UserTypes, text);
+            var crashed = result.GeneratorDiagnostics.Where(d => !d.Id.StartsWith("DSL", StringComparison.Ordinal)).ToList();
+            Assert.True(crashed.Count == 0, $"mutation {k} crashed the generator: {string.Join("; ", crashed.Select(d => d.GetMessage()))}\n---\n{text}");
+            // Whatever the user's code, the generated code itself stays valid.
+            var generatedErrors = result.Errors.Where(d => d.Location.SourceTree?.FilePath.StartsWith("Distill.Generators", StringComparison.Ordinal) == true).ToList();
+            Assert.True(generatedErrors.Count == 0, $"mutation {k} generated invalid code: {string.Join("; ", generatedErrors)}\n---\n{text}");
+            if (result.GeneratorDiagnostics.Length > 0) diagnosed++;
+        }
+        Assert.True(diagnosed > 150, $"only {diagnosed} mutations were diagnosed");
+    }
 }

@@ -131,7 +131,8 @@ internal sealed class Binder
         }
         foreach (var p in ctor)
             if (!p.HasDefault && !args.Any(a => a.Name == p.Name))
-                Report(MissingModelArgument, ownerLocation, owner, p.Name, p.Type);
+                Report(MissingModelArgument, ownerLocation, owner, p.Name, p.Type,
+                    _spec.FrontEnd == FrontEnd.Yaml ? "add it under args" : $"add {p.Name}: <value> to the constructor call");
         return env;
     }
 
@@ -207,8 +208,9 @@ internal sealed class Binder
                 if (ResolveBatchField(field, implicitRef.Location, term.Name) is { } s) sources[input.Name] = (s, term.LossLocation);
                 continue;
             }
+            var example = input.Role == "Teacher" ? "teacher.logits" : input.Role == "Target" ? "batch.label" : "student.logits";
             Report(MissingLossInput, term.LossLocation, term.Name, loss.Name, input.Name, $"{input.Role} {KindText(input.Kind)}",
-                input.Role == "Teacher" ? "teacher.logits" : input.Role == "Target" ? "batch.label" : "student.logits");
+                _spec.FrontEnd == FrontEnd.Yaml ? example : CodeReference(example));
         }
 
         CheckShapes(term, loss, sources);
@@ -272,7 +274,7 @@ internal sealed class Binder
                     var teacherText = s.Source.StudentRoot is not null ? previous.From : s.Source.Text;
                     var studentChannels = s.Source.StudentRoot is not null ? value : previous.Value;
                     var teacherChannels = s.Source.StudentRoot is not null ? previous.Value : value;
-                    Report(ChannelMismatch, at, term.Name, studentText, N(studentChannels), teacherText, N(teacherChannels), term.Name + "_adapter");
+                    Report(ChannelMismatch, at, term.Name, studentText, N(studentChannels), teacherText, N(teacherChannels), AdapterSuggestion(term.Name + "_adapter", studentText, teacherText));
                 }
                 else
                     Report(SpatialMismatch, at, term.Name, previous.From, Dim(previous.Shape, 2), Dim(previous.Shape, 3), s.Source.Text, Dim(actual, 2), Dim(actual, 3));
@@ -393,6 +395,31 @@ internal sealed class Binder
     }
 
     // ---- helpers ---------------------------------------------------------------------------------
+
+    /// <summary>The adapter that would fix a channel mismatch, written the way the experiment is written.</summary>
+    private string AdapterSuggestion(string name, string from, string to)
+    {
+        if (_spec.FrontEnd == FrontEnd.Yaml)
+            return $"adapters: {{ {name}: {{ kind: conv1x1, from: {from}, to: {to} }} }} and use {name} as the input";
+        var member = PascalCase(name);
+        return $"[Adapter] TapRef<FeatureMap> {member} => Adapter.Conv1x1({CodeReference(from)}, {CodeReference(to)}); and use {member} as the input";
+    }
+
+    /// <summary>
+    /// student.stage3 → Taps.Student.stage3, wide_teacher.logits → Taps.WideTeacher.logits, batch.label → Batch.label:
+    /// the members of the code-first helpers (a model's member is its name in PascalCase, as the reader's snake_case undone).
+    /// </summary>
+    private static string CodeReference(string reference)
+    {
+        var dot = reference.IndexOf('.');
+        if (dot <= 0) return reference;
+        var model = reference.Substring(0, dot);
+        var tap = reference.Substring(dot + 1);
+        return model == "batch" ? "Batch." + tap : $"Taps.{PascalCase(model)}.{tap}";
+    }
+
+    private static string PascalCase(string name) =>
+        string.Concat(name.Split(new[] { '_', '-' }, StringSplitOptions.RemoveEmptyEntries).Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
 
     private string KnownNames() =>
         List(_spec.Models.Select(m => m.Name).Concat(_spec.Adapters.Select(a => a.Name)).Concat(new[] { "batch" }));

@@ -119,7 +119,7 @@ internal static class CatalogBuilder
             else if (a.Hyper is not null && Find(pa, a.Hyper) is { } hyper)
             {
                 hypers.Add(new HyperParameterInfo(p.Name, TypeName(p.Type), p.HasExplicitDefaultValue ? DefaultText(p.ExplicitDefaultValue) : null,
-                    NamedDouble(hyper, "Min"), NamedDouble(hyper, "Max"), NamedBool(hyper, "MinExclusive"), NamedBool(hyper, "MaxExclusive")));
+                    NamedDouble(hyper, "Min"), NamedDouble(hyper, "Max"), NamedBool(hyper, "MinExclusive"), NamedBool(hyper, "MaxExclusive"), Named(hyper, "Description")));
             }
         }
         var name = loss.ConstructorArguments.Length > 0 ? loss.ConstructorArguments[0].Value as string ?? method.Name : method.Name;

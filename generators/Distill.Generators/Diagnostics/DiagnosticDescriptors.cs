@@ -60,7 +60,7 @@ internal static class DiagnosticDescriptors
         "The value cannot be passed to the parameter (text for a number, a fraction for an integer, ...).");
 
     public static readonly DiagnosticDescriptor MissingModelArgument = Error("DSL013", "Missing constructor argument",
-        "{0} needs the argument '{1}' ({2}): add it under args",
+        "{0} needs the argument '{1}' ({2}): {3}",
         "The model's constructor parameter has no default value.");
 
     public static readonly DiagnosticDescriptor UnknownTap = Error("DSL014", "Unknown tap",
@@ -92,7 +92,7 @@ internal static class DiagnosticDescriptors
         "Logits compared by a loss must have the same class count.");
 
     public static readonly DiagnosticDescriptor ChannelMismatch = Error("DSL021", "Channel mismatch without an adapter",
-        "Loss term '{0}': {1} has {2} channels but {3} has {4}; add an adapter {2}→{4}, e.g. adapters: {{ {5}: {{ kind: conv1x1, from: {1}, to: {3} }} }} and use {5} as the input",
+        "Loss term '{0}': {1} has {2} channels but {3} has {4}; add an adapter {2}→{4}, e.g. {5}",
         "Features compared by a loss must have the same channels; an adapter maps the student's channels to the teacher's.");
 
     public static readonly DiagnosticDescriptor SpatialMismatch = Error("DSL022", "Spatial-size mismatch",
@@ -138,6 +138,32 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor DuplicateExperiment = Error("DSL032", "Duplicate experiment name",
         "Another experiment is also named '{0}' ({1}); experiment names must be unique",
         "Runs, checkpoints and generated classes are named after the experiment.");
+
+    // ---- the code-first front end ([Experiment] classes) ------------------------------------------
+
+    public static readonly DiagnosticDescriptor NotAPartialClass = Error("DSL033", "Experiment class is not a top-level partial class",
+        "The [Experiment] class '{0}' must be a top-level, non-generic partial class: {1}",
+        "The generator adds the experiment's description and its typed helpers (Taps, Batch) to the class, so it must be partial, not nested and not generic.");
+
+    public static readonly DiagnosticDescriptor MissingDeclaration = Error("DSL034", "Missing declaration",
+        "{0} needs {1}, e.g. {2}",
+        "A required part of a code-first experiment is missing: the [Student] member, a [Loss] member, the batch size of [TrainData], ...");
+
+    public static readonly DiagnosticDescriptor NotAModelOrDataset = Error("DSL035", "Not a model or data set type",
+        "The {0} member '{1}' has the type '{2}', which is not a {3}: use a class marked [{4}]",
+        "The type of a [Teacher]/[Student] member must be a [DistillModel] class, that of a [TrainData]/[ValData] member a [DistillDataset] class.");
+
+    public static readonly DiagnosticDescriptor UnreadableDeclaration = Error("DSL036", "Declaration the generator cannot read",
+        "The generator cannot read {0}: {1}",
+        "The generator reads the experiment from its syntax at compile time: model and data members are constructed with new(...), loss terms call Loss.<name>(...), adapters call Adapter.<kind>(...), and every argument is a constant or a reference (Taps.<Model>.<tap>, Batch.<field>, an [Adapter] member).");
+
+    public static readonly DiagnosticDescriptor ConflictingRoles = Error("DSL037", "Member with two roles",
+        "The member '{0}' is marked both [{1}] and [{2}]: a member is one of a teacher, the student, an adapter, a loss term or data",
+        "Each member of an experiment class plays one role.");
+
+    public static readonly DiagnosticDescriptor ReservedMemberName = Error("DSL038", "Member name used by the generated code",
+        "The member '{0}' has a name the generated code gives the class ({1}): rename it",
+        "The generator adds these members to an [Experiment] class; a member of the same name would clash with them.");
 
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()

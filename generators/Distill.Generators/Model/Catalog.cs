@@ -1,3 +1,6 @@
+using System.Collections.Generic;
+using System.Linq;
+
 namespace Distill.Generators.Model;
 
 // What the compilation offers the DSL (from the metadata attributes of Distill.Metadata on the model zoo,
@@ -14,7 +17,7 @@ internal sealed record ParameterInfo(string Name, string Type, bool HasDefault, 
 
 internal sealed record LossInputInfo(string Name, string Role, string Kind, string? Shape, string? BatchField, bool IsList);
 
-internal sealed record HyperParameterInfo(string Name, string Type, string? DefaultText, double Min, double Max, bool MinExclusive, bool MaxExclusive)
+internal sealed record HyperParameterInfo(string Name, string Type, string? DefaultText, double Min, double Max, bool MinExclusive, bool MaxExclusive, string? Description = null)
 {
     public bool Contains(double v) =>
         (double.IsNaN(Min) || (MinExclusive ? v > Min : v >= Min)) && (double.IsNaN(Max) || (MaxExclusive ? v < Max : v <= Max));
@@ -33,7 +36,15 @@ internal sealed record LossInfo(
     EquatableArray<HyperParameterInfo> HyperParameters,
     EquatableArray<string> ParameterOrder,
     string? Formula,
-    string? Source);
+    string? Source)
+{
+    /// <summary>
+    /// The parameters of the code-first front end's <c>Loss.&lt;name&gt;(...)</c> factory: the inputs and
+    /// hyper-parameters in the method's order (what a positional argument of a loss call refers to).
+    /// </summary>
+    public IEnumerable<string> FactoryParameters =>
+        ParameterOrder.Where(p => Inputs.Any(i => i.Name == p) || HyperParameters.Any(h => h.Name == p));
+}
 
 internal sealed record TapInfo(string Name, string Kind, string Shape);
 

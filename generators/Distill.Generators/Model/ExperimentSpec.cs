@@ -11,7 +11,11 @@ internal enum AdapterKind { Conv1x1, Conv3x3, Linear }
 
 internal enum ValueKind { Null, Bool, Integer, Float, String, List }
 
-/// <summary>An experiment: models, adapters, loss terms, data, optimisation.</summary>
+/// <summary>
+/// An experiment: models, adapters, loss terms, data, optimisation. <see cref="Namespace"/> and
+/// <see cref="ClassName"/> name the class that receives the generated code: for YAML, null and a name made
+/// from the experiment's; for a code-first experiment, the user's partial class ("" for the global namespace).
+/// </summary>
 internal sealed record ExperimentSpec(
     string Name,
     LocationInfo NameLocation,
@@ -37,8 +41,12 @@ internal sealed record ValueSpec(ValueKind Kind, string Text, EquatableArray<Val
         new(kind, text, EquatableArray<ValueSpec>.Empty, location);
 }
 
-/// <summary>A named argument (model/data-set constructor argument, loss input or hyper-parameter, optimizer setting).</summary>
-internal sealed record ArgumentSpec(string Name, LocationInfo NameLocation, ValueSpec Value);
+/// <summary>
+/// A named argument (model/data-set constructor argument, loss input or hyper-parameter, optimizer setting).
+/// The code-first front end may read a loss argument by position (<see cref="Position"/> ≥ 0, empty
+/// <see cref="Name"/>); the binder's step names it from the loss's parameter order before binding.
+/// </summary>
+internal sealed record ArgumentSpec(string Name, LocationInfo NameLocation, ValueSpec Value, int Position = -1);
 
 internal sealed record DataSpec(DatasetSpec? Train, DatasetSpec? Validation, long BatchSize, LocationInfo BatchLocation, LocationInfo Location);
 
