@@ -34,6 +34,7 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
         public const string Catalog = "Distill.Catalog";
         public const string Bound = "Distill.Bound";
         public const string Emitted = "Distill.Emitted";
+        public const string Planned = "Distill.Planned";
         public const string AttributesRead = "Distill.AttributesRead";
         public const string AttributesParsed = "Distill.AttributesParsed";
         public const string AttributesBound = "Distill.AttributesBound";
@@ -108,6 +109,18 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             .Select(static (pair, _) => pair.Left)
             .WithTrackingName(Steps.Emitted);
         context.RegisterSourceOutput(yamlEmitted, static (spc, d) => spc.AddSource(DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
+
+        // The fused loss of every error-free YAML experiment whose models follow the run-time tap convention.
+        var planned = yamlBound
+            .Where(static r => r.Spec is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
+            .Combine(catalog)
+            .Select(static (pair, _) => Planning.Planner.Plan(pair.Left.Spec!, pair.Right) is { } plan ? (pair.Left.Spec!.SourcePath, plan) : default)
+            .Where(static x => x.plan is not null)
+            .Combine(duplicateYaml)
+            .Where(static pair => !pair.Right.Contains(pair.Left.SourcePath + "|" + pair.Left.plan!.ClassName))
+            .Select(static (pair, _) => pair.Left.plan!)
+            .WithTrackingName(Steps.Planned);
+        context.RegisterSourceOutput(planned, static (spc, plan) => spc.AddSource(LossEmitter.HintName(plan), LossEmitter.Emit(plan)));
         // A code-first class is read once (from its first [Experiment] declaration), so each is emitted on its own:
         // an edit to one experiment re-emits only that one.
         context.RegisterSourceOutput(Descriptions(attributesBound, Steps.AttributeDescriptions), static (spc, d) =>

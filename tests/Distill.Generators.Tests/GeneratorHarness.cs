@@ -52,10 +52,13 @@ internal static class GeneratorHarness
         }
         """;
 
-    public static CSharpCompilation Compilation(params string[] sources) =>
+    public static CSharpCompilation Compilation(params string[] sources) => Compilation(withTestZoo: true, sources);
+
+    /// <summary>A compilation of the sources, with or without the test zoo, referencing the real model zoo too.</summary>
+    public static CSharpCompilation Compilation(bool withTestZoo, params string[] sources) =>
         CSharpCompilation.Create("UserProject",
-            sources.Prepend(TestZoo).Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: i == 0 ? "TestZoo.cs" : $"Source{i}.cs")),
-            s_references,
+            (withTestZoo ? sources.Prepend(TestZoo) : sources.Prepend("// the real model zoo instead of the test zoo")).Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: i == 0 ? "TestZoo.cs" : $"Source{i}.cs")),
+            withTestZoo ? s_references : s_references.Add(MetadataReference.CreateFromFile(typeof(Distill.Models.CifarResNet).Assembly.Location)),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver Driver(params AdditionalText[] files) =>

@@ -134,7 +134,17 @@ internal static class CatalogBuilder
             : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Tap))
                 .Select(x => new TapInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? ""))
                 .ToList();
-        return new ModelInfo(Named(model, "Name") ?? type.Name, FullName(type), Constructor(type), Named(model, "Input") ?? "N,3,H,W", taps.ToEquatableArray(), Named(model, "Task"));
+        var runsTaps = type.GetTypeMembers("Taps").Any(t => t.TypeKind == TypeKind.Enum)
+                       && type.GetTypeMembers("Outputs").Any()
+                       && HasMember(type, "forward_taps");
+        return new ModelInfo(Named(model, "Name") ?? type.Name, FullName(type), Constructor(type), Named(model, "Input") ?? "N,3,H,W", taps.ToEquatableArray(), Named(model, "Task"), runsTaps);
+    }
+
+    private static bool HasMember(INamedTypeSymbol? type, string name)
+    {
+        for (; type is not null; type = type.BaseType)
+            if (type.GetMembers(name).Length > 0) return true;
+        return false;
     }
 
     private static DatasetInfo ReadDataset(INamedTypeSymbol type, AttributeData dataset, IEnumerable<AttributeData> attributes, Attributes a)

@@ -49,7 +49,12 @@ internal sealed record LossInfo(
 internal sealed record TapInfo(string Name, string Kind, string Shape);
 
 /// <summary>A model: its DSL name, type, constructor, symbolic input shape and taps.</summary>
-internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task);
+/// <summary>
+/// A model: its DSL name, type, constructor, symbolic input shape and taps. <see cref="RunsTaps"/> says
+/// whether the type follows the run-time tap convention (nested <c>Taps</c> flags enum, nested
+/// <c>Outputs</c>, <c>forward_taps</c>), which generated training code needs.
+/// </summary>
+internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task, bool RunsTaps = false);
 
 internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, string? Classes);
 

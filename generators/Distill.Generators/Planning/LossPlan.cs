@@ -1,0 +1,27 @@
+using Distill.Generators.Model;
+
+namespace Distill.Generators.Planning;
+
+// The fused loss computation of one experiment, as the planner lays it out: location-free values that
+// the emitter turns into straight-line C#.
+
+/// <summary>A model property: its type, constructor call arguments and the taps read from it (in tap order).</summary>
+internal sealed record PlannedModel(string Name, string Property, string TypeName, bool IsTeacher, string ConstructorArguments, EquatableArray<PlannedTap> Taps);
+
+/// <summary>A tap read once per batch into a local.</summary>
+internal sealed record PlannedTap(string Tap, string Member, string Local);
+
+/// <summary>An adapter module and the local holding its output.</summary>
+internal sealed record PlannedAdapter(string Name, string Property, AdapterKind Kind, long InChannels, long OutChannels, string SourceLocal, string Local);
+
+/// <summary>A loss term: the call that computes it and its (possibly scheduled) weight.</summary>
+internal sealed record PlannedTerm(string Name, string Property, string Loss, string Call, string Formula, double Weight, string? WeightFactor, EquatableArray<string> Reads);
+
+internal sealed record LossPlan(
+    string ClassName,
+    string? Namespace,
+    EquatableArray<PlannedModel> Models,
+    EquatableArray<PlannedAdapter> Adapters,
+    EquatableArray<PlannedTerm> Terms,
+    EquatableArray<string> BatchFields,
+    long Epochs);

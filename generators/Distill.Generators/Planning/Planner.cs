@@ -1,0 +1,160 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Distill.Generators.Binding;
+using Distill.Generators.Emitting;
+using Distill.Generators.Model;
+
+namespace Distill.Generators.Planning;
+
+/// <summary>
+/// Lays out the fused loss computation of a bound, error-free experiment: which taps each model must
+/// produce (one forward per model), the adapters, and each term's call with its inputs bound to locals.
+/// Returns null when the experiment cannot run as generated code (a model without the run-time tap
+/// convention, an adapter whose channels are not known at compile time).
+/// </summary>
+internal static class Planner
+{
+    public static LossPlan? Plan(ExperimentSpec spec, Catalog catalog)
+    {
+        var dataset = spec.Data?.Train is { } train ? catalog.Datasets.FirstOrDefault(d => d.Name == train.Type) : null;
+        var models = new List<(ModelSpec Spec, ModelInfo Info, Dictionary<string, long> Env)>();
+        foreach (var m in spec.Models.OrderBy(m => m.Role == ModelRole.Student ? 1 : 0))
+        {
+            var info = catalog.Models.FirstOrDefault(x => x.Name == m.Type);
+            if (info is null || !info.RunsTaps) return null;
+            var env = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var p in info.Constructor)
+                if (p.HasDefault && long.TryParse(p.DefaultText?.TrimEnd('L'), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var d)) env[p.Name] = d;
+            foreach (var a in m.Arguments)
+                if (a.Value.Kind == ValueKind.Integer && long.TryParse(a.Value.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) env[a.Name] = v;
+            models.Add((m, info, env));
+        }
+
+        // Every reference the terms and adapters read, resolved to the local that will hold it.
+        var used = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        string Local(string model, string tap) => Identifier(model + "_" + tap);
+        string? Reference(string text)
+        {
+            var dot = text.IndexOf('.');
+            if (dot < 0) return spec.Adapters.Any(a => a.Name == text) ? Identifier(text) : null;
+            var model = text.Substring(0, dot);
+            var tap = text.Substring(dot + 1);
+            if (model == "batch") return Identifier(tap);
+            if (!used.TryGetValue(model, out var taps)) used[model] = taps = new SortedSet<string>(StringComparer.Ordinal);
+            taps.Add(tap);
+            return Local(model, tap);
+        }
+
+        var adapters = new List<PlannedAdapter>();
+        foreach (var a in spec.Adapters)
+        {
+            var from = models.FirstOrDefault(m => m.Spec.Name == a.From.Model);
+            var to = models.FirstOrDefault(m => m.Spec.Name == a.To.Model);
+            if (from.Info is null || to.Info is null) return null;
+            var inCh = Channels(from.Info, a.From.Tap, from.Env);
+            var outCh = Channels(to.Info, a.To.Tap, to.Env);
+            if (inCh is null || outCh is null) return null;
+            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name), a.Kind, inCh.Value, outCh.Value, Reference(a.From.ToString())!, Identifier(a.Name)));
+            // The target tap is not read at run time: only its shape (the output channels) mattered.
+        }
+
+        var terms = new List<PlannedTerm>();
+        foreach (var t in spec.Losses)
+        {
+            var loss = catalog.Losses.FirstOrDefault(l => l.Name == t.Loss);
+            if (loss is null) return null;
+            var args = new List<string>();
+            var reads = new List<string>();
+            foreach (var name in loss.ParameterOrder)
+            {
+                var given = t.Arguments.FirstOrDefault(a => a.Name == name);
+                var input = loss.Inputs.FirstOrDefault(i => i.Name == name);
+                if (input is not null)
+                {
+                    string? expression;
+                    if (given is null)
+                        expression = input.BatchField is { } field ? Identifier(field) : null;
+                    else if (input.IsList)
+                    {
+                        var items = (given.Value.Kind == ValueKind.List ? given.Value.Items.ToArray() : new[] { given.Value }).Select(v => Reference(v.Text)).ToList();
+                        if (items.Any(i => i is null)) return null;
+                        reads.AddRange(items!);
+                        expression = "new[] { " + string.Join(", ", items) + " }";
+                    }
+                    else
+                    {
+                        expression = Reference(given.Value.Text);
+                        if (expression is not null) reads.Add(expression);
+                    }
+                    if (expression is null) return null;
+                    if (given is null) reads.Add(expression);
+                    args.Add($"{name}: {expression}");
+                    continue;
+                }
+                var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == name);
+                if (hyper is not null && given is not null) args.Add($"{name}: {Literal(hyper.Type, given.Value)}");
+            }
+            var containing = loss.ContainingType;
+            var call = $"{containing}.{loss.Method}({string.Join(", ", args)})";
+            var formula = $"{loss.Name}({string.Join(", ", t.Arguments.Select(a => $"{a.Name}: {Show(a.Value)}"))})";
+            terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, WeightFactor(t.Schedule, spec.Schedule?.Epochs ?? 0), reads.Distinct().ToEquatableArray()));
+        }
+
+        var planned = models.Select(m =>
+        {
+            var taps = used.TryGetValue(m.Spec.Name, out var set) ? set : new SortedSet<string>();
+            // Tap order follows the model's declaration (the order its forward produces them).
+            var ordered = m.Info.Taps.Where(tap => taps.Contains(tap.Name)).Select(tap => new PlannedTap(tap.Name, Pascal(tap.Name), Local(m.Spec.Name, tap.Name)));
+            return new PlannedModel(m.Spec.Name, Pascal(m.Spec.Name), m.Info.TypeName, m.Spec.Role == ModelRole.Teacher,
+                string.Join(", ", m.Spec.Arguments.Select(a => $"{a.Name}: {Literal(m.Info.Constructor.First(p => p.Name == a.Name).Type, a.Value)}")),
+                ordered.ToEquatableArray());
+        }).ToEquatableArray();
+
+        var fields = dataset?.Fields.Select(f => f.Name).ToEquatableArray() ?? new[] { "image", "label" }.ToEquatableArray();
+        return new LossPlan(spec.ClassName, spec.Namespace, planned, adapters.ToEquatableArray(), terms.ToEquatableArray(), fields, spec.Schedule?.Epochs ?? 0);
+    }
+
+    private static long? Channels(ModelInfo model, string tap, Dictionary<string, long> env)
+    {
+        var t = model.Taps.FirstOrDefault(x => x.Name == tap);
+        if (t is null) return null;
+        var dims = ShapeExpression.Dims(t.Shape);
+        return dims.Length >= 2 ? ShapeExpression.Evaluate(dims[1], env) : null;
+    }
+
+    private static string? WeightFactor(WeightScheduleSpec? s, long epochs) => s?.Kind switch
+    {
+        WeightScheduleKind.LinearWarmup => $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)})",
+        WeightScheduleKind.LinearDecay => epochs > 0 ? $"(1.0 - epoch / {SourceWriter.Literal((double)epochs)})" : null,
+        WeightScheduleKind.WarmupThenDecay => epochs > 0
+            ? $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)}) * (1.0 - epoch / {SourceWriter.Literal((double)epochs)})"
+            : $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)})",
+        _ => null,
+    };
+
+    private static string Literal(string type, ValueSpec v) => type switch
+    {
+        "double" => SourceWriter.Literal(double.Parse(v.Text, NumberStyles.Float, CultureInfo.InvariantCulture)),
+        "float" => SourceWriter.Literal(double.Parse(v.Text, NumberStyles.Float, CultureInfo.InvariantCulture)) + "f",
+        "long" => v.Text + "L",
+        "int" => v.Text,
+        "bool" => v.Text,
+        "string" => SourceWriter.Literal(v.Text),
+        _ => v.Kind == ValueKind.String ? SourceWriter.Literal(v.Text) : v.Text,
+    };
+
+    private static string Show(ValueSpec v) => v.Kind == ValueKind.List ? "[" + string.Join(", ", v.Items.Select(Show)) + "]" : v.Text;
+
+    /// <summary>snake/kebab case → a C# local identifier (keywords escaped).</summary>
+    internal static string Identifier(string name)
+    {
+        var s = new string(name.Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray());
+        return Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(s) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + s : s;
+    }
+
+    /// <summary>student → Student, pre_stage3 → PreStage3.</summary>
+    internal static string Pascal(string name) =>
+        string.Concat(name.Split(new[] { '_', '-', '.' }, StringSplitOptions.RemoveEmptyEntries).Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
+}
