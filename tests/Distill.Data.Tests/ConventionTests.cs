@@ -1,0 +1,152 @@
+using System.Reflection;
+using Distill.Metadata;
+
+namespace Distill.Data.Tests;
+
+/// <summary>
+/// The convention the DSL's generated loops rely on (docs/data.md), checked on every data set of this
+/// library: [DistillDataset] with [BatchField]s whose shapes use only constructor parameters and N; plain
+/// constructor parameters with defaults; IBatchDataset&lt;TBatch&gt; with one public Tensor member per
+/// field, named exactly as the field; and batches whose shapes are what the fields declare.
+/// </summary>
+public class ConventionTests
+{
+    private static readonly Type[] PlainTypes = [typeof(int), typeof(long), typeof(double), typeof(float), typeof(bool), typeof(string)];
+
+    private static Type[] DatasetTypes() => typeof(ImageDataset).Assembly.GetTypes()
+        .Where(t => t.GetCustomAttribute<DistillDatasetAttribute>() is not null).OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
+
+    public static TheoryData<Type> Datasets() => new(DatasetTypes());
+
+    [Fact]
+    public void The_library_declares_its_data_sets()
+    {
+        Assert.Equal(["Cifar10", "Cifar100", "ImageFolder", "SyntheticImages", "TensorImages"], DatasetTypes().Select(t => t.Name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Datasets))]
+    public void Every_data_set_follows_the_convention(Type type)
+    {
+        Assert.Equal("classification", type.GetCustomAttribute<DistillDatasetAttribute>()!.Task);
+        var ctor = Assert.Single(type.GetConstructors());
+        var parameters = ctor.GetParameters();
+        Assert.All(parameters, p =>
+        {
+            Assert.Contains(p.ParameterType, PlainTypes);
+            Assert.True(p.HasDefaultValue, $"{type.Name}({p.Name}) needs a default");
+        });
+        var names = parameters.Select(p => p.Name!).ToHashSet();
+
+        var fields = type.GetCustomAttributes<BatchFieldAttribute>().ToList();
+        Assert.Equal(["image", "label"], fields.Select(f => f.Name));
+        foreach (var f in fields)
+        {
+            Assert.All(Identifiers(f.Shape), id => Assert.True(id == "N" || names.Contains(id), $"{type.Name}.{f.Name}: '{id}' is not a parameter"));
+            Assert.Equal("N", f.Shape.Split(',')[0].Trim());
+            if (f.Classes is { } classes) Assert.All(Identifiers(classes), id => Assert.Contains(id, names));
+        }
+        Assert.Equal(TensorKind.FeatureMap, fields[0].Kind);
+        Assert.Equal(TensorKind.Labels, fields[1].Kind);
+        Assert.NotNull(fields[1].Classes);
+
+        var batchType = type.GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IBatchDataset<>)).GetGenericArguments()[0];
+        Assert.True(typeof(IBatch).IsAssignableFrom(batchType));
+        foreach (var f in fields)
+        {
+            var member = (MemberInfo?)batchType.GetProperty(f.Name, BindingFlags.Public | BindingFlags.Instance)
+                ?? batchType.GetField(f.Name, BindingFlags.Public | BindingFlags.Instance);
+            Assert.NotNull(member);
+            Assert.Equal(typeof(Tensor), member is PropertyInfo p ? p.PropertyType : ((FieldInfo)member).FieldType);
+        }
+    }
+
+    [Fact]
+    public void SyntheticImages_batches_have_the_declared_shapes()
+    {
+        AssertShapes(new SyntheticImages(), new());
+        AssertShapes(new SyntheticImages(classes: 100, channels: 1, size: 20, samples: 50),
+            new() { ["classes"] = 100, ["channels"] = 1, ["size"] = 20 });
+    }
+
+    [Fact]
+    public void Reader_batches_have_the_declared_shapes()
+    {
+        using var dir = new TempDir();
+        Pnm.Write(dir.File("f/a/1.pgm"), new byte[36], 1, 6, 6);
+        Pnm.Write(dir.File("f/b/1.pgm"), new byte[36], 1, 6, 6);
+        using var folder = new ImageFolder(dir["f"], classes: 2, channels: 1, size: 6);
+        AssertShapes(folder, new() { ["classes"] = 2, ["channels"] = 1, ["size"] = 6 });
+
+        CifarFormat.Write(dir.File("c/test_batch.bin"), new byte[2 * CifarFormat.ImageBytes], [0, 9]);
+        using var cifar = new Cifar10(dir["c"], split: "test");
+        AssertShapes(cifar, new());
+        CifarFormat.Write(dir.File("c/test.bin"), new byte[2 * CifarFormat.ImageBytes], [0, 99], [0, 19]);
+        using var cifar100 = new Cifar100(dir["c"], split: "test");
+        AssertShapes(cifar100, new());
+
+        using (var scope = torch.NewDisposeScope())
+            Safetensors.Save(dir.File("t.safetensors"), new Dictionary<string, Tensor>
+            {
+                ["image"] = torch.zeros([2, 3, 5, 5], dtype: torch.uint8),
+                ["label"] = torch.tensor(new long[] { 0, 3 }),
+            });
+        using var tensors = new TensorImages(dir["t.safetensors"], classes: 4, size: 5);
+        AssertShapes(tensors, new() { ["classes"] = 4, ["size"] = 5 });
+    }
+
+    /// <summary>Evaluates the declared shapes and class count with the given arguments (and defaults) and compares.</summary>
+    private static void AssertShapes(ImageDataset data, Dictionary<string, long> args)
+    {
+        var type = data.GetType();
+        var env = type.GetConstructors().Single().GetParameters()
+            .Where(p => p.ParameterType == typeof(int))
+            .ToDictionary(p => p.Name!, p => args.TryGetValue(p.Name!, out var v) ? v : Convert.ToInt64(p.DefaultValue));
+        env["N"] = Math.Min(3, data.Count);
+        using var batch = data.Collate(Enumerable.Range(0, (int)env["N"]).ToArray());
+        var fields = type.GetCustomAttributes<BatchFieldAttribute>().ToDictionary(f => f.Name);
+        Assert.Equal(Shape(fields["image"].Shape, env), batch.image.shape);
+        Assert.Equal(Shape(fields["label"].Shape, env), batch.label.shape);
+        Assert.Equal(Eval(fields["label"].Classes!, env), data.Classes);
+    }
+
+    private static long[] Shape(string shape, Dictionary<string, long> env) => shape.Split(',').Select(e => Eval(e, env)).ToArray();
+
+    private static IEnumerable<string> Identifiers(string expression) =>
+        System.Text.RegularExpressions.Regex.Matches(expression, "[A-Za-z_][A-Za-z0-9_]*").Select(m => m.Value);
+
+    /// <summary>The shape-expression language: integers, names, + - * / (integer division) and parentheses.</summary>
+    private static long Eval(string text, Dictionary<string, long> env)
+    {
+        var pos = 0;
+        long Expr()
+        {
+            var v = Term();
+            while (Peek() is '+' or '-') v = text[pos++] == '+' ? v + Term() : v - Term();
+            return v;
+        }
+        long Term()
+        {
+            var v = Atom();
+            while (Peek() is '*' or '/') v = text[pos++] == '*' ? v * Atom() : v / Atom();
+            return v;
+        }
+        long Atom()
+        {
+            var c = Peek();
+            if (c == '(') { pos++; var v = Expr(); Assert.Equal(')', Peek()); pos++; return v; }
+            var start = pos;
+            while (pos < text.Length && (char.IsLetterOrDigit(text[pos]) || text[pos] == '_')) pos++;
+            var token = text[start..pos];
+            return long.TryParse(token, out var n) ? n : env[token];
+        }
+        char Peek()
+        {
+            while (pos < text.Length && text[pos] == ' ') pos++;
+            return pos < text.Length ? text[pos] : '\0';
+        }
+        var result = Expr();
+        Assert.Equal('\0', Peek());
+        return result;
+    }
+}
