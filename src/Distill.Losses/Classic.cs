@@ -75,16 +75,18 @@ public static class Classic
         const string loss = "cross_entropy";
         Guard.Rank(loss, nameof(input), input, 2, "B, K");
         Guard.NonEmpty(loss, nameof(input), input);
-        var labels = Guard.Labels(loss, nameof(target), target, nameof(input), input, ignore_index);
+        var labels = Guard.Labels(loss, nameof(target), target, nameof(input), input, ignore_index, out var ignored);
         if (!(label_smoothing >= 0 && label_smoothing <= 1))
             throw new LossArgumentException(loss, nameof(label_smoothing),
                 $"label_smoothing must be in [0, 1], got {label_smoothing.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
 
         using var scope = torch.NewDisposeScope();
-        // sum / kept rows is PyTorch's 'mean'; clamping the count makes "nothing kept" 0 instead of 0/0
+        // every row kept: PyTorch's 'mean' itself
+        if (ignored == 0)
+            return scope.MoveToOuter(torch.nn.functional.cross_entropy(input, labels, ignore_index: ignore_index, reduction: "mean", label_smoothing: label_smoothing));
+        // sum / kept rows is PyTorch's 'mean'; with no row kept the sum is 0 (and so is its gradient), not 0/0
         var sum = torch.nn.functional.cross_entropy(input, labels, ignore_index: ignore_index, reduction: "sum", label_smoothing: label_smoothing);
-        var kept = labels.ne(ignore_index).sum().clamp_min(1).to(sum.dtype);
-        return scope.MoveToOuter(sum / kept);
+        return scope.MoveToOuter(sum * (1.0 / Math.Max(input.size(0) - ignored, 1)));
     }
 
     /// <summary>
@@ -123,9 +125,11 @@ public static class Classic
 
     private static Tensor AttentionMap(Tensor feature, double p)
     {
-        // p = 2 is the released x.pow(2); |f|^p keeps odd powers a magnitude
-        var powered = p == 2 ? feature.square() : feature.abs().pow(p);
-        return normalize(powered.mean(1).flatten(1), 2, 1);
+        // p = 2 is the released x.pow(2); |f|^p keeps odd powers a magnitude. The (B, C, H, W) power is
+        // not kept for the backward (pow saves its input), so it is freed at once rather than with the scope.
+        using var powered = p == 2 ? feature.square() : feature.abs().pow(p);
+        using var mean = powered.mean(1);
+        return normalize(mean.flatten(1), 2, 1);
     }
 
     /// <summary>

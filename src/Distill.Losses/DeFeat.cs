@@ -202,7 +202,9 @@ internal static class FpnBoxes
         {
             var s = student[l];
             var d = s - teacher[l].detach();
-            var e = (d * d).sum(1).reshape(-1);
+            Tensor e;
+            // the (N, C, H, W) square is not saved for the backward (d is): freed at once
+            using (var squared = d * d) e = squared.sum(1).reshape(-1);
             var w = masks[l].detach().to(e.dtype).reshape(1, -1);
             var g = binary ? 1 - w : w.le(0).to(e.dtype);
             var select = torch.cat([w, g], 0);

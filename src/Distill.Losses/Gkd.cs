@@ -193,9 +193,15 @@ public static class Gkd
     {
         var classes = logits.size(1);
         if (n >= classes) return torch.ones(logits.shape, ScalarType.Bool, logits.device);
-        var forced = logits.detach().scatter(1, labels.unsqueeze(1), double.PositiveInfinity);
-        var (_, index) = forced.topk(n, 1, sorted: false);
-        return torch.zeros(logits.shape, ScalarType.Bool, logits.device).scatter_(1, index, true);
+        // the (B, K) and (B, n) temporaries are freed at once, not with the loss's scope
+        Tensor index;
+        using (var forced = logits.detach().scatter(1, labels.unsqueeze(1), double.PositiveInfinity))
+        {
+            var (values, top) = forced.topk(n, 1, sorted: false);
+            values.Dispose();
+            index = top;
+        }
+        using (index) return torch.zeros(logits.shape, ScalarType.Bool, logits.device).scatter_(1, index, true);
     }
 
     internal static long AdaptiveN(Tensor logits, double rate, long frequency)
@@ -217,83 +223,168 @@ public static class Gkd
         // the exclusive cumulative sum before the last class is 1 - p_last < 1, so 1 takes every class
         if (threshold >= 1) return torch.ones(logits.shape, ScalarType.Bool, logits.device);
         using var noGrad = torch.no_grad();
-        var p = softmax(logits.detach() / temperature, 1);
+        using var scope = torch.NewDisposeScope();
+        Tensor p;
+        using (var scaled = logits.detach() / temperature) p = softmax(scaled, 1);
+        var classes = p.size(1);
+        // Sorting every row is most of the loss's time at K = 10^4..10^5, but a row's boundary usually lies
+        // near one end: a few classes for a confident teacher, most of them for a softened one. So it is
+        // looked for among the K/8 largest, then among the 3K/8 smallest (two partial sorts, one host check
+        // each); only when some row's boundary lies in between is every row sorted. Small K: just sort.
+        if (classes >= PartialSortMinClasses)
+        {
+            var top = TopPrefix(p, classes / 8, threshold, out var topDone);
+            if (topDone.all().item<bool>()) return scope.MoveToOuter(top);
+            var bottom = BottomPrefix(p, 3 * classes / 8, threshold, out var bottomDone);
+            if (topDone.logical_or(bottomDone).all().item<bool>())
+                return scope.MoveToOuter(torch.where(topDone.unsqueeze(1), top, bottom));
+        }
         var (sorted, index) = p.sort(1, descending: true);
-        var exclusive = sorted.cumsum(1, ScalarType.Float64) - sorted.to(ScalarType.Float64);
-        return torch.zeros(logits.shape, ScalarType.Bool, logits.device).scatter_(1, index, exclusive.lt(threshold));
+        var before = sorted.cumsum(1, ScalarType.Float64).sub_(sorted.to(ScalarType.Float64));
+        return scope.MoveToOuter(torch.zeros(p.shape, ScalarType.Bool, p.device).scatter_(1, index, before.lt(threshold)));
+    }
+
+    /// <summary>Below this many classes <see cref="CumProb"/> sorts every row directly.</summary>
+    internal const long PartialSortMinClasses = 2048;
+
+    /// <summary>
+    /// The prefix among each row's k largest probabilities (the same exclusive sums as the full sort);
+    /// <paramref name="done"/>: the rows whose k largest already reach the threshold, so no other class is in.
+    /// </summary>
+    private static Tensor TopPrefix(Tensor p, long k, double threshold, out Tensor done)
+    {
+        var (values, index) = p.topk(k, 1, largest: true, sorted: true);
+        var through = values.cumsum(1, ScalarType.Float64);
+        done = through.select(1, k - 1).ge(threshold);
+        var before = through.sub(values.to(ScalarType.Float64));
+        return torch.zeros(p.shape, ScalarType.Bool, p.device).scatter_(1, index, before.lt(threshold));
+    }
+
+    /// <summary>
+    /// The prefix seen from each row's k smallest probabilities: the class that is r-th smallest has the
+    /// exclusive sum total − (sum of the r smallest), so it is in the prefix when that sum exceeds
+    /// total − threshold. <paramref name="done"/>: the rows whose k-th smallest is in the prefix already, so
+    /// every larger class is too.
+    /// </summary>
+    private static Tensor BottomPrefix(Tensor p, long k, double threshold, out Tensor done)
+    {
+        var (values, index) = p.topk(k, 1, largest: false, sorted: true);
+        var limit = p.sum(1, keepdim: true, dtype: ScalarType.Float64) - threshold;
+        var inPrefix = values.cumsum(1, ScalarType.Float64).gt(limit);
+        done = inPrefix.select(1, k - 1);
+        return torch.ones(p.shape, ScalarType.Bool, p.device).scatter_(1, index, inPrefix);
     }
 
     internal readonly record struct Parts(Tensor Binary, Tensor? Primary, Tensor? Secondary, Tensor MassP, Tensor MassS);
 
     /// <summary>
     /// BKD, PKD, SKD (B) and the teacher masses for the bool group mask <paramref name="primary"/> (B, K), in
-    /// the caller's dispose scope. With ls, lt the log-softmaxes and L_G = logsumexp_G(l) the log group mass:
-    /// BKD = Σ_G e^{Lt_G}(Lt_G − Ls_G) and G-KD = Σ_{c∈G} e^{lt_c − Lt_G}(lt_c − ls_c) − Lt_G + Ls_G.
+    /// the caller's dispose scope. With z = logits/T, the group log-sum-exps S_G = logsumexp_{c∈G}(z_c) and
+    /// the row's A = logsumexp(S_P, S_S), the log group mass is L_G = S_G − A, BKD = Σ_G e^{Lt_G}(Lt_G − Ls_G)
+    /// and, with the teacher renormalised in the group q_c = e^{zt_c − St_G},
+    /// G-KD = Σ_{c∈G} q_c (zt_c − St_G − zs_c + Ss_G) = Σ_G q·zt − St_G − Σ_G q·zs + Ss_G.
+    /// A group is selected by adding a bias (0 on the group, −∞ elsewhere), which costs nothing in the
+    /// backward (unlike masked_fill); no log-softmax is materialised, and the row sums are mul + sum (a
+    /// batched (1 × K)·(K × 1) bmm is many times slower on the CPU).
     /// <paramref name="primaryIndex"/> (B, 1), when given, says P is that one class per row (DKD): its
-    /// log-masses are then gathered instead of reduced. Big temporaries are freed as soon as they are spent.
+    /// log-sum-exp is then gathered instead of reduced. Big temporaries are freed as soon as they are spent.
     /// </summary>
     internal static Parts Decompose(Tensor student, Tensor teacher, Tensor primary, double temperature, bool primaryKd, bool secondaryKd,
         Tensor? primaryIndex = null)
     {
         var single = primaryIndex is not null && student.size(1) > 1;
-        var secondary = primary.logical_not();
-        Tensor hasP, hasS, outP, outS;
-        if (single)
-        {
-            // one primary class and at least one other in every row: both groups are non-empty
-            hasP = hasS = torch.ones([student.size(0), 1], ScalarType.Bool, student.device);
-            outP = secondary;
-            outS = primary;
-        }
-        else
-        {
-            hasP = primary.any(1, keepdim: true);
-            hasS = secondary.any(1, keepdim: true);
-            // an empty group's log-mass runs over the whole row (finite); its terms are zeroed below, so
-            // neither values nor gradients ever meet -inf - -inf
-            outP = secondary.logical_and(hasP);
-            outS = primary.logical_and(hasS);
-        }
-        var noP = hasP.logical_not();
-        var noS = hasS.logical_not();
-
-        // teacher side: no gradient, so buffers are reused in place
-        Tensor lt, ltP, ltS, massP, massS;
-        Tensor? weightP = null, weightS = null;
+        // biases: 0 on the group's classes, −∞ elsewhere; noP / noS: rows whose group is empty (their terms
+        // are zeroed), null when no row can be (DKD)
+        Tensor biasS;
+        Tensor? biasP = null, noP = null, noS = null;
         using (torch.no_grad())
         {
-            using (var scaled = teacher.detach() / temperature) lt = log_softmax(scaled, 1);
-            using (var buffer = lt.masked_fill(outS, double.NegativeInfinity))
+            var zeros = torch.zeros(student.shape, student.dtype, student.device);
+            if (single)
             {
-                ltS = buffer.logsumexp(1, keepdim: true);
-                ltP = single ? lt.gather(1, primaryIndex!) : buffer.copy_(lt).masked_fill_(outP, double.NegativeInfinity).logsumexp(1, keepdim: true);
+                // one primary class and at least one other in every row: both groups are non-empty
+                biasS = zeros.scatter_(1, primaryIndex!, double.NegativeInfinity);
+                if (primaryKd) biasP = torch.zeros(student.shape, student.dtype, student.device).masked_fill_(primary.logical_not(), double.NegativeInfinity);
             }
-            massP = ltP.exp().masked_fill_(noP, 0);
-            massS = ltS.exp().masked_fill_(noS, 0);
-            // the teacher's probabilities renormalised within each group
-            if (primaryKd) weightP = (lt - ltP).exp_().masked_fill_(secondary, 0).unsqueeze(2);
-            if (secondaryKd) weightS = (lt - ltS).exp_().masked_fill_(primary, 0).unsqueeze(2);
+            else
+            {
+                var secondary = primary.logical_not();
+                var hasP = primary.any(1, keepdim: true);
+                var hasS = secondary.any(1, keepdim: true);
+                // an empty group's log-sum-exp runs over the whole row (finite); its terms are zeroed below,
+                // so neither values nor gradients ever meet -inf - -inf
+                biasS = zeros.masked_fill_(primary.logical_and(hasS), double.NegativeInfinity);
+                biasP = torch.zeros(student.shape, student.dtype, student.device).masked_fill_(secondary.logical_and(hasP), double.NegativeInfinity);
+                noP = hasP.logical_not();
+                noS = hasS.logical_not();
+            }
         }
 
-        Tensor ls;
-        using (var scaled = student / temperature) ls = log_softmax(scaled, 1);
-        Tensor lsP, lsS;
-        using (var masked = ls.masked_fill(outS, double.NegativeInfinity)) lsS = masked.logsumexp(1, keepdim: true);
-        if (single) lsP = ls.gather(1, primaryIndex!);
-        else using (var masked = ls.masked_fill(outP, double.NegativeInfinity)) lsP = masked.logsumexp(1, keepdim: true);
-        var binary = (massP * (ltP - lsP) + massS * (ltS - lsS)).squeeze(1);
+        // teacher side: no gradient, so buffers are reused in place
+        Tensor ltP, ltS, massP, massS;
+        Tensor? weightP = null, weightS = null, constP = null, constS = null;
+        using (torch.no_grad())
+        {
+            var zt = Scaled(teacher.detach(), temperature);
+            var inS = zt + biasS;
+            var tS = inS.logsumexp(1, keepdim: true);
+            Tensor? inP = single ? null : zt + biasP!;
+            var tP = inP is null ? zt.gather(1, primaryIndex!) : inP.logsumexp(1, keepdim: true);
+            var at = RowLogSumExp(tP, tS, noP, noS);
+            ltP = tP - at;
+            ltS = tS - at;
+            massP = ltP.exp();
+            massS = ltS.exp();
+            if (noP is not null) massP.masked_fill_(noP, 0);
+            if (noS is not null) massS.masked_fill_(noS, 0);
+            // the teacher's probabilities renormalised within each group (e^{−∞} = 0 off the group), and its
+            // part Σ_G q·zt − St_G
+            if (primaryKd)
+            {
+                weightP = (inP ?? zt + biasP!).sub_(tP).exp_();
+                constP = (weightP * zt).sum(1, keepdim: true).sub_(tP);
+            }
+            else inP?.Dispose();
+            if (secondaryKd)
+            {
+                weightS = inS.sub_(tS).exp_();
+                constS = (weightS * zt).sum(1, keepdim: true).sub_(tS);
+            }
+            else inS.Dispose();
+            if (temperature != 1) zt.Dispose();
+        }
+
+        var zs = Scaled(student, temperature);
+        Tensor sP, sS;
+        using (var inS = zs + biasS) sS = inS.logsumexp(1, keepdim: true);
+        if (single) sP = zs.gather(1, primaryIndex!);
+        else using (var inP = zs + biasP!) sP = inP.logsumexp(1, keepdim: true);
+        biasS.Dispose();
+        biasP?.Dispose();
+        var a = RowLogSumExp(sP, sS, noP, noS);
+        var binary = (massP * (ltP - (sP - a)) + massS * (ltS - (sS - a))).squeeze(1);
 
         Tensor? pkd = null, skd = null;
-        if (weightP is not null || weightS is not null)
-        {
-            // Σ_G q_t (lt − ls) as a batched row·column product: one pass, no (B, K) products kept
-            using var diff = (lt - ls).unsqueeze(1);
-            if (weightP is not null) pkd = (diff.bmm(weightP).squeeze(2) - ltP + lsP).masked_fill(noP, 0).squeeze(1);
-            if (weightS is not null) skd = (diff.bmm(weightS).squeeze(2) - ltS + lsS).masked_fill(noS, 0).squeeze(1);
-        }
-        lt.Dispose();
-        weightP?.Dispose();
-        weightS?.Dispose();
+        if (weightP is not null)
+            using (var product = zs * weightP) pkd = ZeroRows(constP! - product.sum(1, keepdim: true) + sP, noP).squeeze(1);
+        if (weightS is not null)
+            using (var product = zs * weightS) skd = ZeroRows(constS! - product.sum(1, keepdim: true) + sS, noS).squeeze(1);
         return new Parts(binary, pkd, skd, massP.squeeze(1), massS.squeeze(1));
     }
+
+    /// <summary>logits / T; T = 1 returns the logits themselves (x / 1 is x exactly).</summary>
+    private static Tensor Scaled(Tensor logits, double temperature) => temperature == 1 ? logits : logits / temperature;
+
+    /// <summary>
+    /// The row's log-sum-exp A (B, 1) from its two group log-sum-exps; a row with an empty group (whose
+    /// group sum ran over the whole row) takes the other group's, which is then the whole row's.
+    /// </summary>
+    private static Tensor RowLogSumExp(Tensor p, Tensor s, Tensor? noP, Tensor? noS)
+    {
+        if (noP is not null) p = p.masked_fill(noP, double.NegativeInfinity);
+        if (noS is not null) s = s.masked_fill(noS, double.NegativeInfinity);
+        return torch.cat([p, s], 1).logsumexp(1, keepdim: true);
+    }
+
+    private static Tensor ZeroRows(Tensor x, Tensor? rows) => rows is null ? x : x.masked_fill(rows, 0);
 }

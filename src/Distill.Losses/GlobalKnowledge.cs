@@ -77,27 +77,35 @@ public static class GlobalKnowledge
         var pb = b.index_select(0, candidates);
         var paNorm = (pa * pa).sum(1);                        // ‖p‖², 1 up to rounding
         var pbNorm = (pb * pb).sum(1);
-        var ra = a.clone();                                   // (N, D_s) residual rows
-        var rb = b.clone();
-        var picks = new Tensor[num_prototypes];
+        // ia[k, n] = ⟨p_s^k, r_s^n⟩ and ib[k, n] = ⟨p_t^k, r_t^n⟩, with the residuals R = A, B at the start.
+        // The update r_n ← r_n − w_n p_j changes them by −⟨p_k, p_j⟩ w_n: a rank-1 update in place instead
+        // of a new (Kc × D × N) product per step.
+        var ia = pa.mm(a.t());
+        var ib = pb.mm(b.t());
+        // w_s = c1·a + c2·b, w_t = c2·a + c1·b (the closed form), so every sum over n in the error is a
+        // quadratic form in Σa², Σab, Σb²; Σ_n ‖r_s‖² + ‖r_t‖² is the same for every k and is left out.
         var mix = 1 + 2 * alpha;
+        var (c1, c2) = ((1 + alpha) / mix, alpha / mix);
+        var picks = new Tensor[num_prototypes];
         for (var step = 0; step < num_prototypes; step++)
         {
-            var ia = pa.mm(ra.t());                           // (Kc, N) = ⟨p_k, r_n⟩
-            var ib = pb.mm(rb.t());
-            var shared = (ia + ib) * alpha;
-            var wa = (shared + ia) / mix;
-            var wb = (shared + ib) / mix;
-            // Σ_n ‖p w − r‖² = ‖p‖² Σ_n w² − 2 Σ_n w⟨p, r⟩ + Σ_n ‖r‖²
-            var errA = paNorm * (wa * wa).sum(1) - 2 * (wa * ia).sum(1) + (ra * ra).sum();
-            var errB = pbNorm * (wb * wb).sum(1) - 2 * (wb * ib).sum(1) + (rb * rb).sum();
-            var dw = wa - wb;
-            var err = errA + errB + (dw * dw).sum(1) * alpha;
+            using var stepScope = torch.NewDisposeScope();
+            // row sums of products (a batched (1 × N)·(N × 1) bmm is several times slower on the CPU)
+            var saa = (ia * ia).sum(1);
+            var sab = (ia * ib).sum(1);
+            var sbb = (ib * ib).sum(1);
+            // Σ_n ‖p w − r‖² = ‖p‖² Σ_n w² − 2 Σ_n w⟨p, r⟩ + Σ_n ‖r‖², for both spaces, plus α Σ_n (w_s − w_t)²
+            var errA = paNorm * (saa * (c1 * c1) + sab * (2 * c1 * c2) + sbb * (c2 * c2)) - (saa * c1 + sab * c2) * 2;
+            var errB = pbNorm * (saa * (c2 * c2) + sab * (2 * c1 * c2) + sbb * (c1 * c1)) - (sab * c2 + sbb * c1) * 2;
+            var err = errA + errB + (saa - sab * 2 + sbb) * (alpha * (c1 - c2) * (c1 - c2));
             // As the released code, the argmin of a float16 pursuit is taken in float32.
             var pick = (dtype == ScalarType.Float16 ? err.to(ScalarType.Float32) : err).argmin().reshape(1);
-            picks[step] = pick;
-            ra = ra - wa.index_select(0, pick).t() * pa.index_select(0, pick);
-            rb = rb - wb.index_select(0, pick).t() * pb.index_select(0, pick);
+            picks[step] = stepScope.MoveToOuter(pick);
+            if (step + 1 == num_prototypes) break;
+            var aj = ia.index_select(0, pick);                // (1, N)
+            var bj = ib.index_select(0, pick);
+            ia.addcmul_(pa.mm(pa.index_select(0, pick).t()), aj * c1 + bj * c2, -1);   // −⟨p_k, p_j⟩ w_s,n
+            ib.addcmul_(pb.mm(pb.index_select(0, pick).t()), aj * c2 + bj * c1, -1);
         }
         var indices = candidates.index_select(0, torch.cat(picks, 0));
         var ps = student.detach().index_select(0, indices);
@@ -107,8 +115,9 @@ public static class GlobalKnowledge
 
     private static Tensor Density(Tensor x, double sigma)
     {
-        var d = (1 - x.mm(x.t())) / sigma;
-        return (-(d * d)).exp().sum(1);
+        // exp(−((1 − xxᵀ)/σ)²) summed per row, in place in the one (N, N) buffer ((x − 1)² = (1 − x)²)
+        using var d = x.mm(x.t());
+        return d.sub_(1).div_(sigma).square_().neg_().exp_().sum(1);
     }
 
     /// <summary>
@@ -283,9 +292,12 @@ public static class GlobalKnowledge
         using var scope = torch.NewDisposeScope();
         if (student.size(0) == 0) return scope.MoveToOuter(student.sum() * 0.0);
         var w = weights.detach().to(student.dtype).unsqueeze(1);
-        var cs = Cosines(student, student_prototypes.detach());
-        var ct = Cosines(teacher.detach(), teacher_prototypes.detach());
-        var result = smooth_l1_loss(cs * w, ct * w, "mean", 1.0) * (factor * attenuation);
+        // w_i cos(f_i, P_k) = (w_i f_i/‖f_i‖)·(P_k/‖P_k‖): the weight scales the (R, D) rows before the
+        // product rather than the (R, P) cosines; the teacher's side carries no graph
+        var cs = (normalize(student, dim: 1) * w).mm(normalize(student_prototypes.detach(), dim: 1).t());
+        Tensor ct;
+        using (torch.no_grad()) ct = (normalize(teacher.detach(), dim: 1) * w).mm(normalize(teacher_prototypes.detach(), dim: 1).t());
+        var result = smooth_l1_loss(cs, ct, "mean", 1.0) * (factor * attenuation);
         return scope.MoveToOuter(result);
     }
 

@@ -61,22 +61,27 @@ internal static class Guard
     /// Integer class indices (B) for logits (B, K): one per row, each in [0, K) unless it equals
     /// <paramref name="ignoreIndex"/>. Returns the labels as int64. The range check needs one host sync.
     /// </summary>
-    public static Tensor Labels(string loss, string name, Tensor target, string logitsName, Tensor logits, long? ignoreIndex = null)
+    public static Tensor Labels(string loss, string name, Tensor target, string logitsName, Tensor logits, long? ignoreIndex = null) =>
+        Labels(loss, name, target, logitsName, logits, ignoreIndex, out _);
+
+    /// <summary>
+    /// <see cref="Labels(string, string, Tensor, string, Tensor, long?)"/>, also counting the rows labelled
+    /// <paramref name="ignoreIndex"/>. The labels are checked on the host: one copy of B integers instead of
+    /// a chain of comparison ops and a sync.
+    /// </summary>
+    public static Tensor Labels(string loss, string name, Tensor target, string logitsName, Tensor logits, long? ignoreIndex, out long ignoredRows)
     {
         if (target.dim() != 1 || target.size(0) != logits.size(0))
             throw new LossArgumentException(loss, name, $"{name} {Shape(target)} must hold one class index per row of {logitsName} {Shape(logits)}");
         if (target.is_floating_point() || target.dtype == ScalarType.Bool)
             throw new LossArgumentException(loss, name, $"{name} must hold integer class indices, got {target.dtype.Name()}");
         var classes = logits.size(1);
-        using (var scope = torch.NewDisposeScope())
+        ignoredRows = 0;
+        foreach (var label in target.ToArray<long>())
         {
-            var bad = target.lt(0).logical_or(target.ge(classes));
-            if (ignoreIndex is long ignored) bad = bad.logical_and(target.ne(ignored));
-            if (bad.any().item<bool>())
-            {
-                var first = target.masked_select(bad).@long().ToArray<long>()[0];
-                throw new LossArgumentException(loss, name, $"{name} has class index {first} outside [0, {classes}) for {logitsName} {Shape(logits)}");
-            }
+            if (ignoreIndex == label) ignoredRows++;
+            else if (label < 0 || label >= classes)
+                throw new LossArgumentException(loss, name, $"{name} has class index {label} outside [0, {classes}) for {logitsName} {Shape(logits)}");
         }
         return target.dtype == ScalarType.Int64 ? target : target.@long();
     }

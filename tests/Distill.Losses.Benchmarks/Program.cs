@@ -7,22 +7,27 @@ using Distill.Losses.Benchmarks;
 // implementation (tests/benchmarks/losses_bench.py) on the same libtorch and the same thread count,
 // in one run. Per case, our rounds and PyTorch's alternate, so both see the same machine load; prints
 // the medians and the ratio (ours / PyTorch's; target <= 1.0).
-//   dotnet run -c Release --project tests/Distill.Losses.Benchmarks -- [--rounds N] [--warmup N] [--round-ms MS] [--threads N] [--only a,b]
+//   dotnet run -c Release --project tests/Distill.Losses.Benchmarks -- [--rounds N] [--warmup N] [--round-ms MS] [--threads N] [--only a,b] [--default-malloc]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
 if (options.Threads is int n) torch.set_num_threads(n);
 var threads = torch.get_num_threads();
+// The same fixed glibc malloc policy on both sides (losses_bench.py sets it too): otherwise glibc's dynamic
+// mmap/trim thresholds make a (B, K) temporary cost fresh pages or not depending on which cases ran
+// before and on how each side's frees happen to be ordered, and the ratios measure that history.
+var allocator = options.DefaultMalloc ? "glibc defaults" : Allocator.FixPolicy();
 var cases = LossCases.All.Where(c => options.Only is null || options.Only.Contains(c.Name)).ToList();
 if (cases.Count == 0) throw new ArgumentException($"no case matches --only (cases: {string.Join(", ", LossCases.All.Select(c => c.Name))})");
 
-using var python = PythonSide.Start(threads);
+using var python = PythonSide.Start(threads, options.DefaultMalloc);
 Console.WriteLine($"Distill loss benchmark — libtorch {torch.version}, {threads} intra-op threads, {Environment.ProcessorCount} cores"
     + (python is null ? "" : $"; PyTorch {python.Version}, {python.Threads} threads"));
+Console.WriteLine($"glibc malloc: {allocator}" + (python is null ? "" : $" (PyTorch side: {python.Allocator})"));
 Console.WriteLine($"per case: {options.Warmup} warm-up steps, then {options.Rounds} rounds of ~{options.RoundMs} ms on each side, alternating; a step is forward + backward");
 if (python is null) Console.WriteLine("PyTorch side unavailable (needs Debian's python3-torch at /usr/bin/python3); printing our numbers only.");
 
 Console.WriteLine();
-Console.WriteLine($"{"case",-20} {"inputs",-52} {"Distill ms",11} {"PyTorch ms",11} {"ratio",7} {"(min)",7} {"same",5}");
+Console.WriteLine($"{"case",-25} {"inputs",-52} {"Distill ms",11} {"PyTorch ms",11} {"ratio",7} {"(min)",7} {"same",5}");
 var ratios = new List<double>();
 var mismatches = new List<string>();
 foreach (var c in cases)
@@ -44,7 +49,7 @@ foreach (var c in cases)
         ourRounds.Add(ours.Round(ourIterations));
         if (theirIterations > 0) theirRounds.Add(python!.Round(theirIterations));
     }
-    var line = $"{c.Name,-20} {c.Inputs,-52} {Runner.Median(ourRounds) * 1e3,11:F3}";
+    var line = $"{c.Name,-25} {c.Inputs,-52} {Runner.Median(ourRounds) * 1e3,11:F3}";
     if (theirRounds.Count > 0)
     {
         var ratio = Runner.Median(ourRounds) / Runner.Median(theirRounds);
@@ -65,11 +70,11 @@ if (ratios.Count > 0)
         + $"geometric mean {Math.Exp(ratios.Average(Math.Log)):F2}x, worst {ratios.Max():F2}x");
 }
 
-internal sealed record BenchOptions(int Rounds, int Warmup, double RoundMs, int? Threads, HashSet<string>? Only)
+internal sealed record BenchOptions(int Rounds, int Warmup, double RoundMs, int? Threads, HashSet<string>? Only, bool DefaultMalloc)
 {
     public static BenchOptions Parse(string[] args)
     {
-        var o = new BenchOptions(9, 3, 200, null, null);
+        var o = new BenchOptions(9, 3, 200, null, null, false);
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -80,7 +85,8 @@ internal sealed record BenchOptions(int Rounds, int Warmup, double RoundMs, int?
                 "--round-ms" => o with { RoundMs = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--threads" => o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--only" => o with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
-                _ => throw new ArgumentException($"unknown option {args[i]} (expected --rounds, --warmup, --round-ms, --threads, --only a,b)"),
+                "--default-malloc" => o with { DefaultMalloc = true },
+                _ => throw new ArgumentException($"unknown option {args[i]} (expected --rounds, --warmup, --round-ms, --threads, --only a,b, --default-malloc)"),
             };
         }
         if (o.Rounds < 1 || o.Warmup < 0 || o.RoundMs <= 0) throw new ArgumentException("--rounds >= 1, --warmup >= 0 and --round-ms > 0");
@@ -142,25 +148,28 @@ internal sealed class PythonSide : IDisposable
 {
     private readonly Process _process;
 
-    private PythonSide(Process process, string version, int threads)
+    private PythonSide(Process process, string version, int threads, string allocator)
     {
         _process = process;
         Version = version;
         Threads = threads;
+        Allocator = allocator;
     }
 
     public string Version { get; }
     public int Threads { get; }
+    public string Allocator { get; }
 
     public sealed record SetupReply(double StepSeconds, double? Value, string? Error);
 
-    public static PythonSide? Start(int threads)
+    public static PythonSide? Start(int threads, bool defaultMalloc)
     {
         const string interpreter = "/usr/bin/python3";
         var script = Path.Combine(AppContext.BaseDirectory, "losses_bench.py");
         if (!File.Exists(interpreter) || !File.Exists(script)) return null;
         var psi = new ProcessStartInfo(interpreter) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false };
         foreach (var a in new[] { script, "--threads", threads.ToString(CultureInfo.InvariantCulture), "--serve" }) psi.ArgumentList.Add(a);
+        if (defaultMalloc) psi.ArgumentList.Add("--default-malloc");
         var p = Process.Start(psi)!;
         var hello = p.StandardOutput.ReadLine();
         if (hello is null)
@@ -171,7 +180,9 @@ internal sealed class PythonSide : IDisposable
             return null;
         }
         using var doc = JsonDocument.Parse(hello);
-        return new PythonSide(p, doc.RootElement.GetProperty("torch").GetString() ?? "?", doc.RootElement.GetProperty("threads").GetInt32());
+        var root = doc.RootElement;
+        return new PythonSide(p, root.GetProperty("torch").GetString() ?? "?", root.GetProperty("threads").GetInt32(),
+            root.TryGetProperty("allocator", out var policy) ? policy.GetString() ?? "?" : "?");
     }
 
     public SetupReply Setup(string name, int warmup)
@@ -211,4 +222,34 @@ internal sealed class PythonSide : IDisposable
         _process.WaitForExit();
         _process.Dispose();
     }
+}
+
+/// <summary>
+/// Pins glibc's allocator policy: every block comes from the heap (no mmap, M_MMAP_MAX = 0) and the heap
+/// is never trimmed, so after a case's warm-up steps its tensors reuse memory that is already mapped.
+/// Left alone, glibc mmaps (and page-faults) every block above its dynamic threshold (128 KiB in a fresh
+/// process, at most 32 MiB later) unless the heap happens to have room from an earlier case, and trims
+/// the heap whenever a peak leaves enough free: the timings then depend on the cases run before and on
+/// each side's order of frees, not on the losses. --default-malloc leaves both sides as they are.
+/// </summary>
+internal static partial class Allocator
+{
+    public static string FixPolicy()
+    {
+        if (!OperatingSystem.IsLinux()) return "not glibc (left as is)";
+        try
+        {
+            // M_MMAP_MAX = -4 set to 0, M_TRIM_THRESHOLD = -1 set to -1 (never); mallopt returns 1 on success
+            return mallopt(-4, 0) == 1 && mallopt(-1, -1) == 1
+                ? "heap only (no mmap), never trimmed"
+                : "mallopt refused (left as is)";
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return "no mallopt (left as is)";
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int mallopt(int param, int value);
 }
