@@ -127,8 +127,11 @@ public static class Classic
     {
         // p = 2 is the released x.pow(2); |f|^p keeps odd powers a magnitude. The (B, C, H, W) power is
         // not kept for the backward (pow saves its input), so it is freed at once rather than with the scope.
+        // The channel mean is a sum then a division of the (B, H, W) map: sum's backward is a free
+        // broadcast, mean's writes a full (B, C, H, W) tensor.
         using var powered = p == 2 ? feature.square() : feature.abs().pow(p);
-        using var mean = powered.mean(1);
+        using var sum = powered.sum(1);
+        using var mean = sum / feature.size(1);
         return normalize(mean.flatten(1), 2, 1);
     }
 
