@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Distill.Generators.Tests;
 
 /// <summary>
@@ -10,9 +8,10 @@ namespace Distill.Generators.Tests;
 /// </summary>
 internal static class Snapshot
 {
-    public static void Verify(string generated, string testClass, string method, string hintName, [CallerFilePath] string callerFile = "")
+    public static void Verify(string generated, string testClass, string method, string hintName)
     {
-        var directory = Path.Combine(Path.GetDirectoryName(callerFile)!, "Snapshots");
+        // Found from the repository root, not [CallerFilePath]: CI builds map source paths to /_/.
+        var directory = Path.Combine(YamlDiagnosticsTests.RepoRoot(), "tests", "Distill.Generators.Tests", "Snapshots");
         var stem = Path.Combine(directory, $"{testClass}.{method}#{Path.GetFileNameWithoutExtension(hintName)}");
         var verified = stem + ".verified.cs";
         var received = stem + ".received.cs";
