@@ -84,6 +84,12 @@ public sealed record TrainOptions
     /// <summary>A smoke run: <see cref="QuickEpochs"/> epochs of at most <see cref="QuickBatches"/> batches each, evaluation included.</summary>
     public bool Quick { get; init; }
 
+    /// <summary>
+    /// One batch of training and one of evaluation, to check the run-time shapes the compiler cannot see
+    /// (the runner's <c>check</c>). A teacher whose weights do not exist yet runs with its initial weights.
+    /// </summary>
+    public bool DryRun { get; init; }
+
     public int QuickEpochs { get; init; } = 1;
 
     public int QuickBatches { get; init; } = 5;
@@ -139,13 +145,14 @@ public sealed record TrainOptions
     /// <summary>The epochs to run given the experiment's declared count (<see cref="Quick"/> caps it).</summary>
     public int EffectiveEpochs(int declared)
     {
+        if (DryRun) return 1;
         var epochs = Epochs ?? declared;
         return Quick ? Math.Min(epochs, QuickEpochs) : epochs;
     }
 
     /// <summary>The batch cap per epoch (<see cref="Quick"/> or <see cref="MaxBatchesPerEpoch"/>), or null for whole epochs.</summary>
     public long? EffectiveBatchLimit =>
-        Quick ? Math.Min(QuickBatches, MaxBatchesPerEpoch ?? long.MaxValue) : MaxBatchesPerEpoch;
+        DryRun ? 1 : Quick ? Math.Min(QuickBatches, MaxBatchesPerEpoch ?? long.MaxValue) : MaxBatchesPerEpoch;
 
     /// <summary>The device: "auto" is CUDA when libtorch sees a GPU, else the CPU.</summary>
     public Device ResolveDevice() =>
