@@ -35,6 +35,7 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
         public const string Bound = "Distill.Bound";
         public const string Emitted = "Distill.Emitted";
         public const string Planned = "Distill.Planned";
+        public const string AttributesPlanned = "Distill.AttributesPlanned";
         public const string AttributesRead = "Distill.AttributesRead";
         public const string AttributesParsed = "Distill.AttributesParsed";
         public const string AttributesBound = "Distill.AttributesBound";
@@ -110,17 +111,15 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             .WithTrackingName(Steps.Emitted);
         context.RegisterSourceOutput(yamlEmitted, static (spc, d) => spc.AddSource(DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
 
-        // The fused loss of every error-free YAML experiment whose models follow the run-time tap convention.
-        var planned = yamlBound
-            .Where(static r => r.Spec is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
-            .Combine(catalog)
-            .Select(static (pair, _) => Planning.Planner.Plan(pair.Left.Spec!, pair.Right) is { } plan ? (pair.Left.Spec!.SourcePath, plan) : default)
-            .Where(static x => x.plan is not null)
+        // The fused loss and training loop of every error-free experiment whose models follow the run-time tap convention.
+        var planned = Plan(yamlBound, catalog)
             .Combine(duplicateYaml)
-            .Where(static pair => !pair.Right.Contains(pair.Left.SourcePath + "|" + pair.Left.plan!.ClassName))
-            .Select(static (pair, _) => pair.Left.plan!)
+            .Where(static pair => !pair.Right.Contains(pair.Left.SourcePath + "|" + pair.Left.Plan.ClassName))
+            .Select(static (pair, _) => pair.Left.Plan)
             .WithTrackingName(Steps.Planned);
-        context.RegisterSourceOutput(planned, static (spc, plan) => spc.AddSource(LossEmitter.HintName(plan), LossEmitter.Emit(plan)));
+        context.RegisterSourceOutput(planned, static (spc, plan) => EmitPlan(spc, plan));
+        var attributesPlanned = Plan(attributesBound, catalog).Select(static (p, _) => p.Plan).WithTrackingName(Steps.AttributesPlanned);
+        context.RegisterSourceOutput(attributesPlanned, static (spc, plan) => EmitPlan(spc, plan));
         // A code-first class is read once (from its first [Experiment] declaration), so each is emitted on its own:
         // an edit to one experiment re-emits only that one.
         context.RegisterSourceOutput(Descriptions(attributesBound, Steps.AttributeDescriptions), static (spc, d) =>
@@ -152,6 +151,21 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
                 return new ParseResult(spec, parse.Diagnostics.Concat(Binding.Binder.Bind(spec, cat)).ToEquatableArray());
             })
             .WithTrackingName(step);
+
+    private static IncrementalValuesProvider<(string SourcePath, Planning.LossPlan Plan)> Plan(IncrementalValuesProvider<ParseResult> bound, IncrementalValueProvider<Catalog> catalog) =>
+        bound
+            .Where(static r => r.Spec is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
+            .Combine(catalog)
+            .Select(static (pair, _) => (pair.Left.Spec!.SourcePath, Plan: Planning.Planner.Plan(pair.Left.Spec!, pair.Right)))
+            .Where(static x => x.Plan is not null)
+            .Select(static (x, _) => (x.SourcePath, x.Plan!));
+
+    private static void EmitPlan(SourceProductionContext spc, Planning.LossPlan plan)
+    {
+        if (plan.DeclareMembers) spc.AddSource(LossEmitter.MembersHintName(plan), LossEmitter.EmitYamlMembers(plan));
+        spc.AddSource(LossEmitter.HintName(plan), LossEmitter.Emit(plan));
+        if (plan.Training is { } training) spc.AddSource(TrainEmitter.HintName(plan), TrainEmitter.Emit(plan, training));
+    }
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult> bound, string step)
     {

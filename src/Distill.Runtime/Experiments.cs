@@ -52,7 +52,8 @@ public sealed record ExperimentInfo
 /// <param name="Final">The last epoch's metrics (training loss terms, <c>val_top1</c>, …).</param>
 /// <param name="Best">The best value of the selection metric, when there is one.</param>
 /// <param name="Elapsed">Wall time of this invocation (not of resumed earlier ones).</param>
-public sealed record TrainResult(string RunPath, int Epochs, long Steps, IReadOnlyDictionary<string, double> Final, double? Best, TimeSpan Elapsed)
+/// <param name="Completed">Whether every epoch ran (false when <see cref="TrainOptions.StopAfterSteps"/> stopped it early).</param>
+public sealed record TrainResult(string RunPath, int Epochs, long Steps, IReadOnlyDictionary<string, double> Final, double? Best, TimeSpan Elapsed, bool Completed = true)
 {
     /// <summary>The summary.json a run writes.</summary>
     public JsonObject ToJson()
@@ -61,6 +62,7 @@ public sealed record TrainResult(string RunPath, int Epochs, long Steps, IReadOn
         foreach (var (k, v) in Final.OrderBy(kv => kv.Key, StringComparer.Ordinal)) final[k] = JsonNumbers.Node(v);
         return new JsonObject
         {
+            ["completed"] = Completed,
             ["epochs"] = Epochs,
             ["steps"] = Steps,
             ["final"] = final,
@@ -101,7 +103,7 @@ public static class TeacherWeights
     public const string StudentModule = "student";
 
     /// <summary>
-    /// The best checkpoint of the most recent finished run (one with a summary.json) of
+    /// The best checkpoint of the most recent finished run (its summary.json says completed) of
     /// <paramref name="experiment"/> under <paramref name="outputRoot"/>, or null when it has none.
     /// </summary>
     public static string? FindRun(string experiment, string outputRoot)
@@ -112,11 +114,23 @@ public static class TeacherWeights
             .Select(d => (dir: d, summary: new FileInfo(Path.Combine(d, RunDirectory.SummaryFile)),
                 best: Path.Combine(d, RunDirectory.CheckpointsFolder, Checkpointer.BestPointer),
                 latest: Path.Combine(d, RunDirectory.CheckpointsFolder, Checkpointer.LatestPointer)))
-            .Where(x => x.summary.Exists && (File.Exists(x.best) || File.Exists(x.latest)))
+            .Where(x => x.summary.Exists && (File.Exists(x.best) || File.Exists(x.latest)) && IsCompleted(x.summary.FullName))
             .OrderByDescending(x => x.summary.LastWriteTimeUtc)
             .ThenByDescending(x => x.dir, StringComparer.Ordinal)
             .Select(x => File.Exists(x.best) ? x.best : x.latest)
             .FirstOrDefault();
+    }
+
+    private static bool IsCompleted(string summaryPath)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(summaryPath))?["completed"]?.GetValue<bool>() ?? true;
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

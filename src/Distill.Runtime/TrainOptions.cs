@@ -90,6 +90,12 @@ public sealed record TrainOptions
     /// </summary>
     public bool DryRun { get; init; }
 
+    /// <summary>
+    /// Stops after this many optimizer steps in all (resumed ones included), with a checkpoint, so a later
+    /// run with <see cref="Resume"/> continues exactly there: for time-sliced or preemptible jobs. Null: run to the end.
+    /// </summary>
+    public long? StopAfterSteps { get; init; }
+
     public int QuickEpochs { get; init; } = 1;
 
     public int QuickBatches { get; init; } = 5;
@@ -170,6 +176,7 @@ public sealed record TrainOptions
         if (Epochs is < 1) problems.Add($"Epochs must be at least 1 (got {Epochs})");
         if (QuickEpochs < 1) problems.Add($"QuickEpochs must be at least 1 (got {QuickEpochs})");
         if (QuickBatches < 1) problems.Add($"QuickBatches must be at least 1 (got {QuickBatches})");
+        if (StopAfterSteps is < 1) problems.Add($"StopAfterSteps must be at least 1 (got {StopAfterSteps})");
         if (MaxBatchesPerEpoch is < 1) problems.Add($"MaxBatchesPerEpoch must be at least 1 (got {MaxBatchesPerEpoch})");
         if (BatchSize is < 1) problems.Add($"BatchSize must be at least 1 (got {BatchSize})");
         if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr))) problems.Add($"LearningRate must be a positive number (got {lr})");

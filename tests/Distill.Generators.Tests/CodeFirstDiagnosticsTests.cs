@@ -285,9 +285,9 @@ public class CodeFirstDiagnosticsTests
 
     [Fact]
     public void DSL034_validation_data_without_training_data() =>
-        Only(Edit("[TrainData(Batch = 64)] SyntheticImages Data { get; } = new(classes: 100, samples: 2000);", ""), "DSL034",
-            "The experiment class 'KdTest' needs a [TrainData] member besides [ValData] (the training data), e.g. [TrainData(Batch = 64)] SyntheticImages Data { get; } = new(classes: 100);",
-            "SyntheticImages Val", "Val");
+        Only(Edit("[TrainData(Batch = 64)] SyntheticImages TrainData { get; } = new(classes: 100, samples: 2000);", ""), "DSL034",
+            "The experiment class 'KdTest' needs a [TrainData] member besides [ValData] (the training data), e.g. [TrainData(Batch = 64)] SyntheticImages TrainData { get; } = new(classes: 100);",
+            "SyntheticImages ValData", "ValData");
 
     [Fact]
     public void DSL034_a_parameter_group_without_an_optimizer() =>
@@ -340,7 +340,7 @@ public class CodeFirstDiagnosticsTests
     {
         var source = Edit("[Loss(Weight = 1)] LossTerm Fit", "string Paper => \"mine\";\n    [Loss(Weight = 1)] LossTerm Fit");
         var result = Run(source);
-        Only(source, "DSL038", "The member 'Paper' has a name the generated code gives the class (ExperimentName, Paper, Models, LossTerms, Taps, Batch): rename it",
+        Only(source, "DSL038", "The member 'Paper' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, ComputeLoss, LossBreakdown, Train, Run, Info, Evaluate, DeclaredEpochs, DeclaredBatchSize): rename it",
             "string Paper", "Paper");
         // The experiment has an error, so no description clashes with the member; the helpers still compile.
         Assert.DoesNotContain(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("Lab.KdTest.Experiment.g.cs", StringComparison.Ordinal));
@@ -352,7 +352,7 @@ public class CodeFirstDiagnosticsTests
     {
         var source = Edit("[Student] CifarResNet Student { get; } = new(20, 100);", "[Student] CifarResNet Taps { get; } = new(20, 100);");
         var result = Run(source);
-        Among(source, "DSL038", "The member 'Taps' has a name the generated code gives the class (ExperimentName, Paper, Models, LossTerms, Taps, Batch): rename it",
+        Among(source, "DSL038", "The member 'Taps' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, ComputeLoss, LossBreakdown, Train, Run, Info, Evaluate, DeclaredEpochs, DeclaredBatchSize): rename it",
             "CifarResNet Taps", "Taps");
         Assert.DoesNotContain(result.Errors, e => e.Location.SourceTree?.FilePath.StartsWith("Distill.Generators", StringComparison.Ordinal) == true);
     }

@@ -46,8 +46,8 @@ internal static class CodeFirstSources
         [Eval("top1", "top5", Every = 1)]
         public partial class KdTest
         {
-            [TrainData(Batch = 64)] SyntheticImages Data { get; } = new(classes: 100, samples: 2000);
-            [ValData] SyntheticImages Val { get; } = new(classes: 100, samples: 500, seed: 2);
+            [TrainData(Batch = 64)] SyntheticImages TrainData { get; } = new(classes: 100, samples: 2000);
+            [ValData] SyntheticImages ValData { get; } = new(classes: 100, samples: 500, seed: 2);
             [Teacher(From = "teacher-run")] CifarResNet Teacher { get; } = new(depth: 56, classes: 100, width: 4);
             [Student] CifarResNet Student { get; } = new(20, 100);
             [Adapter] TapRef<FeatureMap> Hint => Adapter.Conv1x1(Taps.Student.stage3, Taps.Teacher.stage3);
@@ -127,7 +127,7 @@ internal static class CodeFirstSources
             [Cosine(30, EtaMin = 0)]
             partial class TwoTeachers
             {
-                [TrainData(Batch = 32)] MaskedImages Data => new(classes: 10);
+                [TrainData(Batch = 32)] MaskedImages TrainData => new(classes: 10);
                 [Student] EmbedNet Student { get; } = new EmbedNet(dim: 64);
                 [Teacher(Checkpoint = "teachers/resnet56.safetensors")] CifarResNet Teacher { get; } = new(depth: 56, classes: 10);
                 [Teacher(From = "wide-run")] CifarResNet WideTeacher { get; } = new(20, 10, width: 4);

@@ -74,7 +74,7 @@ public class FusedLossTests
             var experiment = Activator.CreateInstance(type)!;
             var teacher = (Distill.Models.CifarResNet)type.GetProperty("Teacher")!.GetValue(experiment)!;
             var student = (Distill.Models.CifarResNet)type.GetProperty("Student")!.GetValue(experiment)!;
-            var hint = (Distill.Torch.Modules.Conv2d)type.GetProperty("Hint")!.GetValue(experiment)!;
+            var hint = (Distill.Torch.Modules.Conv2d)type.GetProperty("HintAdapter")!.GetValue(experiment)!;
             teacher.eval();
             student.eval(); // deterministic batch norm for the comparison
 

@@ -61,6 +61,17 @@ internal static class GeneratorHarness
             withTestZoo ? s_references : s_references.Add(MetadataReference.CreateFromFile(typeof(Distill.Models.CifarResNet).Assembly.Location)),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
+    /// <summary>
+    /// A compilation that can train: the real model zoo, data sets and loaders and the runtime services, so the
+    /// generator emits the training loop (without Distill.Data it emits the fused loss only).
+    /// </summary>
+    public static CSharpCompilation TrainingCompilation(params string[] sources) =>
+        CSharpCompilation.Create("UserProject",
+            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Source{i}.cs")),
+            s_references.AddRange(new[] { typeof(Distill.Models.CifarResNet), typeof(Distill.Data.SyntheticImages) }
+                .Select(t => (MetadataReference)MetadataReference.CreateFromFile(t.Assembly.Location))),
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
     public static GeneratorDriver Driver(params AdditionalText[] files) =>
         CSharpGeneratorDriver.Create(
             new[] { new ExperimentGenerator().AsSourceGenerator() },

@@ -150,7 +150,7 @@ public class IncrementalCachingTests
         Assert.Single(descriptions, r => r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged);
         // A weight is no part of the helpers.
         AssertCachedOrUnchanged(second.Run, new[] { ExperimentGenerator.Steps.AttributeHelperSources, ExperimentGenerator.Steps.LossFactories });
-        Assert.Contains("(\"kd\", \"hinton_kd\", 0.8)", second.Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("Lab.KdOther.Experiment.g.cs", StringComparison.Ordinal)).ToString());
+        Assert.Contains("(\"kd\", \"hinton_kd\", 0.8, ", second.Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("Lab.KdOther.Experiment.g.cs", StringComparison.Ordinal)).ToString());
     }
 
     [Fact]
@@ -160,10 +160,10 @@ public class IncrementalCachingTests
         var compilation = GeneratorHarness.Compilation(CodeFirstSources.KdClass, part);
         var first = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), compilation);
         Assert.Empty(first.Errors);
-        Assert.Contains("(\"kd2\", \"hinton_kd\", 0.5)", Texts(first.Run));
+        Assert.Contains("(\"kd2\", \"hinton_kd\", 0.5, ", Texts(first.Run));
         var original = compilation.SyntaxTrees.Single(t => t.FilePath == "Source2.cs");
         var second = GeneratorHarness.RunDriver(first.Driver, compilation.ReplaceSyntaxTree(original, Tree(part.Replace("0.5", "0.25"), "Source2.cs")));
-        Assert.Contains("(\"kd2\", \"hinton_kd\", 0.25)", Texts(second.Run));
+        Assert.Contains("(\"kd2\", \"hinton_kd\", 0.25, ", Texts(second.Run));
     }
 
     [Fact]

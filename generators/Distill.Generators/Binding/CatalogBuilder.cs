@@ -38,10 +38,13 @@ internal static class CatalogBuilder
             foreach (var type in AllTypes(assembly.GlobalNamespace, ct))
                 Visit(type, a, losses, models, datasets);
 
+        var canTrain = compilation.GetTypeByMetadataName("Distill.Runtime.TrainOptions") is not null
+                       && compilation.GetTypeByMetadataName("Distill.Data.DataLoader`1") is not null;
         return new Catalog(
             losses.OrderBy(l => l.Name, StringComparer.Ordinal).ToEquatableArray(),
             models.OrderBy(m => m.Name, StringComparer.Ordinal).ToEquatableArray(),
-            datasets.OrderBy(d => d.Name, StringComparer.Ordinal).ToEquatableArray());
+            datasets.OrderBy(d => d.Name, StringComparer.Ordinal).ToEquatableArray(),
+            canTrain);
     }
 
     private sealed record Attributes(INamedTypeSymbol Loss, INamedTypeSymbol? Input, INamedTypeSymbol? Hyper, INamedTypeSymbol? Model, INamedTypeSymbol? Tap, INamedTypeSymbol? Dataset, INamedTypeSymbol? Field);
@@ -154,7 +157,12 @@ internal static class CatalogBuilder
             : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Field))
                 .Select(x => new BatchFieldInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? "", Named(x, "Classes")))
                 .ToList();
-        return new DatasetInfo(Named(dataset, "Name") ?? type.Name, FullName(type), Constructor(type), fields.ToEquatableArray());
+        var batchType = type.AllInterfaces.FirstOrDefault(i => i.Name == "IBatchDataset" && i.TypeArguments.Length == 1 && i.ContainingNamespace.ToDisplayString() == "Distill.Data")?.TypeArguments[0];
+        var isImage = false;
+        for (var t = type.BaseType; t is not null; t = t.BaseType)
+            if (t.Name == "ImageDataset" && t.ContainingNamespace.ToDisplayString() == "Distill.Data") isImage = true;
+        return new DatasetInfo(Named(dataset, "Name") ?? type.Name, FullName(type), Constructor(type), fields.ToEquatableArray(),
+            batchType is null ? null : FullName(batchType), isImage);
     }
 
     /// <summary>The public constructor with the most parameters (the one experiments call with named arguments).</summary>

@@ -13,7 +13,11 @@ internal static class DescriptionEmitter
     public const string GeneratedNamespace = "Distill.Experiments.Generated";
 
     /// <summary>The members the generated code adds to an experiment class (here and in the code-first helpers).</summary>
-    public static readonly string[] ReservedNames = { "ExperimentName", "Paper", "Models", "LossTerms", "Taps", "Batch" };
+    public static readonly string[] ReservedNames =
+    {
+        "ExperimentName", "Paper", "Configuration", "Models", "LossTerms", "DependsOn", "Seeds", "Taps", "Batch",
+        "ComputeLoss", "LossBreakdown", "Train", "Run", "Info", "Evaluate", "DeclaredEpochs", "DeclaredBatchSize",
+    };
 
     /// <summary>The file name: a YAML experiment's class name, a code-first class's full name (the two never collide).</summary>
     public static string HintName(ExperimentDescription d) =>
@@ -39,13 +43,33 @@ internal static class DescriptionEmitter
             w.Line();
             w.Line($"public const string Paper = {SourceWriter.Literal(d.Paper ?? "")};");
             w.Line();
-            w.Line("/// <summary>Every model: (name, role, type).</summary>");
-            using (w.Open("public static readonly (string Name, string Role, string Type)[] Models =", "};"))
-                foreach (var m in d.Models) w.Line($"({SourceWriter.Literal(m.Name)}, {SourceWriter.Literal(m.Role)}, {SourceWriter.Literal(m.Type)}),");
+            w.Line("/// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>");
+            w.Line("public const string Configuration =");
+            w.Indent++;
+            var lines = d.Configuration.Split('\n');
+            for (var i = 0; i < lines.Length; i++)
+            {
+                if (i == lines.Length - 1 && lines[i].Length == 0) break;
+                var last = i == lines.Length - 1 || (i == lines.Length - 2 && lines[i + 1].Length == 0);
+                w.Line(SourceWriter.Literal(lines[i] + "\n") + (last ? ";" : " +"));
+            }
+            w.Indent--;
             w.Line();
-            w.Line("/// <summary>Every loss term: (name, loss, weight).</summary>");
-            using (w.Open("public static readonly (string Name, string Loss, double Weight)[] LossTerms =", "};"))
-                foreach (var l in d.Losses) w.Line($"({SourceWriter.Literal(l.Name)}, {SourceWriter.Literal(l.Loss)}, {SourceWriter.Literal(l.Weight)}),");
+            w.Line("/// <summary>Every model: name, role, type, constructor arguments, and where a teacher's weights come from.</summary>");
+            using (w.Open("public static readonly (string Name, string Role, string Type, string Arguments, string? Weights)[] Models =", "};"))
+                foreach (var m in d.Models)
+                    w.Line($"({SourceWriter.Literal(m.Name)}, {SourceWriter.Literal(m.Role)}, {SourceWriter.Literal(m.Type)}, {SourceWriter.Literal(m.Arguments)}, {(m.Weights is null ? "null" : SourceWriter.Literal(m.Weights))}),");
+            w.Line();
+            w.Line("/// <summary>Every loss term: name, loss, weight, arguments as written, and its weight schedule.</summary>");
+            using (w.Open("public static readonly (string Name, string Loss, double Weight, string Arguments, string? Schedule)[] LossTerms =", "};"))
+                foreach (var l in d.Losses)
+                    w.Line($"({SourceWriter.Literal(l.Name)}, {SourceWriter.Literal(l.Loss)}, {SourceWriter.Literal(l.Weight)}, {SourceWriter.Literal(l.Arguments)}, {(l.Schedule is null ? "null" : SourceWriter.Literal(l.Schedule))}),");
+            w.Line();
+            w.Line("/// <summary>The experiments whose runs provide teacher weights.</summary>");
+            w.Line($"public static readonly string[] DependsOn = [{string.Join(", ", d.DependsOn.Select(SourceWriter.Literal))}];");
+            w.Line();
+            w.Line("/// <summary>The declared seeds.</summary>");
+            w.Line($"public static readonly long[] Seeds = [{string.Join(", ", d.Seeds.Select(s => SourceWriter.Literal(s)))}];");
         }
         return w.ToString();
     }
@@ -53,15 +77,17 @@ internal static class DescriptionEmitter
 
 /// <summary>What the description emitter needs: the spec without locations.</summary>
 internal sealed record ExperimentDescription(
-    string Name, string SourcePath, string? Namespace, string ClassName, string? Paper,
-    EquatableArray<ModelDescription> Models, EquatableArray<LossDescription> Losses)
+    string Name, string SourcePath, string? Namespace, string ClassName, string? Paper, string Configuration,
+    EquatableArray<ModelDescription> Models, EquatableArray<LossDescription> Losses, EquatableArray<string> DependsOn, EquatableArray<long> Seeds)
 {
     public static ExperimentDescription From(ExperimentSpec spec) => new(
-        spec.Name, spec.SourcePath, spec.Namespace, spec.ClassName, spec.Paper,
-        spec.Models.Select(m => new ModelDescription(m.Name, m.Role.ToString(), m.Type)).ToEquatableArray(),
-        spec.Losses.Select(l => new LossDescription(l.Name, l.Loss, l.Weight)).ToEquatableArray());
+        spec.Name, spec.SourcePath, spec.Namespace, spec.ClassName, spec.Paper, ConfigurationWriter.Write(spec),
+        spec.Models.Select(m => new ModelDescription(m.Name, m.Role.ToString(), m.Type, ConfigurationWriter.Arguments(m.Arguments), ConfigurationWriter.Weights(m.Checkpoint))).ToEquatableArray(),
+        spec.Losses.Select(l => new LossDescription(l.Name, l.Loss, l.Weight, ConfigurationWriter.Arguments(l.Arguments), ConfigurationWriter.Schedule(l.Schedule))).ToEquatableArray(),
+        spec.Models.Where(m => m.Checkpoint?.FromExperiment is not null).Select(m => m.Checkpoint!.FromExperiment!).Distinct().ToEquatableArray(),
+        spec.Seeds);
 }
 
-internal sealed record ModelDescription(string Name, string Role, string Type);
+internal sealed record ModelDescription(string Name, string Role, string Type, string Arguments, string? Weights);
 
-internal sealed record LossDescription(string Name, string Loss, double Weight);
+internal sealed record LossDescription(string Name, string Loss, double Weight, string Arguments, string? Schedule);

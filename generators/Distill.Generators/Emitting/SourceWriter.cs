@@ -29,6 +29,21 @@ internal sealed class SourceWriter
         return new Block(this, close);
     }
 
+    /// <summary>A bare block (<c>{ ... }</c>) that scopes its locals.</summary>
+    public Block OpenBlock()
+    {
+        Line("{");
+        _indent++;
+        return new Block(this, "}");
+    }
+
+    /// <summary>The indentation level, for hand-laid lists.</summary>
+    public int Indent
+    {
+        get => _indent;
+        set => _indent = value;
+    }
+
     public readonly struct Block : IDisposable
     {
         private readonly SourceWriter _writer;

@@ -7,7 +7,8 @@ namespace Distill.Generators.Model;
 // the loss library, the data sets and the user's own types), as plain equatable values.
 
 /// <summary>Everything the binder can resolve names against.</summary>
-internal sealed record Catalog(EquatableArray<LossInfo> Losses, EquatableArray<ModelInfo> Models, EquatableArray<DatasetInfo> Datasets)
+/// <see cref="CanTrain"/>: the compilation references what generated training loops call (Distill.Runtime, Distill.Data).
+internal sealed record Catalog(EquatableArray<LossInfo> Losses, EquatableArray<ModelInfo> Models, EquatableArray<DatasetInfo> Datasets, bool CanTrain = false)
 {
     public static readonly Catalog Empty = new(EquatableArray<LossInfo>.Empty, EquatableArray<ModelInfo>.Empty, EquatableArray<DatasetInfo>.Empty);
 }
@@ -58,4 +59,9 @@ internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<Pa
 
 internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, string? Classes);
 
-internal sealed record DatasetInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, EquatableArray<BatchFieldInfo> Fields);
+/// <summary>
+/// A data set: its DSL name, type, constructor and batch fields. <see cref="BatchType"/> is the batch class of the
+/// <c>IBatchDataset&lt;TBatch&gt;</c> it implements (null when it implements none: generated code cannot train on it);
+/// <see cref="IsImageDataset"/>: it derives from Distill.Data's ImageDataset (standard augmentation and normalisation apply).
+/// </summary>
+internal sealed record DatasetInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, EquatableArray<BatchFieldInfo> Fields, string? BatchType = null, bool IsImageDataset = false);

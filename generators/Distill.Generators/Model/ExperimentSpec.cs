@@ -15,6 +15,7 @@ internal enum ValueKind { Null, Bool, Integer, Float, String, List }
 /// An experiment: models, adapters, loss terms, data, optimisation. <see cref="Namespace"/> and
 /// <see cref="ClassName"/> name the class that receives the generated code: for YAML, null and a name made
 /// from the experiment's; for a code-first experiment, the user's partial class ("" for the global namespace).
+/// <see cref="Constructible"/>: the class has a parameterless constructor, so generated code can build it for a run.
 /// </summary>
 internal sealed record ExperimentSpec(
     string Name,
@@ -32,7 +33,8 @@ internal sealed record ExperimentSpec(
     ScheduleSpec? Schedule,
     EvalSpec? Eval,
     EquatableArray<long> Seeds,
-    LocationInfo Location);
+    LocationInfo Location,
+    bool Constructible = true);
 
 /// <summary>A scalar or list value with its location; scalars keep their invariant-culture text.</summary>
 internal sealed record ValueSpec(ValueKind Kind, string Text, EquatableArray<ValueSpec> Items, LocationInfo Location)
@@ -50,9 +52,13 @@ internal sealed record ArgumentSpec(string Name, LocationInfo NameLocation, Valu
 
 internal sealed record DataSpec(DatasetSpec? Train, DatasetSpec? Validation, long BatchSize, LocationInfo BatchLocation, LocationInfo Location);
 
-internal sealed record DatasetSpec(string Type, LocationInfo TypeLocation, EquatableArray<ArgumentSpec> Arguments, LocationInfo Location);
+/// <summary>A data set: its type and constructor arguments; <see cref="Member"/> is the property that holds it in the experiment class.</summary>
+internal sealed record DatasetSpec(string Type, LocationInfo TypeLocation, EquatableArray<ArgumentSpec> Arguments, LocationInfo Location, string Member);
 
-/// <summary>A teacher or the student: its type, constructor arguments, where its weights come from, declared taps.</summary>
+/// <summary>
+/// A teacher or the student: its type, constructor arguments, where its weights come from, declared taps, and
+/// <see cref="Member"/>, the property that holds it in the experiment class (generated for YAML, the user's own code-first).
+/// </summary>
 internal sealed record ModelSpec(
     string Name,
     ModelRole Role,
@@ -61,7 +67,8 @@ internal sealed record ModelSpec(
     EquatableArray<ArgumentSpec> Arguments,
     CheckpointSpec? Checkpoint,
     EquatableArray<NameSpec> DeclaredTaps,
-    LocationInfo Location);
+    LocationInfo Location,
+    string Member);
 
 internal sealed record NameSpec(string Name, LocationInfo Location);
 

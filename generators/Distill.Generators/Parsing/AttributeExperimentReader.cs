@@ -216,7 +216,8 @@ internal sealed class AttributeExperimentReader
         var helpers = new ExperimentHelpers(ns, _class.Name, helperModels.ToEquatableArray(), datasetType, !reserved.Contains("Taps"), !reserved.Contains("Batch"));
         if (name is null) return Result(null, helpers);
         var spec = new ExperimentSpec(name, nameLocation, FrontEnd.Attributes, node.SyntaxTree.FilePath, ns, _class.Name, paper, data,
-            models.ToEquatableArray(), adapters.ToEquatableArray(), losses.ToEquatableArray(), optimizer, schedule, eval, seeds, classLocation);
+            models.ToEquatableArray(), adapters.ToEquatableArray(), losses.ToEquatableArray(), optimizer, schedule, eval, seeds, classLocation,
+            Constructible: _class.InstanceConstructors.Any(c => c.Parameters.Length == 0 && c.DeclaredAccessibility != Accessibility.Private));
         return Result(spec, helpers);
     }
 
@@ -288,7 +289,7 @@ internal sealed class AttributeExperimentReader
                 else checkpoint = new CheckpointSpec(null, path, At(file.Expression));
             }
         }
-        return new ModelSpec(modelName, role, type.Value.DslName, At(creation), arguments, checkpoint, EquatableArray<NameSpec>.Empty, At(m.Syntax.Identifier));
+        return new ModelSpec(modelName, role, type.Value.DslName, At(creation), arguments, checkpoint, EquatableArray<NameSpec>.Empty, At(m.Syntax.Identifier), m.Symbol.Name);
     }
 
     private DataSpec? ReadData(List<Member> members, LocationInfo classLocation, string what, out string? datasetType)
@@ -313,7 +314,7 @@ internal sealed class AttributeExperimentReader
             if (isTrain && type is not null) datasetType = FullName(type.Value.Symbol);
             DatasetSpec? spec = null;
             if (type is not null && creation is not null)
-                spec = new DatasetSpec(type.Value.DslName, At(creation), ReadCreationArguments(creation, $"the constructor argument of '{m.Symbol.Name}'"), At(m.Syntax.Identifier));
+                spec = new DatasetSpec(type.Value.DslName, At(creation), ReadCreationArguments(creation, $"the constructor argument of '{m.Symbol.Name}'"), At(m.Syntax.Identifier), m.Symbol.Name);
             if (!isTrain)
             {
                 validation = spec;
@@ -332,7 +333,7 @@ internal sealed class AttributeExperimentReader
         }
         if (valMember is not null && trainMember is null)
             Report(MissingDeclaration, At(valMember.Syntax.Identifier), what, "a [TrainData] member besides [ValData] (the training data)",
-                "[TrainData(Batch = 64)] SyntheticImages Data { get; } = new(classes: 100);");
+                "[TrainData(Batch = 64)] SyntheticImages TrainData { get; } = new(classes: 100);");
         if (trainMember is null) return null;
         return new DataSpec(train, validation, batch, batchLocation ?? location!.Value, location!.Value);
     }

@@ -163,7 +163,7 @@ internal sealed class YamlExperimentReader
         if (keys.TryGetValue("taps", out var tapsNode) && ExpectSequence(tapsNode, "taps", "a list of tap names"))
             foreach (var t in tapsNode.Items)
                 if (ExpectScalar(t, "taps", "a tap name")) taps.Add(new NameSpec(t.Value, t.Location));
-        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location);
+        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, Planning.Planner.Pascal(name));
     }
 
     private AdapterSpec? ReadAdapter(string name, YamlNode node)
@@ -264,7 +264,8 @@ internal sealed class YamlExperimentReader
         }
         if (!ExpectScalar(typeNode, "dataset", "a data set type name")) return null;
         var args = keys.TryGetValue("args", out var argsNode) ? ReadArguments(argsNode, "args") : EquatableArray<ArgumentSpec>.Empty;
-        return new DatasetSpec(typeNode.Value, typeNode.Location, args, node.Location);
+        // The generated class holds the data sets as TrainData and ValData (what a code-first twin names them).
+        return new DatasetSpec(typeNode.Value, typeNode.Location, args, node.Location, what == "train" ? "TrainData" : "ValData");
     }
 
     private OptimizerSpec? ReadOptimizer(YamlNode node)

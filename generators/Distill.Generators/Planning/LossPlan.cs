@@ -17,11 +17,19 @@ internal sealed record PlannedAdapter(string Name, string Property, AdapterKind 
 /// <summary>A loss term: the call that computes it and its (possibly scheduled) weight.</summary>
 internal sealed record PlannedTerm(string Name, string Property, string Loss, string Call, string Formula, double Weight, string? WeightFactor, EquatableArray<string> Reads);
 
+/// <summary>
+/// The generated code of one experiment. <see cref="DeclareMembers"/>: the class is generated from YAML, so its
+/// model and data-set properties are generated too (a code-first class declares its own). <see cref="Training"/>
+/// is null when the compilation lacks the training runtime or the experiment declares no data to train on.
+/// </summary>
 internal sealed record LossPlan(
     string ClassName,
     string? Namespace,
+    bool DeclareMembers,
     EquatableArray<PlannedModel> Models,
     EquatableArray<PlannedAdapter> Adapters,
     EquatableArray<PlannedTerm> Terms,
     EquatableArray<string> BatchFields,
-    long Epochs);
+    long Epochs,
+    bool HasDecay,
+    TrainPlan? Training);

@@ -56,7 +56,7 @@ internal static class Planner
             var inCh = Channels(from.Info, a.From.Tap, from.Env);
             var outCh = Channels(to.Info, a.To.Tap, to.Env);
             if (inCh is null || outCh is null) return null;
-            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name), a.Kind, inCh.Value, outCh.Value, Reference(a.From.ToString())!, Identifier(a.Name)));
+            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name) + "Adapter", a.Kind, inCh.Value, outCh.Value, Reference(a.From.ToString())!, Identifier(a.Name)));
             // The target tap is not read at run time: only its shape (the output channels) mattered.
         }
 
@@ -107,13 +107,16 @@ internal static class Planner
             var taps = used.TryGetValue(m.Spec.Name, out var set) ? set : new SortedSet<string>();
             // Tap order follows the model's declaration (the order its forward produces them).
             var ordered = m.Info.Taps.Where(tap => taps.Contains(tap.Name)).Select(tap => new PlannedTap(tap.Name, Pascal(tap.Name), Local(m.Spec.Name, tap.Name)));
-            return new PlannedModel(m.Spec.Name, Pascal(m.Spec.Name), m.Info.TypeName, m.Spec.Role == ModelRole.Teacher,
+            return new PlannedModel(m.Spec.Name, m.Spec.Member, m.Info.TypeName, m.Spec.Role == ModelRole.Teacher,
                 string.Join(", ", m.Spec.Arguments.Select(a => $"{a.Name}: {Literal(m.Info.Constructor.First(p => p.Name == a.Name).Type, a.Value)}")),
                 ordered.ToEquatableArray());
         }).ToEquatableArray();
 
         var fields = dataset?.Fields.Select(f => f.Name).ToEquatableArray() ?? new[] { "image", "label" }.ToEquatableArray();
-        return new LossPlan(spec.ClassName, spec.Namespace, planned, adapters.ToEquatableArray(), terms.ToEquatableArray(), fields, spec.Schedule?.Epochs ?? 0);
+        var hasDecay = spec.Losses.Any(l => l.Schedule?.Kind is WeightScheduleKind.LinearDecay or WeightScheduleKind.WarmupThenDecay);
+        var training = catalog.CanTrain ? TrainPlanner.Plan(spec, catalog, models.Select(m => (m.Spec, m.Info)).ToList(), adapters) : null;
+        return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned, adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
+            spec.Schedule?.Epochs ?? 0, hasDecay, training);
     }
 
     private static long? Channels(ModelInfo model, string tap, Dictionary<string, long> env)
@@ -127,14 +130,12 @@ internal static class Planner
     private static string? WeightFactor(WeightScheduleSpec? s, long epochs) => s?.Kind switch
     {
         WeightScheduleKind.LinearWarmup => $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)})",
-        WeightScheduleKind.LinearDecay => epochs > 0 ? $"(1.0 - epoch / {SourceWriter.Literal((double)epochs)})" : null,
-        WeightScheduleKind.WarmupThenDecay => epochs > 0
-            ? $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)}) * (1.0 - epoch / {SourceWriter.Literal((double)epochs)})"
-            : $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)})",
+        WeightScheduleKind.LinearDecay => "(1.0 - epoch / epochs)",
+        WeightScheduleKind.WarmupThenDecay => $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)}) * (1.0 - epoch / epochs)",
         _ => null,
     };
 
-    private static string Literal(string type, ValueSpec v) => type switch
+    internal static string Literal(string type, ValueSpec v) => type switch
     {
         "double" => SourceWriter.Literal(double.Parse(v.Text, NumberStyles.Float, CultureInfo.InvariantCulture)),
         "float" => SourceWriter.Literal(double.Parse(v.Text, NumberStyles.Float, CultureInfo.InvariantCulture)) + "f",

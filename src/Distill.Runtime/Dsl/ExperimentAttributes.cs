@@ -89,7 +89,7 @@ public sealed class LossAttribute : Attribute
 }
 
 /// <summary>
-/// The training data: <c>[TrainData(Batch = 64)] SyntheticImages Data { get; } = new(classes: 100, samples: 20000);</c>.
+/// The training data: <c>[TrainData(Batch = 64)] SyntheticImages TrainData { get; } = new(classes: 100, samples: 20000);</c>.
 /// The property's type is a <c>[DistillDataset]</c> class; its initializer's arguments are the data set's
 /// constructor arguments. <see cref="Batch"/> must be set.
 /// </summary>

@@ -7,22 +7,8 @@ namespace Distill.Experiments.Generated;
 
 partial class FusedKdExperiment
 {
-    /// <summary>The teacher 'teacher'.</summary>
-    public global::Distill.Models.CifarResNet Teacher { get; }
-
-    /// <summary>The student 'student'.</summary>
-    public global::Distill.Models.CifarResNet Student { get; }
-
     /// <summary>Adapter 'hint': 1×1 convolution 16→32.</summary>
-    public global::Distill.Torch.Modules.Conv2d Hint { get; }
-
-    /// <summary>Builds the models and adapters with the experiment's arguments (PyTorch's default initialisation).</summary>
-    public FusedKdExperiment()
-    {
-        Teacher = new global::Distill.Models.CifarResNet(depth: 8, classes: 10, width: 8, stem: 8);
-        Student = new global::Distill.Models.CifarResNet(depth: 8, classes: 10, width: 4, stem: 4);
-        Hint = global::Distill.Torch.torch.nn.Conv2d(16, 32, 1, bias: false);
-    }
+    public global::Distill.Torch.Modules.Conv2d HintAdapter { get; } = global::Distill.Torch.torch.nn.Conv2d(16, 32, 1, bias: false);
 
     /// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>
     public sealed class LossBreakdown : System.IDisposable
@@ -60,6 +46,7 @@ partial class FusedKdExperiment
     /// kd = hinton_kd(student: student.logits, teacher: teacher.logits, temperature: 4)
     /// fit = fitnet_mse(student: hint, teacher: teacher.stage3)
     /// </code>
+    /// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.
     /// Call the teachers' <c>eval()</c> once before training; they run here without gradients.
     /// </summary>
     public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch = 0)
@@ -80,7 +67,7 @@ partial class FusedKdExperiment
         var student_stage3 = student_out.Stage3!;
         var student_logits = student_out.Logits!;
 
-        var hint = Hint.call(student_stage3);
+        var hint = HintAdapter.call(student_stage3);
         student_stage3.Dispose(); // last use
 
         // ce = cross_entropy(input: student.logits, target: batch.label)

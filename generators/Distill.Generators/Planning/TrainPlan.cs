@@ -1,0 +1,45 @@
+using Distill.Generators.Model;
+
+namespace Distill.Generators.Planning;
+
+// The training loop of one experiment, as the planner lays it out for the emitter: C# fragments and plain
+// values only (no locations), so that an edit that only moves text leaves the generated loop cached.
+
+/// <summary>A data set the loop reads: the member holding it, its construction (YAML only), batch type and fields.</summary>
+internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields);
+
+/// <summary>Where a teacher's weights come from: another experiment's run or a file.</summary>
+internal sealed record PlannedWeights(string Name, string Member, string? FromExperiment, string? Path);
+
+/// <summary>A parameter group: the C# expressions of its modules and its option overrides (C# dictionary entries).</summary>
+internal sealed record PlannedGroup(EquatableArray<string> Modules, EquatableArray<string> Options, string Description);
+
+/// <summary>The optimizer: its torch.optim class, base learning rate, other constructor arguments, and parameter groups.</summary>
+internal sealed record PlannedOptimizer(string Class, double Lr, string Arguments, EquatableArray<PlannedGroup> Groups);
+
+/// <summary>The LR schedule: its kind (multistep, cosine, step, constant), its settings, and warm-up epochs.</summary>
+internal sealed record PlannedSchedule(string Kind, EquatableArray<long> Milestones, double Gamma, long StepSize, double EtaMin, long WarmupEpochs);
+
+/// <summary>A model evaluated for accuracy: its member, its type (for the Taps flag) and its logits tap's member in Outputs.</summary>
+internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember);
+
+/// <summary>
+/// Everything the generated <c>Train</c> needs beyond the fused loss: declared epochs and batch size, data,
+/// teacher weights, optimizer, LR schedule, gradient clipping, and evaluation (top-k of the student, and of
+/// each teacher once at the start).
+/// </summary>
+internal sealed record TrainPlan(
+    string ExperimentName,
+    bool Constructible,
+    long Epochs,
+    long BatchSize,
+    PlannedData Train,
+    PlannedData? Validation,
+    EquatableArray<PlannedWeights> Teachers,
+    PlannedOptimizer Optimizer,
+    PlannedSchedule Schedule,
+    double ClipGradNorm,
+    EquatableArray<int> TopK,
+    long EvalEvery,
+    PlannedClassifier? Student,
+    EquatableArray<PlannedClassifier> TeacherClassifiers);

@@ -1,0 +1,230 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using Distill.Runtime;
+using Distill.Torch;
+using Microsoft.CodeAnalysis;
+
+namespace Distill.Generators.Tests;
+
+/// <summary>
+/// End to end: two tiny YAML experiments (a teacher trained from scratch, and a student distilled from it
+/// through KD, FitNets with an adapter and cross-entropy) are generated, compiled, loaded and trained by
+/// their generated loops through the experiment registry. The loss falls, the run directories hold the
+/// config, metrics, checkpoints and summary, and a run stopped mid-epoch and resumed ends bit-for-bit
+/// where an uninterrupted run ends.
+/// </summary>
+[Collection(SequentialCollection.Name)]
+public class TrainingLoopTests
+{
+    private const string Data = """
+        data:
+          train: { dataset: SyntheticImages, args: { classes: 4, samples: 96, size: 8, seed: 1 } }
+          val: { dataset: SyntheticImages, args: { classes: 4, samples: 32, size: 8, seed: 1, split: val } }
+          batch: 16
+        """;
+
+    private const string TeacherYaml = "name: e2e-teacher\n" + Data + "\n" + """
+        student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 } }
+        losses:
+          ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+        optimizer: { sgd: { lr: 0.1, momentum: 0.9 } }
+        schedule: { epochs: 3 }
+        """;
+
+    private const string StudentYaml = "name: e2e-student\n" + Data + "\n" + """
+        teacher: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 }, from: e2e-teacher }
+        student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
+        adapters:
+          hint: { kind: conv1x1, from: student.stage3, to: teacher.stage3 }
+        losses:
+          ce: { loss: cross_entropy, input: student.logits, target: batch.label, weight: 0.5 }
+          kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4, weight: 0.5 }
+          fit: { loss: fitnet_mse, student: hint, teacher: teacher.stage3, weight: 0.1, schedule: { warmup: 1 } }
+        optimizer:
+          sgd: { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 }
+          groups: [ { params: [adapters], lr: 0.1 } ]
+        schedule: { epochs: 4, multistep: { milestones: [3], gamma: 0.1 }, warmup: 1, clip_grad_norm: 5 }
+        eval: { metrics: [top1, top2] }
+        """;
+
+    /// <summary><see cref="StudentYaml"/> written as a class.</summary>
+    private const string StudentClass = """
+        using Distill.Data;
+        using Distill.Experiments.Dsl;
+        using Distill.Models;
+        using Distill.Runtime;
+
+        namespace Lab;
+
+        [Experiment("e2e-student")]
+        [Sgd(Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4)]
+        [ParamGroup("adapters", Lr = 0.1)]
+        [MultiStep(4, Milestones = [3], Gamma = 0.1, Warmup = 1, ClipGradNorm = 5)]
+        [Eval("top1", "top2")]
+        public partial class E2eStudentExperiment
+        {
+            [TrainData(Batch = 16)] SyntheticImages TrainData { get; } = new(classes: 4, samples: 96, size: 8, seed: 1);
+            [ValData] SyntheticImages ValData { get; } = new(classes: 4, samples: 32, size: 8, seed: 1, split: "val");
+            [Teacher(From = "e2e-teacher")] CifarResNet Teacher { get; } = new(depth: 8, classes: 4, width: 4, stem: 4);
+            [Student] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 2, stem: 4);
+            [Adapter] TapRef<FeatureMap> Hint => Adapter.Conv1x1(Taps.Student.stage3, Taps.Teacher.stage3);
+            [Loss(Weight = 0.5)] LossTerm Ce => Loss.cross_entropy(Taps.Student.logits, Batch.label);
+            [Loss(Weight = 0.5)] LossTerm Kd => Loss.hinton_kd(Taps.Student.logits, Taps.Teacher.logits, temperature: 4);
+            [Loss(Weight = 0.1, WarmupEpochs = 1)] LossTerm Fit => Loss.fitnet_mse(Hint, Taps.Teacher.stage3);
+        }
+        """;
+
+    private static readonly Lazy<Assembly> s_assembly = new(Build);
+    private static Dictionary<string, string> s_generated = new();
+
+    /// <summary>Generates and compiles both experiments once, and loads the assembly (its module initializer registers them).</summary>
+    private static Assembly Build()
+    {
+        var driver = GeneratorHarness.Driver(new InMemoryAdditionalText("e2e/teacher.distill.yaml", TeacherYaml), new InMemoryAdditionalText("e2e/student.distill.yaml", StudentYaml));
+        var result = GeneratorHarness.RunDriver(driver, GeneratorHarness.TrainingCompilation("// the experiments are YAML only"));
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.Errors);
+        s_generated = result.Run.GeneratedTrees.ToDictionary(t => Path.GetFileName(t.FilePath), t => t.ToString());
+        using var pe = new MemoryStream();
+        var emit = result.Output.Emit(pe);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        var assembly = Assembly.Load(pe.ToArray());
+        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        return assembly;
+    }
+
+    private static ExperimentInfo Experiment(string name)
+    {
+        _ = s_assembly.Value;
+        return ExperimentRegistry.Find(name) ?? throw new InvalidOperationException($"'{name}' is not registered");
+    }
+
+    private static TrainOptions Options(string root, string? runName = null) =>
+        new() { OutputRoot = root, Seed = 7, RunName = runName, Progress = ProgressMode.None, Device = "cpu" };
+
+    [Fact]
+    public void A_generated_teacher_and_student_train_and_a_stopped_run_resumes_exactly()
+    {
+        using var tmp = new TempDir();
+        var before = SequentialCollection.SettledLiveCount();
+
+        // The student needs the teacher's run: a clear error first, then the teacher.
+        var missing = Assert.ThrowsAny<DistillRuntimeException>(() => Experiment("e2e-student").Run(Options(tmp.Path, "early")));
+        Assert.Contains("experiment 'e2e-teacher', which has no finished run", missing.Message);
+        var teacher = Experiment("e2e-teacher").Run(Options(tmp.Path));
+        Assert.True(teacher.Completed);
+        Assert.Equal((3, 18L), (teacher.Epochs, teacher.Steps)); // 96 samples / 16 per batch = 6 steps per epoch
+        var teacherTrain = RunDirectory.ReadMetrics(teacher.RunPath).Where(r => r.Phase == "train").ToList();
+        Assert.True(teacherTrain[^1].Values["ce"] < teacherTrain[0].Values["ce"], "the teacher's loss falls");
+        Assert.Equal(teacher.RunPath, Path.GetDirectoryName(Path.GetDirectoryName(TeacherWeights.FindRun("e2e-teacher", tmp.Path))));
+
+        var full = Experiment("e2e-student").Run(Options(tmp.Path, "full"));
+        Assert.True(full.Completed);
+        Assert.Equal((4, 24L), (full.Epochs, full.Steps));
+        var records = RunDirectory.ReadMetrics(full.RunPath);
+        Assert.Equal(["teacher", "train", "val", "train", "val", "train", "val", "train", "val"], records.Select(r => r.Phase));
+        Assert.InRange(records[0].Values["teacher_top1"], 0.0, 1.0);
+        var train = records.Where(r => r.Phase == "train").ToList();
+        Assert.True(train[^1].Values["loss"] < train[0].Values["loss"], $"the student's loss falls: {train[0].Values["loss"]} → {train[^1].Values["loss"]}");
+        Assert.All(train, r => Assert.Equal(["ce", "fit", "kd", "loss", "lr"], r.Values.Keys.Order()));
+        // LR: one warm-up epoch from half the rate, then 0.05, then ×0.1 at epoch 3 (of 4).
+        Assert.Equal([0.025, 0.05, 0.05, 0.005], train.Select(r => Math.Round(r.Values["lr"], 6)));
+        Assert.Contains("val_top2", records.Last(r => r.Phase == "val").Values.Keys);
+        Assert.True(File.Exists(Path.Combine(full.RunPath, "config.yaml")));
+        Assert.Contains("name: e2e-student", File.ReadAllText(Path.Combine(full.RunPath, "config.yaml")));
+        Assert.Contains("run: { seed: 7, epochs: 4, batch: 16, device: cpu, quick: false }", File.ReadAllText(Path.Combine(full.RunPath, "config.yaml")));
+        Assert.True(File.Exists(Path.Combine(full.RunPath, "checkpoints", "latest.json")));
+        Assert.True(File.Exists(Path.Combine(full.RunPath, "checkpoints", "best.json")));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(full.RunPath, "summary.json")))!;
+        Assert.Equal(24, (long)summary["steps"]!);
+        Assert.True((bool)summary["completed"]!);
+
+        // Stopped after 8 steps (in the second epoch), then resumed: the same weights, optimizer state and metrics.
+        var part = Experiment("e2e-student").Run(Options(tmp.Path, "part") with { StopAfterSteps = 8 });
+        Assert.False(part.Completed);
+        Assert.Equal((1, 8L), (part.Epochs, part.Steps));
+        Assert.Equal((1, 2L), (Checkpoint.ReadInfo(part.RunPath).Epoch, Checkpoint.ReadInfo(part.RunPath).BatchInEpoch));
+        var resumed = Experiment("e2e-student").Run(Options(tmp.Path, "part") with { Resume = true });
+        Assert.Equal(part.RunPath, resumed.RunPath);
+        Assert.True(resumed.Completed);
+        Assert.Equal((4, 24L), (resumed.Epochs, resumed.Steps));
+        Assert.Equal(full.Final["val_top1"], resumed.Final["val_top1"]);
+        AssertSameTensors(Checkpoint.ReadInfo(full.RunPath).TensorsPath, Checkpoint.ReadInfo(resumed.RunPath).TensorsPath);
+        Assert.Contains("resume", RunDirectory.ReadMetrics(resumed.RunPath).Select(r => r.Phase));
+
+        // Every model, batch and intermediate was released.
+        Assert.Equal(before, SequentialCollection.SettledLiveCount());
+    }
+
+    [Fact]
+    public void A_dry_run_takes_one_step_with_a_missing_teacher()
+    {
+        using var tmp = new TempDir();
+        var result = Experiment("e2e-student").Run(Options(tmp.Path) with { DryRun = true });
+        Assert.True(result.Completed);
+        Assert.Equal((1, 1L), (result.Epochs, result.Steps));
+        Assert.InRange(result.Final["val_top1"], 0.0, 1.0);
+    }
+
+    [Fact]
+    public void The_same_experiment_written_as_a_class_generates_the_same_loss_and_loop()
+    {
+        _ = s_assembly.Value;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(StudentClass));
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.Errors);
+        var generated = result.Run.GeneratedTrees.ToDictionary(t => Path.GetFileName(t.FilePath), t => t.ToString());
+        Assert.DoesNotContain("Lab.E2eStudentExperiment.Members.g.cs", generated.Keys); // the class declares its own models and data
+        foreach (var (yamlPart, classPart) in new[] { ("Loss", "Loss"), ("Train", "Train"), ("", "Experiment") })
+        {
+            var fromYaml = s_generated[yamlPart.Length == 0 ? "E2eStudentExperiment.g.cs" : $"E2eStudentExperiment.{yamlPart}.g.cs"];
+            var fromClass = generated[$"Lab.E2eStudentExperiment.{classPart}.g.cs"];
+            Assert.Equal(fromYaml.Replace("namespace Distill.Experiments.Generated;", "namespace Lab;"), fromClass);
+        }
+    }
+
+    [Fact]
+    public void The_generated_loop_is_snapshotted()
+    {
+        _ = s_assembly.Value;
+        foreach (var part in new[] { "E2eStudentExperiment.Train.g.cs", "E2eStudentExperiment.Members.g.cs", "E2eStudentExperiment.g.cs" })
+            Snapshot.Verify(s_generated[part], nameof(TrainingLoopTests), nameof(The_generated_loop_is_snapshotted), part);
+    }
+
+    [Fact]
+    public void The_registry_describes_the_experiment_as_declared()
+    {
+        var info = Experiment("e2e-student");
+        Assert.Equal(["e2e-teacher"], info.DependsOn);
+        Assert.Equal(4, info.Epochs);
+        Assert.Equal(["teacher", "student"], info.Models.Select(m => m.Name));
+        Assert.Equal("from: e2e-teacher", info.Models[0].Weights);
+        Assert.Equal(["ce", "kd", "fit"], info.LossTerms.Select(t => t.Name));
+        Assert.Equal("{ warmup: 1 }", info.LossTerms[2].Schedule);
+        Assert.Contains("  kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4, weight: 0.5 }", info.Configuration);
+    }
+
+    private static void AssertSameTensors(string expectedPath, string actualPath)
+    {
+        using var expected = Safetensors.Read(expectedPath);
+        using var actual = Safetensors.Read(actualPath);
+        Assert.Equal(expected.Tensors.Select(t => t.Key), actual.Tensors.Select(t => t.Key));
+        foreach (var (name, tensor) in expected.Tensors)
+            Assert.True(tensor.equal(actual[name]), $"tensor '{name}' differs between the uninterrupted and the resumed run");
+    }
+}
+
+/// <summary>A fresh directory under the system temp folder, deleted afterwards.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir() => Directory.CreateDirectory(Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"distill-gen-{Guid.NewGuid():N}"));
+
+    public string Path { get; }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); }
+        catch (IOException) { }
+    }
+}
