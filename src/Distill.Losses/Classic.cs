@@ -4,7 +4,7 @@ using static Distill.Torch.torch.nn.functional;
 namespace Distill.Losses;
 
 /// <summary>The classic distillation baselines.</summary>
-public static class Classic
+public static partial class Classic
 {
     /// <summary>
     /// Hinton KD (Hinton, Vinyals, Dean 2015): T² · (1/B) Σ_b KL(softmax(t_b/T) ‖ softmax(s_b/T)),

@@ -107,3 +107,39 @@ public sealed class HyperParameterAttribute : Attribute
         (double.IsNaN(Min) || (MinExclusive ? value > Min : value >= Min)) &&
         (double.IsNaN(Max) || (MaxExclusive ? value < Max : value <= Max));
 }
+
+/// <summary>
+/// Marks a static method as the shared form of the loss <see cref="Loss"/>: the same value, computed from
+/// quantities derived from the inputs (such as <c>log_softmax(z / T)</c>) that the generated code computes
+/// once per batch and hands to every term that needs the same one. Its parameters are the loss's own (by
+/// name) or carry <see cref="SharedAttribute"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class SharedFormAttribute : Attribute
+{
+    public SharedFormAttribute(string loss) => Loss = loss;
+
+    /// <summary>The DSL name of the loss this method is a form of.</summary>
+    public string Loss { get; }
+}
+
+/// <summary>
+/// A parameter of a <see cref="SharedFormAttribute"/> method that receives <c>Quantity(Of, With...)</c>: the
+/// public static method <see cref="Quantity"/> of the same class, applied to the loss's input <see cref="Of"/>
+/// and hyper-parameters <see cref="With"/>. Two terms whose quantities have the same method, input and
+/// hyper-parameter values share one tensor.
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter, Inherited = false)]
+public sealed class SharedAttribute : Attribute
+{
+    public SharedAttribute(string quantity, string of, params string[] with)
+    {
+        Quantity = quantity;
+        Of = of;
+        With = with;
+    }
+
+    public string Quantity { get; }
+    public string Of { get; }
+    public string[] With { get; }
+}
