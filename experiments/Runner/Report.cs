@@ -1,0 +1,368 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Distill.Experiments.Runner;
+
+/// <summary>One finished run of a suite entry, as the report reads it.</summary>
+/// <param name="Value">The number the row reports for this seed (the final or the best epoch's metric, per the suite); null when the run logged no such metric.</param>
+/// <param name="Curve">The metric per epoch (1-based), as logged; epochs a resumed run logged again keep their last value.</param>
+public sealed record SeedResult(
+    long Seed,
+    string RunPath,
+    double? Value,
+    double? Final,
+    double? Best,
+    int? BestEpoch,
+    IReadOnlyDictionary<int, double> Curve,
+    int? Epochs,
+    double? ElapsedSeconds,
+    string? Device,
+    IReadOnlyDictionary<string, string>? Teachers = null);
+
+/// <summary>A suite entry's row: its runs, the seeds that have none (and why), and the published anchor.</summary>
+public sealed record EntryResult(SuiteEntry Entry, IReadOnlyList<long> Seeds, IReadOnlyList<SeedResult> Runs, IReadOnlyList<long> Missing, IReadOnlyDictionary<long, string> Failed, SuiteAnchor? Anchor)
+{
+    public IReadOnlyList<double> Values => Runs.Where(r => r.Value is not null).Select(r => r.Value!.Value).ToList();
+
+    public double? Mean => Values.Count == 0 ? null : Values.Average();
+
+    /// <summary>The sample standard deviation (n − 1); null for fewer than two values.</summary>
+    public double? Std => Statistics.SampleStd(Values);
+
+    /// <summary>The metric per epoch averaged over the seeds that logged that epoch.</summary>
+    public IReadOnlyList<(int Epoch, double Value)> MeanCurve =>
+        Runs.SelectMany(r => r.Curve)
+            .GroupBy(kv => kv.Key)
+            .OrderBy(g => g.Key)
+            .Select(g => (g.Key, g.Average(kv => kv.Value)))
+            .ToList();
+}
+
+/// <summary>What a report is made of.</summary>
+public sealed record ReportData(Suite Suite, bool Quick, string OutputRoot, IReadOnlyList<EntryResult> Entries, string Command, DateTimeOffset Generated);
+
+public static class Statistics
+{
+    public static double? SampleStd(IReadOnlyList<double> values)
+    {
+        if (values.Count < 2) return null;
+        var mean = values.Average();
+        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
+    }
+}
+
+/// <summary>Finds a metric in <c>metrics.jsonl</c> and <c>summary.json</c>, whichever way the loop spelled it.</summary>
+public static class MetricReader
+{
+    /// <summary>
+    /// The metric's value in a record: the key itself; the other separator ("val_top1" ↔ "val/top1"); or,
+    /// for "&lt;phase&gt;_&lt;key&gt;", the key in a record of that phase ("val" record, "top1").
+    /// </summary>
+    public static double? Find(IReadOnlyDictionary<string, double> values, string? phase, string metric)
+    {
+        if (values.TryGetValue(metric, out var v)) return v;
+        var swapped = metric.Contains('/') ? metric.Replace('/', '_') : metric.Replace('_', '/');
+        if (swapped != metric && values.TryGetValue(swapped, out v)) return v;
+        var cut = metric.IndexOfAny(['_', '/']);
+        if (cut > 0 && phase is not null && metric[..cut] == phase && values.TryGetValue(metric[(cut + 1)..], out v)) return v;
+        return null;
+    }
+
+    /// <summary>The metric per epoch; after a "resume" marker, epochs beyond the resumed checkpoint are dropped (they are logged again).</summary>
+    public static SortedDictionary<int, double> Curve(IEnumerable<MetricsRecord> records, string metric)
+    {
+        var curve = new SortedDictionary<int, double>();
+        foreach (var r in records)
+        {
+            if (r.Phase == "resume")
+            {
+                if (r.Epoch is { } resumedAt)
+                    foreach (var later in curve.Keys.Where(e => e > resumedAt).ToList()) curve.Remove(later);
+                continue;
+            }
+            if (r.Epoch is { } epoch && Find(r.Values, r.Phase, metric) is { } value) curve[epoch] = value;
+        }
+        return curve;
+    }
+
+    /// <summary>Reads a finished run for a report row.</summary>
+    public static SeedResult Read(string runPath, long seed, Suite suite)
+    {
+        var metricsFile = Path.Combine(runPath, RunDirectory.MetricsFile);
+        var curve = File.Exists(metricsFile) ? Curve(RunDirectory.ReadMetrics(metricsFile), suite.Metric) : new SortedDictionary<int, double>();
+        JsonObject? summary = null;
+        try
+        {
+            summary = JsonNode.Parse(File.ReadAllText(Path.Combine(runPath, RunDirectory.SummaryFile)), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }) as JsonObject;
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            // A damaged summary leaves the curve, which is enough for the row.
+        }
+
+        double? final = curve.Count > 0 ? curve.Last().Value : null;
+        if (final is null && summary?["final"] is JsonObject finalNode)
+        {
+            var values = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var (k, node) in finalNode)
+                if (JsonValues.Read(node) is { } d) values[k] = d;
+            final = Find(values, null, suite.Metric);
+        }
+        double? best = null;
+        int? bestEpoch = null;
+        foreach (var (epoch, value) in curve)
+            if (!double.IsNaN(value) && (best is null || (suite.Mode == MetricMode.Max ? value > best : value < best)))
+                (best, bestEpoch) = (value, epoch);
+        if (best is null && final is not null) best = final;
+        var record = RunRecord.Read(runPath);
+        return new SeedResult(
+            seed,
+            runPath,
+            suite.Select == Selection.Best ? best : final,
+            final,
+            best,
+            bestEpoch,
+            curve,
+            summary?["epochs"] is { } ep && JsonValues.Read(ep) is { } epochs ? (int)epochs : curve.Count > 0 ? curve.Keys.Max() : null,
+            summary?["elapsed_seconds"] is { } el ? JsonValues.Read(el) : null,
+            record?.Device,
+            record?.Teachers);
+    }
+}
+
+/// <summary>Writes a report: <c>report.md</c>, <c>curves.svg</c>, <c>results.json</c>.</summary>
+public static class ReportWriter
+{
+    public static IReadOnlyList<string> Write(ReportData data, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var files = new List<string>();
+        void Save(string name, string content)
+        {
+            var path = Path.Combine(directory, name);
+            var temp = Path.Combine(directory, $".{name}.{Environment.ProcessId}.tmp");
+            File.WriteAllText(temp, content);
+            File.Move(temp, path, overwrite: true);
+            files.Add(path);
+        }
+        Save("report.md", Markdown(data));
+        Save("curves.svg", Curves(data));
+        Save("results.json", Json(data).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return files;
+    }
+
+    private static string Shown(Suite suite, double value) => Format.Fixed(value * suite.Scale, suite.ShownDecimals);
+
+    private static string MetricWords(Suite suite) =>
+        $"{(suite.Select == Selection.Best ? "best-epoch" : "final-epoch")} `{suite.Metric}`{(suite.Scale != 1 ? $" × {Format.Metric(suite.Scale)}" : "")}, {(suite.Mode == MetricMode.Max ? "higher" : "lower")} is better";
+
+    /// <summary>"72.10 ± 0.31 (n=3)", "72.10 (n=1)" or "—".</summary>
+    public static string MeanCell(Suite suite, EntryResult e) =>
+        e.Mean is not { } mean ? "—"
+        : e.Std is { } std ? $"{Shown(suite, mean)} ± {Format.Fixed(std * suite.Scale, suite.ShownDecimals)} (n={e.Values.Count.ToString(CultureInfo.InvariantCulture)})"
+        : $"{Shown(suite, mean)} (n={e.Values.Count.ToString(CultureInfo.InvariantCulture)})";
+
+    private static string Escape(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+
+    public static string Markdown(ReportData data)
+    {
+        var suite = data.Suite;
+        var sb = new StringBuilder();
+        sb.Append("# ").AppendLine(suite.Title).AppendLine();
+        if (suite.Description is { } d) sb.AppendLine(d.Trim()).AppendLine();
+        if (data.Quick)
+            sb.AppendLine($"> **Quick run** ({suite.QuickEpochs.ToString(CultureInfo.InvariantCulture)} epoch{(suite.QuickEpochs == 1 ? "" : "s")} of at most {suite.QuickBatches.ToString(CultureInfo.InvariantCulture)} batches): a smoke test of the pipeline, not a reproduction. The numbers below say nothing about the methods.").AppendLine();
+        sb.AppendLine($"Metric: {MetricWords(suite)}. Mean ± sample standard deviation over seeds (n = runs with the metric).").AppendLine();
+
+        sb.AppendLine($"| Method | Group | Experiment | {Escape(suite.Metric)} mean ± std | Per seed | Best epoch (per seed) | Published |");
+        sb.AppendLine("| --- | --- | --- | ---: | --- | --- | --- |");
+        foreach (var e in data.Entries)
+        {
+            var perSeed = string.Join(", ", e.Seeds.Select(s =>
+                e.Runs.FirstOrDefault(r => r.Seed == s) is { Value: { } v } ? $"{Shown(suite, v)} (s{s.ToString(CultureInfo.InvariantCulture)})"
+                : e.Failed.ContainsKey(s) ? $"failed (s{s.ToString(CultureInfo.InvariantCulture)})"
+                : $"— (s{s.ToString(CultureInfo.InvariantCulture)})"));
+            var bestEpochs = string.Join(", ", e.Runs.Select(r => r.BestEpoch is { } b
+                ? $"{b.ToString(CultureInfo.InvariantCulture)}/{(r.Epochs ?? b).ToString(CultureInfo.InvariantCulture)}"
+                : "—"));
+            var anchor = e.Anchor is { } a ? a.Value : "";
+            sb.AppendLine($"| {Escape(e.Entry.Label)} | {Escape(e.Entry.Group ?? "")} | `{e.Entry.Experiment}` | {MeanCell(suite, e)} | {perSeed} | {(bestEpochs.Length > 0 ? bestEpochs : "—")} | {Escape(anchor)} |");
+        }
+        sb.AppendLine();
+
+        if (Ordering(data) is { } ordering) sb.AppendLine(ordering).AppendLine();
+
+        var anchors = data.Entries.Where(e => e.Anchor?.Source is not null).ToList();
+        if (anchors.Count > 0)
+        {
+            sb.AppendLine("Published numbers:").AppendLine();
+            foreach (var e in anchors) sb.AppendLine($"* {Escape(e.Entry.Label)}: {e.Anchor!.Value} — {e.Anchor.Source}");
+            sb.AppendLine();
+        }
+
+        var missing = data.Entries.Where(e => e.Missing.Count > 0).ToList();
+        var failed = data.Entries.Where(e => e.Failed.Count > 0).ToList();
+        var noMetric = data.Entries.SelectMany(e => e.Runs.Where(r => r.Value is null).Select(r => (e, r))).ToList();
+        if (missing.Count > 0 || failed.Count > 0 || noMetric.Count > 0)
+        {
+            sb.AppendLine("## Gaps").AppendLine();
+            foreach (var e in missing)
+                sb.AppendLine($"* {Escape(e.Entry.Label)}: no finished run for seed{(e.Missing.Count == 1 ? "" : "s")} {string.Join(", ", e.Missing.Select(s => s.ToString(CultureInfo.InvariantCulture)))} (collected only; run the report without --collect to train them)");
+            foreach (var e in failed)
+                foreach (var (seed, error) in e.Failed)
+                    sb.AppendLine($"* {Escape(e.Entry.Label)}, seed {seed.ToString(CultureInfo.InvariantCulture)}: failed: {Escape(error)}");
+            foreach (var (e, r) in noMetric)
+                sb.AppendLine($"* {Escape(e.Entry.Label)}, seed {r.Seed.ToString(CultureInfo.InvariantCulture)}: the run logged no `{suite.Metric}` ({r.RunPath})");
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("![metric per epoch](curves.svg)").AppendLine();
+
+        sb.AppendLine("## Runs").AppendLine();
+        sb.AppendLine("| Method | Seed | Run | Epochs | Final | Best | Time | Device | Teacher runs |");
+        sb.AppendLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |");
+        foreach (var e in data.Entries)
+            foreach (var r in e.Runs)
+            {
+                var teachers = r.Teachers is { Count: > 0 } t ? string.Join(", ", t.Values.Select(v => $"`{Escape(Relative(data.OutputRoot, v))}`")) : "";
+                sb.AppendLine($"| {Escape(e.Entry.Label)} | {r.Seed.ToString(CultureInfo.InvariantCulture)} | `{Escape(Relative(data.OutputRoot, r.RunPath))}` | {r.Epochs?.ToString(CultureInfo.InvariantCulture) ?? "—"} | {(r.Final is { } f ? Shown(suite, f) : "—")} | {(r.Best is { } b ? Shown(suite, b) : "—")} | {(r.ElapsedSeconds is { } s ? Format.Duration(TimeSpan.FromSeconds(s)) : "—")} | {r.Device ?? "—"} | {teachers} |");
+            }
+        var total = data.Entries.SelectMany(e => e.Runs).Sum(r => r.ElapsedSeconds ?? 0);
+        sb.AppendLine().AppendLine($"Training time of these runs: {Format.Duration(TimeSpan.FromSeconds(total))} (each run's last invocation).").AppendLine();
+
+        sb.AppendLine("## How this was made").AppendLine();
+        sb.AppendLine("```");
+        sb.AppendLine(data.Command);
+        sb.AppendLine("```").AppendLine();
+        sb.AppendLine($"(from the repository root: `dotnet run -c Release --project experiments --{data.Command[CommandLine.Program.Length..]}`)").AppendLine();
+        sb.AppendLine($"* Generated: {data.Generated.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC");
+        sb.AppendLine($"* Runs under: `{data.OutputRoot}`");
+        sb.AppendLine($"* Suite file: `{suite.Path}`");
+        foreach (var fact in MachineFacts()) sb.AppendLine($"* {fact}");
+        return sb.ToString();
+    }
+
+    private static string Relative(string root, string path)
+    {
+        var relative = Path.GetRelativePath(root, path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
+    }
+
+    /// <summary>
+    /// Our ranking of the rows that have both a mean and a numeric anchor next to the published ranking;
+    /// says plainly when they differ. Null with fewer than two such rows.
+    /// </summary>
+    public static string? Ordering(ReportData data)
+    {
+        var rows = data.Entries.Where(e => e.Mean is not null && e.Anchor?.Number is not null).ToList();
+        if (rows.Count < 2) return null;
+        var max = data.Suite.Mode == MetricMode.Max;
+        var sign = max ? " > " : " < ";
+        var ours = (max ? rows.OrderByDescending(e => e.Mean) : rows.OrderBy(e => e.Mean)).Select(e => e.Entry.Label).ToList();
+        var published = (max ? rows.OrderByDescending(e => e.Anchor!.Number) : rows.OrderBy(e => e.Anchor!.Number)).Select(e => e.Entry.Label).ToList();
+        var same = ours.SequenceEqual(published);
+        return $"Ordering (rows with a published number): ours {string.Join(sign, ours)}; published {string.Join(sign, published)} — "
+            + (same ? "the same order." : "**the order differs from the published one.**");
+    }
+
+    public static IEnumerable<string> MachineFacts()
+    {
+        yield return $"Machine: {Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)} logical cores{(CpuModel() is { } cpu ? $" ({cpu})" : "")}, {RuntimeInformation.OSDescription.Trim()}, {RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}";
+        var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (memory > 0) yield return $"Memory: {(memory / (1024.0 * 1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture)} GiB";
+        yield return $"Runtime: {RuntimeInformation.FrameworkDescription}";
+    }
+
+    private static string? CpuModel()
+    {
+        try
+        {
+            if (!File.Exists("/proc/cpuinfo")) return null;
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line?[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    public static string Curves(ReportData data)
+    {
+        var suite = data.Suite;
+        var series = data.Entries
+            .Select(e => new SvgPlot.Series(e.Entry.Label, e.MeanCurve.Select(p => ((double)p.Epoch, p.Value * suite.Scale)).ToList()))
+            .ToList();
+        var seeds = data.Entries.SelectMany(e => e.Runs.Select(r => r.Seed)).Distinct().Count();
+        return SvgPlot.Render(
+            $"{suite.Title}: {suite.Metric} per epoch{(data.Quick ? " (quick)" : "")}",
+            $"mean over seeds ({seeds.ToString(CultureInfo.InvariantCulture)} seed{(seeds == 1 ? "" : "s")} in all)",
+            "epoch",
+            suite.Metric + (suite.Scale != 1 ? $" × {Format.Metric(suite.Scale)}" : ""),
+            series);
+    }
+
+    public static JsonObject Json(ReportData data)
+    {
+        var suite = data.Suite;
+        static JsonNode? Num(double? v) => v is { } d ? JsonValues.Node(d) : null;
+        var entries = new JsonArray();
+        foreach (var e in data.Entries)
+        {
+            var runs = new JsonArray();
+            foreach (var r in e.Runs)
+            {
+                var curve = new JsonArray();
+                foreach (var (epoch, value) in r.Curve) curve.Add(new JsonArray(epoch, JsonValues.Node(value)));
+                runs.Add(new JsonObject
+                {
+                    ["seed"] = r.Seed,
+                    ["run"] = r.RunPath,
+                    ["value"] = Num(r.Value),
+                    ["final"] = Num(r.Final),
+                    ["best"] = Num(r.Best),
+                    ["best_epoch"] = r.BestEpoch,
+                    ["epochs"] = r.Epochs,
+                    ["elapsed_seconds"] = Num(r.ElapsedSeconds),
+                    ["device"] = r.Device,
+                    ["teachers"] = r.Teachers is { Count: > 0 } t ? new JsonObject(t.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) : null,
+                    ["curve"] = curve,
+                });
+            }
+            var failed = new JsonObject();
+            foreach (var (seed, error) in e.Failed) failed[seed.ToString(CultureInfo.InvariantCulture)] = error;
+            entries.Add(new JsonObject
+            {
+                ["label"] = e.Entry.Label,
+                ["experiment"] = e.Entry.Experiment,
+                ["group"] = e.Entry.Group,
+                ["seeds"] = new JsonArray(e.Seeds.Select(s => (JsonNode?)s).ToArray()),
+                ["n"] = e.Values.Count,
+                ["mean"] = Num(e.Mean),
+                ["std"] = Num(e.Std),
+                ["runs"] = runs,
+                ["missing_seeds"] = new JsonArray(e.Missing.Select(s => (JsonNode?)s).ToArray()),
+                ["failed_seeds"] = failed,
+                ["anchor"] = e.Anchor is { } a ? new JsonObject { ["value"] = a.Value, ["number"] = Num(a.Number), ["source"] = a.Source } : null,
+            });
+        }
+        return new JsonObject
+        {
+            ["suite"] = suite.Name,
+            ["title"] = suite.Title,
+            ["metric"] = suite.Metric,
+            ["mode"] = suite.Mode == MetricMode.Max ? "max" : "min",
+            ["select"] = suite.Select == Selection.Best ? "best" : "final",
+            ["scale"] = JsonValues.Node(suite.Scale),
+            ["quick"] = data.Quick,
+            ["generated"] = data.Generated.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+            ["command"] = data.Command,
+            ["output_root"] = data.OutputRoot,
+            ["cores"] = Environment.ProcessorCount,
+            ["entries"] = entries,
+        };
+    }
+}
