@@ -117,6 +117,39 @@ public class FusedLossTests
         }
     }
 
+    [Fact]
+    public void Terms_that_need_the_same_quantity_share_one_tensor()
+    {
+        const string yaml = """
+            name: two-teacher-kd
+            data:
+              train: { dataset: Images, args: { classes: 10, size: 16 } }
+              batch: 4
+            teachers:
+              big: { model: CifarResNet, args: { depth: 8, classes: 10, width: 8, stem: 8 } }
+              wide: { model: CifarResNet, args: { depth: 8, classes: 10, width: 6, stem: 8 } }
+            student: { model: CifarResNet, args: { depth: 8, classes: 10, width: 4, stem: 4 } }
+            losses:
+              ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+              kd_big: { loss: hinton_kd, student: student.logits, teacher: big.logits, temperature: 4 }
+              kd_wide: { loss: hinton_kd, student: student.logits, teacher: wide.logits }
+              kd_plain: { loss: hinton_kd, student: student.logits, teacher: big.logits, temperature: 1 }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("shared.distill.yaml", yaml)), GeneratorHarness.Compilation(withTestZoo: false, Data));
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.Errors);
+        var loss = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("TwoTeacherKdExperiment.Loss.g.cs", StringComparison.Ordinal)).ToString();
+        // kd_wide's temperature is hinton_kd's default 4: the same log_softmax(student / 4) as kd_big's.
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(student_logits, 4.0)"));
+        Assert.Contains("// shared by kd_big, kd_wide: log_softmax_t(student_logits, 4.0)", loss);
+        // cross-entropy's log_softmax is the T = 1 KD term's student side.
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(student_logits, 1.0)"));
+        Assert.Contains("// shared by ce, kd_plain: log_softmax_t(student_logits, 1.0)", loss);
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, 4.0)"));
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, 1.0)"));
+        Assert.Equal(1, Count(loss, "student_logits_log_softmax_t_4.Dispose(); // last use"));
+    }
+
     private static int Count(string text, string what)
     {
         var n = 0;

@@ -29,14 +29,20 @@ internal static class CatalogBuilder
             compilation.GetTypeByMetadataName(Ns + "DistillModelAttribute"),
             compilation.GetTypeByMetadataName(Ns + "TapAttribute"),
             compilation.GetTypeByMetadataName(Ns + "DistillDatasetAttribute"),
-            compilation.GetTypeByMetadataName(Ns + "BatchFieldAttribute"));
+            compilation.GetTypeByMetadataName(Ns + "BatchFieldAttribute"),
+            compilation.GetTypeByMetadataName(Ns + "SharedFormAttribute"),
+            compilation.GetTypeByMetadataName(Ns + "SharedAttribute"));
 
         var losses = new List<LossInfo>();
         var models = new List<ModelInfo>();
         var datasets = new List<DatasetInfo>();
+        var sharedForms = new List<(string Loss, SharedFormInfo Form)>();
         foreach (var assembly in AssembliesUsingMetadata(compilation))
             foreach (var type in AllTypes(assembly.GlobalNamespace, ct))
-                Visit(type, a, losses, models, datasets);
+                Visit(type, a, losses, models, datasets, sharedForms);
+        // A loss gets its shared form (the first one declared for its name).
+        for (var i = 0; i < losses.Count; i++)
+            if (sharedForms.FirstOrDefault(f => f.Loss == losses[i].Name).Form is { } form) losses[i] = losses[i] with { Shared = form };
 
         var canTrain = compilation.GetTypeByMetadataName("Distill.Runtime.TrainOptions") is not null
                        && compilation.GetTypeByMetadataName("Distill.Data.DataLoader`1") is not null;
@@ -47,7 +53,8 @@ internal static class CatalogBuilder
             canTrain);
     }
 
-    private sealed record Attributes(INamedTypeSymbol Loss, INamedTypeSymbol? Input, INamedTypeSymbol? Hyper, INamedTypeSymbol? Model, INamedTypeSymbol? Tap, INamedTypeSymbol? Dataset, INamedTypeSymbol? Field);
+    private sealed record Attributes(INamedTypeSymbol Loss, INamedTypeSymbol? Input, INamedTypeSymbol? Hyper, INamedTypeSymbol? Model, INamedTypeSymbol? Tap, INamedTypeSymbol? Dataset, INamedTypeSymbol? Field,
+        INamedTypeSymbol? SharedForm, INamedTypeSymbol? Shared);
 
     private static IEnumerable<IAssemblySymbol> AssembliesUsingMetadata(Compilation compilation)
     {
@@ -76,7 +83,7 @@ internal static class CatalogBuilder
             foreach (var t in WithNested(nested)) yield return t;
     }
 
-    private static void Visit(INamedTypeSymbol type, Attributes a, List<LossInfo> losses, List<ModelInfo> models, List<DatasetInfo> datasets)
+    private static void Visit(INamedTypeSymbol type, Attributes a, List<LossInfo> losses, List<ModelInfo> models, List<DatasetInfo> datasets, List<(string, SharedFormInfo)> sharedForms)
     {
         if (type.DeclaredAccessibility != Accessibility.Public && !SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, type.ContainingAssembly)) return;
         var typeAttributes = type.GetAttributes();
@@ -85,8 +92,12 @@ internal static class CatalogBuilder
         if (a.Dataset is not null && Find(typeAttributes, a.Dataset) is { } dataset)
             datasets.Add(ReadDataset(type, dataset, typeAttributes, a));
         foreach (var member in type.GetMembers())
-            if (member is IMethodSymbol { IsStatic: true } method && Find(method.GetAttributes(), a.Loss) is { } loss)
-                losses.Add(ReadLoss(type, method, loss, a));
+        {
+            if (member is not IMethodSymbol { IsStatic: true } method) continue;
+            if (Find(method.GetAttributes(), a.Loss) is { } loss) losses.Add(ReadLoss(type, method, loss, a));
+            if (a.SharedForm is not null && Find(method.GetAttributes(), a.SharedForm) is { } shared && ReadSharedForm(type, method, a) is { } form)
+                sharedForms.Add((shared.ConstructorArguments[0].Value as string ?? "", form));
+        }
     }
 
     private static AttributeData? Find(IEnumerable<AttributeData> attributes, INamedTypeSymbol attribute) =>
@@ -128,6 +139,31 @@ internal static class CatalogBuilder
         var name = loss.ConstructorArguments.Length > 0 ? loss.ConstructorArguments[0].Value as string ?? method.Name : method.Name;
         return new LossInfo(name, FullName(type), method.Name, inputs.ToEquatableArray(), hypers.ToEquatableArray(),
             method.Parameters.Select(p => p.Name).ToEquatableArray(), Named(loss, "Formula"), Named(loss, "Source"));
+    }
+
+    /// <summary>A shared form, or null when one of its quantities is not a public static method of its class.</summary>
+    private static SharedFormInfo? ReadSharedForm(INamedTypeSymbol type, IMethodSymbol method, Attributes a)
+    {
+        var parameters = new List<SharedParameterInfo>();
+        foreach (var p in method.Parameters)
+        {
+            if (a.Shared is null || Find(p.GetAttributes(), a.Shared) is not { } shared)
+            {
+                parameters.Add(new SharedParameterInfo(p.Name, null, null, EquatableArray<string>.Empty, EquatableArray<ParameterInfo>.Empty));
+                continue;
+            }
+            var quantity = shared.ConstructorArguments[0].Value as string ?? "";
+            var quantityMethod = type.GetMembers(quantity).OfType<IMethodSymbol>().FirstOrDefault(m => m.IsStatic && m.DeclaredAccessibility == Accessibility.Public && m.Parameters.Length >= 1);
+            if (quantityMethod is null) return null;
+            var with = shared.ConstructorArguments.Length > 2 && !shared.ConstructorArguments[2].IsNull
+                ? shared.ConstructorArguments[2].Values.Select(v => v.Value as string ?? "").ToEquatableArray()
+                : EquatableArray<string>.Empty;
+            var quantityParameters = quantityMethod.Parameters.Skip(1)
+                .Select(q => new ParameterInfo(q.Name, TypeName(q.Type), q.HasExplicitDefaultValue, q.HasExplicitDefaultValue ? DefaultText(q.ExplicitDefaultValue) : null))
+                .ToEquatableArray();
+            parameters.Add(new SharedParameterInfo(p.Name, quantity, shared.ConstructorArguments[1].Value as string, with, quantityParameters));
+        }
+        return new SharedFormInfo(FullName(type), method.Name, parameters.ToEquatableArray());
     }
 
     private static ModelInfo ReadModel(INamedTypeSymbol type, AttributeData model, IEnumerable<AttributeData> attributes, Attributes a)

@@ -82,7 +82,7 @@ internal sealed record ExperimentDescription(
 {
     public static ExperimentDescription From(ExperimentSpec spec) => new(
         spec.Name, spec.SourcePath, spec.Namespace, spec.ClassName, spec.Paper, ConfigurationWriter.Write(spec),
-        spec.Models.Select(m => new ModelDescription(m.Name, m.Role.ToString(), m.Type, ConfigurationWriter.Arguments(m.Arguments), ConfigurationWriter.Weights(m.Checkpoint))).ToEquatableArray(),
+        spec.Models.Select(m => new ModelDescription(m.Name, m.Role.ToString().ToLowerInvariant(), m.Type, ConfigurationWriter.Arguments(m.Arguments), ConfigurationWriter.Weights(m.Checkpoint))).ToEquatableArray(),
         spec.Losses.Select(l => new LossDescription(l.Name, l.Loss, l.Weight, ConfigurationWriter.Arguments(l.Arguments), ConfigurationWriter.Schedule(l.Schedule))).ToEquatableArray(),
         spec.Models.Where(m => m.Checkpoint?.FromExperiment is not null).Select(m => m.Checkpoint!.FromExperiment!).Distinct().ToEquatableArray(),
         spec.Seeds);

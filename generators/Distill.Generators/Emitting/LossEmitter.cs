@@ -170,20 +170,19 @@ internal static class LossEmitter
                 }
             }
 
-            // Adapters, then the terms, each releasing what it read for the last time.
-            var lastUse = LastUses(plan);
+            // Adapters, then the terms (each after the shared quantities it needs), each step releasing what it read for the last time.
+            var steps = Steps(plan);
+            var lastUse = LastUses(plan, steps);
             if (plan.Adapters.Count > 0) w.Line();
-            foreach (var a in plan.Adapters)
+            var firstTermStep = steps.FindIndex(s => !s.Id.StartsWith("adapter:", System.StringComparison.Ordinal));
+            for (var i = 0; i < steps.Count; i++)
             {
-                w.Line($"var {a.Local} = {a.Property}.call({a.SourceLocal});");
-                Release(w, lastUse, "adapter:" + a.Name);
-            }
-            w.Line();
-            foreach (var t in plan.Terms)
-            {
-                w.Line($"// {t.Name} = {t.Formula}");
-                w.Line($"var {Planner.Identifier(t.Name)} = {t.Call};");
-                Release(w, lastUse, "term:" + t.Name);
+                var (id, _, line, comment) = steps[i];
+                if (i == firstTermStep) w.Line();
+                if (comment is not null)
+                    foreach (var c in comment.Split('\n')) w.Line(c);
+                w.Line(line);
+                Release(w, lastUse, id);
             }
 
             // The weighted sum, in place, constant weights folded into each term's factor.
@@ -206,15 +205,42 @@ internal static class LossEmitter
         }
     }
 
-    /// <summary>For each step ("adapter:x" / "term:y"), the locals whose last reader it is.</summary>
-    private static Dictionary<string, List<string>> LastUses(LossPlan plan)
+    /// <summary>
+    /// The steps after the forward passes, in order: each adapter, then per term the shared quantities it is the first
+    /// to need and the term itself; each with the locals it reads, its line, and a comment.
+    /// </summary>
+    private static List<(string Id, IReadOnlyList<string> Reads, string Line, string? Comment)> Steps(LossPlan plan)
     {
-        var steps = plan.Adapters.Select(a => ("adapter:" + a.Name, (IEnumerable<string>)new[] { a.SourceLocal }))
-            .Concat(plan.Terms.Select(t => ("term:" + t.Name, (IEnumerable<string>)t.Reads)))
-            .ToList();
-        var owned = new HashSet<string>(plan.Models.SelectMany(m => m.Taps.Select(t => t.Local)).Concat(plan.Adapters.Select(a => a.Local)));
+        var steps = new List<(string Id, IReadOnlyList<string> Reads, string Line, string? Comment)>();
+        foreach (var a in plan.Adapters)
+            steps.Add(("adapter:" + a.Name, new[] { a.SourceLocal }, $"var {a.Local} = {a.Property}.call({a.SourceLocal});", null));
+        var emitted = new HashSet<string>();
+        foreach (var t in plan.Terms)
+        {
+            // The term's formula heads its group: the quantities it is first to need, then its call.
+            string? heading = $"// {t.Name} = {t.Formula}";
+            foreach (var local in t.Needs)
+            {
+                if (!emitted.Add(local)) continue;
+                var d = plan.Derived.First(x => x.Local == local);
+                var users = plan.Terms.Where(x => x.Needs.Contains(local)).Select(x => x.Name).ToList();
+                var shortExpression = d.Expression.Substring(d.Expression.LastIndexOf('.', d.Expression.IndexOf('(')) + 1);
+                var shared = users.Count > 1 ? $"// shared by {string.Join(", ", users)}: {shortExpression}" : null;
+                steps.Add(("derived:" + local, new[] { d.Source }, $"var {local} = {d.Expression};",
+                    heading is null ? shared : shared is null ? heading : heading + "\n" + shared));
+                heading = null;
+            }
+            steps.Add(("term:" + t.Name, t.Reads, $"var {Planner.Identifier(t.Name)} = {t.Call};", heading));
+        }
+        return steps;
+    }
+
+    /// <summary>For each step, the locals whose last reader it is.</summary>
+    private static Dictionary<string, List<string>> LastUses(LossPlan plan, List<(string Id, IReadOnlyList<string> Reads, string Line, string? Comment)> steps)
+    {
+        var owned = new HashSet<string>(plan.Models.SelectMany(m => m.Taps.Select(t => t.Local)).Concat(plan.Adapters.Select(a => a.Local)).Concat(plan.Derived.Select(d => d.Local)));
         var last = new Dictionary<string, string>();
-        foreach (var (step, reads) in steps)
+        foreach (var (step, reads, _, _) in steps)
             foreach (var r in reads)
                 if (owned.Contains(r)) last[r] = step;
         var result = new Dictionary<string, List<string>>();

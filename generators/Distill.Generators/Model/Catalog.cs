@@ -37,7 +37,8 @@ internal sealed record LossInfo(
     EquatableArray<HyperParameterInfo> HyperParameters,
     EquatableArray<string> ParameterOrder,
     string? Formula,
-    string? Source)
+    string? Source,
+    SharedFormInfo? Shared = null)
 {
     /// <summary>
     /// The parameters of the code-first front end's <c>Loss.&lt;name&gt;(...)</c> factory: the inputs and
@@ -46,6 +47,18 @@ internal sealed record LossInfo(
     public IEnumerable<string> FactoryParameters =>
         ParameterOrder.Where(p => Inputs.Any(i => i.Name == p) || HyperParameters.Any(h => h.Name == p));
 }
+
+/// <summary>
+/// The shared form of a loss (a <c>[SharedForm]</c> method): the same value from quantities derived from its
+/// inputs, which the planner computes once per batch and hands to every term that needs the same one.
+/// </summary>
+internal sealed record SharedFormInfo(string ContainingType, string Method, EquatableArray<SharedParameterInfo> Parameters);
+
+/// <summary>
+/// A parameter of a shared form: the loss's own parameter <see cref="Name"/> (when <see cref="Quantity"/> is null), or
+/// <c>Quantity(Of, With...)</c>, where <see cref="QuantityParameters"/> are the quantity method's parameters after the tensor.
+/// </summary>
+internal sealed record SharedParameterInfo(string Name, string? Quantity, string? Of, EquatableArray<string> With, EquatableArray<ParameterInfo> QuantityParameters);
 
 internal sealed record TapInfo(string Name, string Kind, string Shape);
 

@@ -14,8 +14,15 @@ internal sealed record PlannedTap(string Tap, string Member, string Local);
 /// <summary>An adapter module and the local holding its output.</summary>
 internal sealed record PlannedAdapter(string Name, string Property, AdapterKind Kind, long InChannels, long OutChannels, string SourceLocal, string Local);
 
-/// <summary>A loss term: the call that computes it and its (possibly scheduled) weight.</summary>
-internal sealed record PlannedTerm(string Name, string Property, string Loss, string Call, string Formula, double Weight, string? WeightFactor, EquatableArray<string> Reads);
+/// <summary>
+/// A loss term: the call that computes it, its (possibly scheduled) weight, the locals it reads, and the shared
+/// quantities it needs computed before it.
+/// </summary>
+internal sealed record PlannedTerm(string Name, string Property, string Loss, string Call, string Formula, double Weight, string? WeightFactor, EquatableArray<string> Reads,
+    EquatableArray<string> Needs);
+
+/// <summary>A quantity derived from a tap once per batch and shared by the terms that need it (e.g. log_softmax(z / T)).</summary>
+internal sealed record PlannedDerived(string Local, string Expression, string Source);
 
 /// <summary>
 /// The generated code of one experiment. <see cref="DeclareMembers"/>: the class is generated from YAML, so its
@@ -32,4 +39,5 @@ internal sealed record LossPlan(
     EquatableArray<string> BatchFields,
     long Epochs,
     bool HasDecay,
-    TrainPlan? Training);
+    TrainPlan? Training,
+    EquatableArray<PlannedDerived> Derived);

@@ -61,12 +61,14 @@ internal static class Planner
         }
 
         var terms = new List<PlannedTerm>();
+        var derived = new List<PlannedDerived>();
         foreach (var t in spec.Losses)
         {
             var loss = catalog.Losses.FirstOrDefault(l => l.Name == t.Loss);
             if (loss is null) return null;
             var args = new List<string>();
             var reads = new List<string>();
+            var expressions = new Dictionary<string, string>(StringComparer.Ordinal); // input → the local it reads
             foreach (var name in loss.ParameterOrder)
             {
                 var given = t.Arguments.FirstOrDefault(a => a.Name == name);
@@ -91,6 +93,7 @@ internal static class Planner
                     if (expression is null) return null;
                     if (given is null) reads.Add(expression);
                     args.Add($"{name}: {expression}");
+                    if (!input.IsList) expressions[name] = expression;
                     continue;
                 }
                 var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == name);
@@ -98,8 +101,19 @@ internal static class Planner
             }
             var containing = loss.ContainingType;
             var call = $"{containing}.{loss.Method}({string.Join(", ", args)})";
+            var needs = new List<string>();
+            if (loss.Shared is { } shared && SharedCall(loss, shared, t, args, expressions, derived, needs) is { } sharedCall)
+            {
+                call = sharedCall;
+                reads.Clear();
+                reads.AddRange(needs);
+                // what the shared form takes besides the quantities (labels, say)
+                foreach (var p in shared.Parameters.Where(p => p.Quantity is null))
+                    if (expressions.TryGetValue(p.Name, out var e)) reads.Add(e);
+            }
             var formula = $"{loss.Name}({string.Join(", ", t.Arguments.Select(a => $"{a.Name}: {Show(a.Value)}"))})";
-            terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, WeightFactor(t.Schedule, spec.Schedule?.Epochs ?? 0), reads.Distinct().ToEquatableArray()));
+            terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, WeightFactor(t.Schedule, spec.Schedule?.Epochs ?? 0), reads.Distinct().ToEquatableArray(),
+                needs.ToEquatableArray()));
         }
 
         var planned = models.Select(m =>
@@ -116,7 +130,58 @@ internal static class Planner
         var hasDecay = spec.Losses.Any(l => l.Schedule?.Kind is WeightScheduleKind.LinearDecay or WeightScheduleKind.WarmupThenDecay);
         var training = catalog.CanTrain ? TrainPlanner.Plan(spec, catalog, models.Select(m => (m.Spec, m.Info)).ToList(), adapters) : null;
         return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned, adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
-            spec.Schedule?.Epochs ?? 0, hasDecay, training);
+            spec.Schedule?.Epochs ?? 0, hasDecay, training, derived.ToEquatableArray());
+    }
+
+    /// <summary>
+    /// The call of a term's shared form, with each quantity (say <c>log_softmax_t(student_logits, 4.0)</c>) taken from
+    /// <paramref name="derived"/> or added to it, keyed by its whole expression so equal ones are computed once. The
+    /// locals the call reads go to <paramref name="needs"/>. Null when an input is a list or a hyper-parameter has no value.
+    /// </summary>
+    private static string? SharedCall(LossInfo loss, SharedFormInfo shared, LossTermSpec term, List<string> args,
+        Dictionary<string, string> expressions, List<PlannedDerived> derived, List<string> needs)
+    {
+        var sharedArgs = new List<string>();
+        var locals = new List<string>();
+        foreach (var p in shared.Parameters)
+        {
+            if (p.Quantity is null)
+            {
+                // the loss's own argument, as the plain call passes it (absent: the method's default)
+                var own = args.FirstOrDefault(a => a.StartsWith(p.Name + ": ", StringComparison.Ordinal));
+                if (own is not null) sharedArgs.Add(own);
+                continue;
+            }
+            if (p.Of is null || !expressions.TryGetValue(p.Of, out var of)) return null;
+            var values = new List<string>();
+            for (var i = 0; i < p.QuantityParameters.Count; i++)
+            {
+                var qp = p.QuantityParameters[i];
+                string? value = null;
+                if (i < p.With.Count)
+                {
+                    var hyperName = p.With[i];
+                    var given = term.Arguments.FirstOrDefault(a => a.Name == hyperName);
+                    var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == hyperName);
+                    value = given is not null ? Literal(qp.Type, given.Value) : hyper?.DefaultText;
+                }
+                else if (qp.HasDefault) value = qp.DefaultText;
+                if (value is null) return null;
+                values.Add(value);
+            }
+            var expression = $"{shared.ContainingType}.{p.Quantity}({string.Join(", ", new[] { of }.Concat(values))})";
+            var existing = derived.FirstOrDefault(d => d.Expression == expression);
+            if (existing is null)
+            {
+                var suffix = string.Concat(values.Select(v => "_" + new string(v.TrimEnd('f', 'L').Replace(".0", "").Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray())));
+                existing = new PlannedDerived(Identifier($"{of.TrimStart('@')}_{p.Quantity}{suffix}"), expression, of);
+                derived.Add(existing);
+            }
+            sharedArgs.Add($"{p.Name}: {existing.Local}");
+            locals.Add(existing.Local);
+        }
+        needs.AddRange(locals.Distinct());
+        return $"{shared.ContainingType}.{shared.Method}({string.Join(", ", sharedArgs)})";
     }
 
     private static long? Channels(ModelInfo model, string tap, Dictionary<string, long> env)

@@ -71,11 +71,17 @@ partial class FusedKdExperiment
         student_stage3.Dispose(); // last use
 
         // ce = cross_entropy(input: student.logits, target: batch.label)
-        var ce = global::Distill.Losses.Classic.cross_entropy(input: student_logits, target: label);
+        var student_logits_log_softmax_t_1 = global::Distill.Losses.Classic.log_softmax_t(student_logits, 1.0);
+        var ce = global::Distill.Losses.Classic.cross_entropy_shared(input_log_probs: student_logits_log_softmax_t_1, target: label);
+        student_logits_log_softmax_t_1.Dispose(); // last use
         // kd = hinton_kd(student: student.logits, teacher: teacher.logits, temperature: 4)
-        var kd = global::Distill.Losses.Classic.hinton_kd(student: student_logits, teacher: teacher_logits, temperature: 4.0);
+        var student_logits_log_softmax_t_4 = global::Distill.Losses.Classic.log_softmax_t(student_logits, 4.0);
         student_logits.Dispose(); // last use
+        var teacher_logits_log_softmax_t_4 = global::Distill.Losses.Classic.log_softmax_t(teacher_logits, 4.0);
         teacher_logits.Dispose(); // last use
+        var kd = global::Distill.Losses.Classic.hinton_kd_shared(student_log_probs: student_logits_log_softmax_t_4, teacher_log_probs: teacher_logits_log_softmax_t_4, temperature: 4.0);
+        student_logits_log_softmax_t_4.Dispose(); // last use
+        teacher_logits_log_softmax_t_4.Dispose(); // last use
         // fit = fitnet_mse(student: hint, teacher: teacher.stage3)
         var fit = global::Distill.Losses.Classic.fitnet_mse(student: hint, teacher: teacher_stage3);
         hint.Dispose(); // last use

@@ -37,8 +37,8 @@ partial class E2eStudentExperiment
     /// <summary>Every model: name, role, type, constructor arguments, and where a teacher's weights come from.</summary>
     public static readonly (string Name, string Role, string Type, string Arguments, string? Weights)[] Models =
     {
-        ("teacher", "Teacher", "CifarResNet", "depth: 8, classes: 4, width: 4, stem: 4", "from: e2e-teacher"),
-        ("student", "Student", "CifarResNet", "depth: 8, classes: 4, width: 2, stem: 4", null),
+        ("teacher", "teacher", "CifarResNet", "depth: 8, classes: 4, width: 4, stem: 4", "from: e2e-teacher"),
+        ("student", "student", "CifarResNet", "depth: 8, classes: 4, width: 2, stem: 4", null),
     };
 
     /// <summary>Every loss term: name, loss, weight, arguments as written, and its weight schedule.</summary>
