@@ -184,6 +184,27 @@ public class TrainingLoopTests
         }
     }
 
+    /// <summary>Optimizers and schedules of every kind generate loops that compile without errors or warnings (user projects treat warnings as errors).</summary>
+    [Theory]
+    [InlineData("optimizer: { sgd: { lr: 0.1, nesterov: true, momentum: 0.9 } }\nschedule: { epochs: 5, cosine: { eta_min: 0.001 }, warmup: 2 }")]
+    [InlineData("optimizer: { adam: { lr: 0.001, betas: [0.9, 0.99], eps: 1e-7 } }\nschedule: { epochs: 6, step: { step_size: 2, gamma: 0.5 } }")]
+    [InlineData("optimizer: { adamw: { lr: 0.001, weight_decay: 0.05 }, groups: [ { params: [student], lr: 0.0005, weight_decay: 0 } ] }\nschedule: { epochs: 3, constant: {}, warmup: 1, clip_grad_norm: 1 }")]
+    [InlineData("schedule: { epochs: 2 }")]
+    [InlineData("eval: { metrics: [top1], every: 2 }")]
+    public void Every_optimizer_and_schedule_compiles_cleanly(string settings)
+    {
+        var yaml = "name: variants\n" + Data + "\n" + """
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 } }
+            losses:
+              ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+            """ + "\n" + settings + "\n";
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("v.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Contains(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("VariantsExperiment.Train.g.cs", StringComparison.Ordinal));
+        var problems = result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
     [Fact]
     public void The_generated_loop_is_snapshotted()
     {

@@ -354,8 +354,10 @@ internal static class TrainEmitter
         w.Line("/// </summary>");
         using (w.Open("private LRScheduler CreateScheduler(Optimizer optimizer, int epochs)"))
         {
-            w.Line($"int Scaled(int declared) => global::System.Math.Max(1, (int)global::System.Math.Round((double)declared * epochs / DeclaredEpochs));");
-            w.Line($"var warmup = global::System.Math.Min({s.WarmupEpochs}, epochs - 1);");
+            if (s.Kind is "multistep" or "step")
+                w.Line($"int Scaled(int declared) => global::System.Math.Max(1, (int)global::System.Math.Round((double)declared * epochs / DeclaredEpochs));");
+            if (s.WarmupEpochs > 0 || s.Kind is "multistep" or "cosine")
+                w.Line($"var warmup = global::System.Math.Min({s.WarmupEpochs}, epochs - 1);");
             var main = s.Kind switch
             {
                 "multistep" => $"new MultiStepLR(optimizer, new[] {{ {string.Join(", ", s.Milestones.Select(m => $"Scaled({m}) - warmup"))} }}, gamma: {SourceWriter.Literal(s.Gamma)})",
