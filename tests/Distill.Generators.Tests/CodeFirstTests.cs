@@ -43,6 +43,9 @@ public class CodeFirstTests
         Assert.Contains(yamlDeclaration, yamlText);
         Assert.Contains(classDeclaration, classText);
         Assert.Equal(yamlText.Replace(yamlDeclaration, classDeclaration), classText);
+        // The code-first class's description (the multi-teacher one has a user-defined model, data set and losses).
+        var hint = classDeclaration.Contains("TwoTeachers") ? "Lab.Multi.TwoTeachers.Experiment.g.cs" : "Lab.KdTest.Experiment.g.cs";
+        Snapshot.Verify(classText, nameof(CodeFirstTests), nameof(The_same_experiment_written_both_ways_generates_identical_code), hint);
     }
 
     public static TheoryData<string, string> Twins => new()

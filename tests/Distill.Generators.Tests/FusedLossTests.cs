@@ -148,6 +148,7 @@ public class FusedLossTests
         Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, 4.0)"));
         Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, 1.0)"));
         Assert.Equal(1, Count(loss, "student_logits_log_softmax_t_4.Dispose(); // last use"));
+        Snapshot.Verify(loss, nameof(FusedLossTests), nameof(Terms_that_need_the_same_quantity_share_one_tensor), "TwoTeacherKdExperiment.Loss.g.cs");
     }
 
     private static int Count(string text, string what)
