@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The main job. Until the experiment runner lands (the cifar-kd reproduction), the main job is the
-# tensor-engine benchmark: Distill against PyTorch eager on the same libtorch, side by side.
-# It installs Debian's python3-torch for the PyTorch side (DISTILL_DEV_TOOLS=1).
+# The main job: the cifar-kd reproduction suite's quick report (a smoke test of the whole pipeline, a few
+# minutes on two CPU cores): trains the ResNet56 teacher, then the ResNet20 student alone and with Hinton
+# KD, FitNets and DKD for one short epoch each, and writes the report with the published anchors.
+# Arguments go to `report` (e.g. `--device cuda`, `--progress plain`). The full report (three seeds, about
+# half an hour on two cores): dotnet run -c Release --project experiments -- report cifar-kd
 set -euo pipefail
 cd "$(dirname "$0")"
-DISTILL_DEV_TOOLS=1 bash scripts/install-deps.sh
-dotnet run -c Release --project tests/Distill.Torch.Benchmarks -- "$@"
+bash scripts/install-deps.sh
+dotnet run -c Release --project experiments -- report cifar-kd --quick "$@"
+echo
+echo "report: $(pwd)/experiments/cifar-kd/report-quick/report.md (curves.svg, results.json beside it); runs under $(pwd)/runs-quick/"

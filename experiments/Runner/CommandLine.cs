@@ -157,7 +157,9 @@ public static class CommandLine
     public static readonly CommandSpec Check = new("check", "[<experiment>...]", 0, int.MaxValue, "dry-run one batch of each experiment",
         "Runs one training batch and one evaluation batch of each experiment (all when none is named), in a\n" +
         "temporary directory, to catch the run-time shape errors the compiler cannot see. A teacher whose\n" +
-        "weights do not exist yet runs with its initial weights. Exits with 1 when any experiment fails.",
+        "weights do not exist yet runs with its initial weights. An experiment whose data file or directory\n" +
+        "does not exist (e.g. CIFAR-100 not on this machine) is skipped and says so. Exits with 1 when any\n" +
+        "experiment fails.",
         [Device]);
 
     public static readonly CommandSpec Run = new("run", "<experiment>", 1, 1, "train an experiment (and the teachers it needs)",

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Distill.Data;
 
 namespace Distill.Experiments.Runner;
 
@@ -75,7 +76,7 @@ public static class Cli
             error.WriteLine($"error: {e.Message}");
             return Usage;
         }
-        catch (Exception e) when (e is DistillRuntimeException or TorchException or ArgumentException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DistillRuntimeException or TorchException or ArgumentException or IOException or UnauthorizedAccessException or DatasetException)
         {
             // CheckpointException and RunDirectoryException are DistillRuntimeExceptions: their messages name the file.
             error.WriteLine($"error: {e.Message}");
@@ -187,6 +188,7 @@ public static class Commands
         Validate(new TrainOptions { Device = device }, "check");
         var scratch = Path.Combine(Path.GetTempPath(), "distill-check-" + Guid.NewGuid().ToString("N")[..12]);
         var failures = 0;
+        var skipped = 0;
         var width = targets.Max(t => t.Name.Length) + 2;
         try
         {
@@ -209,11 +211,18 @@ public static class Commands
                     info.Run(options);
                     o.WriteLine($"ok ({Format.Duration(clock.Elapsed)})");
                 }
+                catch (DatasetException e) when (DataAbsent(e))
+                {
+                    // Real data that is not on this machine (nothing is downloaded): not a fault of the experiment.
+                    skipped++;
+                    o.WriteLine("skipped: its data is not on this machine");
+                    o.WriteLine($"    {e.Message}");
+                }
                 catch (Exception e)
                 {
                     failures++;
                     o.WriteLine("FAILED");
-                    var kind = e is DistillRuntimeException or TorchException or ArgumentException ? "" : $"{e.GetType().Name}: ";
+                    var kind = e is DistillRuntimeException or TorchException or ArgumentException or DatasetException ? "" : $"{e.GetType().Name}: ";
                     foreach (var line in (kind + e.Message).Split('\n')) o.WriteLine($"    {line.TrimEnd('\r')}");
                 }
             }
@@ -229,9 +238,17 @@ public static class Commands
                 o.WriteLine($"(could not remove the scratch directory {scratch}: {e.Message})");
             }
         }
-        o.WriteLine($"{targets.Count.ToString(CultureInfo.InvariantCulture)} checked: {(targets.Count - failures).ToString(CultureInfo.InvariantCulture)} ok, {failures.ToString(CultureInfo.InvariantCulture)} failed");
+        o.WriteLine($"{targets.Count.ToString(CultureInfo.InvariantCulture)} checked: {(targets.Count - failures - skipped).ToString(CultureInfo.InvariantCulture)} ok, {failures.ToString(CultureInfo.InvariantCulture)} failed"
+            + (skipped > 0 ? $", {skipped.ToString(CultureInfo.InvariantCulture)} skipped (their data is not on this machine)" : ""));
         return failures > 0 ? Cli.Failed : Cli.Ok;
     }
+
+    /// <summary>
+    /// Whether a data set failed because the file or directory it names does not exist at all (a real data set
+    /// that was never put on this machine), as opposed to data that is present but bad or incomplete.
+    /// </summary>
+    public static bool DataAbsent(DatasetException e) =>
+        e.Path is { Length: > 0 } path && !File.Exists(path) && !Directory.Exists(path);
 
     // ---- run -----------------------------------------------------------------------------------------------
 
@@ -352,7 +369,7 @@ public static class Commands
                 catch (Exception e)
                 {
                     // One failed run does not lose the others: it is reported, and the exit code says so.
-                    var expected = e is DistillRuntimeException or TorchException or ArgumentException or IOException;
+                    var expected = e is DistillRuntimeException or TorchException or ArgumentException or IOException or DatasetException;
                     failed[seed] = (expected ? "" : e.GetType().Name + ": ") + e.Message.Split('\n')[0];
                     // An unexpected exception is a bug somewhere: its stack trace is worth having.
                     context.Error.WriteLine($"{where}: FAILED: {(expected ? e.Message : e.ToString())}");

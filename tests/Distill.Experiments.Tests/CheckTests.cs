@@ -42,4 +42,25 @@ public class CheckTests
         Assert.Equal(2, unknown.ExitCode);
         Assert.Empty(a.Calls.Skip(1));
     }
+
+    [Fact]
+    public void Check_skips_an_experiment_whose_data_is_absent_but_fails_one_whose_data_is_bad()
+    {
+        using var tmp = new TempDir();
+        var absent = tmp["nowhere/cifar-100-binary"];
+        var present = tmp.Write("cifar/train.bin", "x");
+        var a = new FakeExperiment { Name = "real-data", Failure = new Distill.Data.DatasetException($"CIFAR-100 directory '{absent}' does not exist", absent) };
+        var b = new FakeExperiment { Name = "bad-data", Failure = new Distill.Data.DatasetException($"cifar file '{present}': record 0 is truncated (expected 3074 bytes, got 1)", present, 0) };
+        var c = new FakeExperiment { Name = "synthetic" };
+
+        var r = CliResult.Run([a.Info, c.Info], "check");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Matches(@"check real-data\s+skipped: its data is not on this machine\n    CIFAR-100 directory '.*' does not exist", r.Out.ReplaceLineEndings("\n"));
+        Assert.Contains("2 checked: 1 ok, 0 failed, 1 skipped (their data is not on this machine)", r.Out);
+
+        var bad = CliResult.Run([b.Info, c.Info], "check");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Matches(@"check bad-data\s+FAILED\n    cifar file '.*': record 0 is truncated", bad.Out.ReplaceLineEndings("\n"));
+        Assert.Contains("2 checked: 1 ok, 1 failed", bad.Out);
+    }
 }
