@@ -386,8 +386,13 @@ internal static class TrainEmitter
         {
             foreach (var m in plan.Models) w.Line($"{m.Property}.Dispose();");
             foreach (var a in plan.Adapters) w.Line($"{a.Property}.Dispose();");
-            w.Line($"({t.Train.Member} as global::System.IDisposable)?.Dispose();");
-            if (t.Validation is { } v) w.Line($"({v.Member} as global::System.IDisposable)?.Dispose();");
+            // A YAML experiment builds its data sets on first use: dispose what was built, never build one to dispose it.
+            foreach (var d in new[] { t.Train, t.Validation })
+            {
+                if (d is null) continue;
+                var target = plan.DeclareMembers ? "_" + char.ToLowerInvariant(d.Member[0]) + d.Member.Substring(1) : d.Member;
+                w.Line($"({target} as global::System.IDisposable)?.Dispose();");
+            }
         }
     }
 

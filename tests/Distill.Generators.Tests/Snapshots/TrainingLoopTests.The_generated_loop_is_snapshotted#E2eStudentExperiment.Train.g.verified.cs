@@ -286,7 +286,7 @@ partial class E2eStudentExperiment
         Teacher.Dispose();
         Student.Dispose();
         HintAdapter.Dispose();
-        (TrainData as global::System.IDisposable)?.Dispose();
-        (ValData as global::System.IDisposable)?.Dispose();
+        (_trainData as global::System.IDisposable)?.Dispose();
+        (_valData as global::System.IDisposable)?.Dispose();
     }
 }
