@@ -108,7 +108,7 @@ public static class MetricReader
         {
             var values = new Dictionary<string, double>(StringComparer.Ordinal);
             foreach (var (k, node) in finalNode)
-                if (JsonValues.Read(node) is { } d) values[k] = d;
+                if (JsonNumbers.TryRead(node) is { } d) values[k] = d;
             final = Find(values, null, suite.Metric);
         }
         double? best = null;
@@ -126,8 +126,8 @@ public static class MetricReader
             best,
             bestEpoch,
             curve,
-            summary?["epochs"] is { } ep && JsonValues.Read(ep) is { } epochs ? (int)epochs : curve.Count > 0 ? curve.Keys.Max() : null,
-            summary?["elapsed_seconds"] is { } el ? JsonValues.Read(el) : null,
+            summary?["epochs"] is { } ep && JsonNumbers.TryRead(ep) is { } epochs ? (int)epochs : curve.Count > 0 ? curve.Keys.Max() : null,
+            summary?["elapsed_seconds"] is { } el ? JsonNumbers.TryRead(el) : null,
             record?.Device,
             record?.Teachers);
     }
@@ -308,7 +308,7 @@ public static class ReportWriter
     public static JsonObject Json(ReportData data)
     {
         var suite = data.Suite;
-        static JsonNode? Num(double? v) => v is { } d ? JsonValues.Node(d) : null;
+        static JsonNode? Num(double? v) => v is { } d ? JsonNumbers.Node(d) : null;
         var entries = new JsonArray();
         foreach (var e in data.Entries)
         {
@@ -316,7 +316,7 @@ public static class ReportWriter
             foreach (var r in e.Runs)
             {
                 var curve = new JsonArray();
-                foreach (var (epoch, value) in r.Curve) curve.Add(new JsonArray(epoch, JsonValues.Node(value)));
+                foreach (var (epoch, value) in r.Curve) curve.Add(new JsonArray(epoch, JsonNumbers.Node(value)));
                 runs.Add(new JsonObject
                 {
                     ["seed"] = r.Seed,
@@ -356,7 +356,7 @@ public static class ReportWriter
             ["metric"] = suite.Metric,
             ["mode"] = suite.Mode == MetricMode.Max ? "max" : "min",
             ["select"] = suite.Select == Selection.Best ? "best" : "final",
-            ["scale"] = JsonValues.Node(suite.Scale),
+            ["scale"] = JsonNumbers.Node(suite.Scale),
             ["quick"] = data.Quick,
             ["generated"] = data.Generated.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
             ["command"] = data.Command,

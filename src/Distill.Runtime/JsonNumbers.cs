@@ -7,8 +7,9 @@ namespace Distill.Runtime;
 /// <summary>
 /// JSON has no NaN or infinities. They are written as the strings "NaN", "Infinity" and "-Infinity",
 /// which .NET (AllowNamedFloatingPointLiterals) and Python's json module both read back as numbers.
+/// Public so that tools reading run directories (the experiment runner) spell and read them the same way.
 /// </summary>
-internal static class JsonNumbers
+public static class JsonNumbers
 {
     public static void Write(Utf8JsonWriter w, double value)
     {
@@ -49,6 +50,23 @@ internal static class JsonNumbers
         },
         _ => throw new FormatException($"{e.GetRawText()} is not a number"),
     };
+
+    /// <summary>A number (or one of the three names) in a parsed document; null for anything else, for readers that skip what they cannot use.</summary>
+    public static double? TryRead(JsonNode? node) =>
+        node is JsonValue value
+            ? value.GetValueKind() switch
+            {
+                JsonValueKind.Number => value.GetValue<double>(),
+                JsonValueKind.String => value.GetValue<string>() switch
+                {
+                    "NaN" => double.NaN,
+                    "Infinity" => double.PositiveInfinity,
+                    "-Infinity" => double.NegativeInfinity,
+                    _ => null,
+                },
+                _ => null,
+            }
+            : null;
 
     /// <summary>A short human rendering: "2.31", "NaN", "Inf", "-Inf".</summary>
     public static string Format(double value) =>
