@@ -89,7 +89,7 @@ internal static class LossEmitter
             foreach (var d in new[] { plan.Training?.Train, plan.Training?.Validation })
             {
                 if (d is null) continue;
-                var field = "_" + char.ToLowerInvariant(d.Member[0]) + d.Member.Substring(1);
+                var field = d.LazyField;
                 w.Line();
                 w.Line($"private {d.TypeName}? {field};");
                 w.Line();

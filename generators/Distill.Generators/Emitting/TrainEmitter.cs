@@ -390,7 +390,7 @@ internal static class TrainEmitter
             foreach (var d in new[] { t.Train, t.Validation })
             {
                 if (d is null) continue;
-                var target = plan.DeclareMembers ? "_" + char.ToLowerInvariant(d.Member[0]) + d.Member.Substring(1) : d.Member;
+                var target = plan.DeclareMembers ? d.LazyField : d.Member;
                 w.Line($"({target} as global::System.IDisposable)?.Dispose();");
             }
         }

@@ -66,9 +66,8 @@ internal static class Planner
         {
             var loss = catalog.Losses.FirstOrDefault(l => l.Name == t.Loss);
             if (loss is null) return null;
-            var args = new List<string>();
+            var args = new List<(string Name, string Expression)>();
             var reads = new List<string>();
-            var expressions = new Dictionary<string, string>(StringComparer.Ordinal); // input → the local it reads
             foreach (var name in loss.ParameterOrder)
             {
                 var given = t.Arguments.FirstOrDefault(a => a.Name == name);
@@ -92,24 +91,23 @@ internal static class Planner
                     }
                     if (expression is null) return null;
                     if (given is null) reads.Add(expression);
-                    args.Add($"{name}: {expression}");
-                    if (!input.IsList) expressions[name] = expression;
+                    args.Add((name, expression));
                     continue;
                 }
                 var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == name);
-                if (hyper is not null && given is not null) args.Add($"{name}: {Literal(hyper.Type, given.Value)}");
+                if (hyper is not null && given is not null) args.Add((name, Literal(hyper.Type, given.Value)));
             }
             var containing = loss.ContainingType;
-            var call = $"{containing}.{loss.Method}({string.Join(", ", args)})";
+            var call = $"{containing}.{loss.Method}({Arguments(args)})";
             var needs = new List<string>();
-            if (loss.Shared is { } shared && SharedCall(loss, shared, t, args, expressions, derived, needs) is { } sharedCall)
+            if (loss.Shared is { } shared && SharedCall(loss, shared, t, args, derived, needs) is { } sharedCall)
             {
                 call = sharedCall;
                 reads.Clear();
                 reads.AddRange(needs);
                 // what the shared form takes besides the quantities (labels, say)
-                foreach (var p in shared.Parameters.Where(p => p.Quantity is null))
-                    if (expressions.TryGetValue(p.Name, out var e)) reads.Add(e);
+                foreach (var p in shared.Parameters.Where(p => p.Quantity is null && loss.Inputs.Any(i => i.Name == p.Name)))
+                    if (Argument(args, p.Name) is { } e) reads.Add(e);
             }
             var formula = $"{loss.Name}({string.Join(", ", t.Arguments.Select(a => $"{a.Name}: {Show(a.Value)}"))})";
             terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, WeightFactor(t.Schedule, spec.Schedule?.Epochs ?? 0), reads.Distinct().ToEquatableArray(),
@@ -138,21 +136,21 @@ internal static class Planner
     /// <paramref name="derived"/> or added to it, keyed by its whole expression so equal ones are computed once. The
     /// locals the call reads go to <paramref name="needs"/>. Null when an input is a list or a hyper-parameter has no value.
     /// </summary>
-    private static string? SharedCall(LossInfo loss, SharedFormInfo shared, LossTermSpec term, List<string> args,
-        Dictionary<string, string> expressions, List<PlannedDerived> derived, List<string> needs)
+    private static string? SharedCall(LossInfo loss, SharedFormInfo shared, LossTermSpec term, List<(string Name, string Expression)> args,
+        List<PlannedDerived> derived, List<string> needs)
     {
-        var sharedArgs = new List<string>();
+        var sharedArgs = new List<(string Name, string Expression)>();
         var locals = new List<string>();
         foreach (var p in shared.Parameters)
         {
             if (p.Quantity is null)
             {
                 // the loss's own argument, as the plain call passes it (absent: the method's default)
-                var own = args.FirstOrDefault(a => a.StartsWith(p.Name + ": ", StringComparison.Ordinal));
-                if (own is not null) sharedArgs.Add(own);
+                if (Argument(args, p.Name) is { } own) sharedArgs.Add((p.Name, own));
                 continue;
             }
-            if (p.Of is null || !expressions.TryGetValue(p.Of, out var of)) return null;
+            // a quantity of one tensor: not of a list input
+            if (p.Of is null || loss.Inputs.FirstOrDefault(i => i.Name == p.Of) is not { IsList: false } || Argument(args, p.Of) is not { } of) return null;
             var values = new List<string>();
             for (var i = 0; i < p.QuantityParameters.Count; i++)
             {
@@ -177,12 +175,19 @@ internal static class Planner
                 existing = new PlannedDerived(Identifier($"{of.TrimStart('@')}_{p.Quantity}{suffix}"), expression, of);
                 derived.Add(existing);
             }
-            sharedArgs.Add($"{p.Name}: {existing.Local}");
+            sharedArgs.Add((p.Name, existing.Local));
             locals.Add(existing.Local);
         }
         needs.AddRange(locals.Distinct());
-        return $"{shared.ContainingType}.{shared.Method}({string.Join(", ", sharedArgs)})";
+        return $"{shared.ContainingType}.{shared.Method}({Arguments(sharedArgs)})";
     }
+
+    private static string? Argument(List<(string Name, string Expression)> args, string name) =>
+        args.FirstOrDefault(a => a.Name == name).Expression;
+
+    /// <summary>Named arguments: <c>student: student_logits, temperature: 4.0</c>.</summary>
+    private static string Arguments(IEnumerable<(string Name, string Expression)> args) =>
+        string.Join(", ", args.Select(a => $"{a.Name}: {a.Expression}"));
 
     private static long? Channels(ModelInfo model, string tap, Dictionary<string, long> env)
     {

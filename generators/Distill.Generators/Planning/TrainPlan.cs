@@ -6,7 +6,11 @@ namespace Distill.Generators.Planning;
 // values only (no locations), so that an edit that only moves text leaves the generated loop cached.
 
 /// <summary>A data set the loop reads: the member holding it, its construction (YAML only), batch type and fields.</summary>
-internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields);
+internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields)
+{
+    /// <summary>The field behind a YAML class's lazily built data-set property (<c>TrainData</c> → <c>_trainData</c>).</summary>
+    public string LazyField => "_" + char.ToLowerInvariant(Member[0]) + Member.Substring(1);
+}
 
 /// <summary>Where a teacher's weights come from: another experiment's run or a file.</summary>
 internal sealed record PlannedWeights(string Name, string Member, string? FromExperiment, string? Path);

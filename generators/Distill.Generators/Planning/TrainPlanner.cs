@@ -95,7 +95,7 @@ internal static class TrainPlanner
             }
             if (members.Count == 0) continue;
             var options = g.Arguments.Select(a => a.Name == "lr"
-                    ? $"[\"lr\"] = {SourceWriter.Literal(double.Parse(a.Value.Text, NumberStyles.Float, CultureInfo.InvariantCulture))} * lrScale"
+                    ? $"[\"lr\"] = {Float(a.Value)} * lrScale"
                     : GroupOption(a))
                 .Where(x => x is not null).Select(x => x!).ToEquatableArray();
             groups.Add(new PlannedGroup(members.ToEquatableArray(), options, string.Join(", ", g.Modules.Select(n => n.Name))));
@@ -135,5 +135,5 @@ internal static class TrainPlanner
     private static double? Number(EquatableArray<ArgumentSpec> args, string name) =>
         args.FirstOrDefault(a => a.Name == name) is { } a && double.TryParse(a.Value.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
 
-    private static string Float(ValueSpec v) => SourceWriter.Literal(double.Parse(v.Text, NumberStyles.Float, CultureInfo.InvariantCulture));
+    private static string Float(ValueSpec v) => Planner.Literal("double", v);
 }
