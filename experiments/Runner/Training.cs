@@ -92,7 +92,7 @@ public static class RunStore
     /// <summary>The run name <c>report</c> gives a seed's run: <c>s&lt;seed&gt;</c>, or <c>quick-s&lt;seed&gt;</c>.</summary>
     public static string Tag(long seed, bool quick) => (quick ? "quick-" : "") + "s" + seed.ToString(CultureInfo.InvariantCulture);
 
-    public static bool IsFinished(string runPath) => File.Exists(Path.Combine(runPath, RunDirectory.SummaryFile));
+    public static bool IsFinished(string runPath) => RunDirectory.IsCompleted(runPath);
 
     private static IEnumerable<string> Runs(string root, string experiment)
     {

@@ -114,23 +114,11 @@ public static class TeacherWeights
             .Select(d => (dir: d, summary: new FileInfo(Path.Combine(d, RunDirectory.SummaryFile)),
                 best: Path.Combine(d, RunDirectory.CheckpointsFolder, Checkpointer.BestPointer),
                 latest: Path.Combine(d, RunDirectory.CheckpointsFolder, Checkpointer.LatestPointer)))
-            .Where(x => x.summary.Exists && (File.Exists(x.best) || File.Exists(x.latest)) && IsCompleted(x.summary.FullName))
+            .Where(x => x.summary.Exists && (File.Exists(x.best) || File.Exists(x.latest)) && RunDirectory.IsCompleted(x.dir))
             .OrderByDescending(x => x.summary.LastWriteTimeUtc)
             .ThenByDescending(x => x.dir, StringComparer.Ordinal)
             .Select(x => File.Exists(x.best) ? x.best : x.latest)
             .FirstOrDefault();
-    }
-
-    private static bool IsCompleted(string summaryPath)
-    {
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(summaryPath))?["completed"]?.GetValue<bool>() ?? true;
-        }
-        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
-        {
-            return false;
-        }
     }
 
     /// <summary>

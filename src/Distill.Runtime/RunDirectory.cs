@@ -302,6 +302,24 @@ public sealed class RunDirectory : IDisposable
     // ---- summary.json ---------------------------------------------------------------------------------------
 
     /// <summary>Writes <c>summary.json</c> atomically (replacing an earlier one): the run's final numbers, as the caller shapes them.</summary>
+    /// <summary>
+    /// Whether the run at <paramref name="runPath"/> ran to its end: it has a summary.json that does not say
+    /// <c>"completed": false</c> (a run stopped early with <see cref="TrainOptions.StopAfterSteps"/> writes one too).
+    /// </summary>
+    public static bool IsCompleted(string runPath)
+    {
+        var summary = System.IO.Path.Combine(runPath, SummaryFile);
+        if (!File.Exists(summary)) return false;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(summary))?["completed"]?.GetValue<bool>() ?? true;
+        }
+        catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
+    }
+
     public void WriteSummary(JsonObject summary)
     {
         ArgumentNullException.ThrowIfNull(summary);
