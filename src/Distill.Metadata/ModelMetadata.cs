@@ -37,4 +37,11 @@ public sealed class TapAttribute : Attribute
     public TensorKind Kind { get; }
     public string Shape { get; }
     public string? Description { get; set; }
+
+    /// <summary>
+    /// The batch field this tap needs besides the input (<c>"label"</c> for a margin head's logits, which
+    /// apply the margin to each sample's target class). The generated code then passes that field to
+    /// <c>forward_taps</c>, and the generator checks the data set has it.
+    /// </summary>
+    public string? Needs { get; set; }
 }

@@ -17,9 +17,12 @@ public sealed class TapPass<TTaps> where TTaps : struct, Enum
     private long _pending;
     private Tensor _current;
 
-    internal TapPass(Tensor input, TTaps requested, TapOutputs<TTaps> outputs, bool stopEarly)
+    private readonly Tensor? _label;
+
+    internal TapPass(Tensor input, TTaps requested, TapOutputs<TTaps> outputs, bool stopEarly, Tensor? label = null)
     {
         _input = input;
+        _label = label;
         _current = input;
         _outputs = outputs;
         _requested = TapSet<TTaps>.Bits(requested);
@@ -29,6 +32,13 @@ public sealed class TapPass<TTaps> where TTaps : struct, Enum
 
     /// <summary>The tensor the pass has reached.</summary>
     public Tensor Current => _current;
+
+    /// <summary>
+    /// The batch's labels, for a step that needs them (a margin head applies its margin to each row's
+    /// target class); an error naming <paramref name="tap"/> when the caller passed none.
+    /// </summary>
+    public Tensor Label(TTaps tap) => _label
+        ?? throw new InvalidOperationException($"tap {tap} needs the batch's labels: call forward_taps(input, taps, label)");
 
     public bool Wants(TTaps tap) => (_requested & TapSet<TTaps>.Bits(tap)) != 0;
 

@@ -25,16 +25,18 @@ public abstract class TappedModel<TTaps, TOutputs> : Module<Tensor, Tensor>
     /// <typeparamref name="TTaps"/> flags); every other intermediate is freed as soon as the pass moves
     /// past it. The kept tensors belong to the returned object (dispose it, or <c>Take</c> a tap to own
     /// it) and also to the caller's dispose scope, like any operation's result. In evaluation mode the
-    /// pass stops after the last requested tap.
+    /// pass stops after the last requested tap. <paramref name="label"/> is the batch's class labels, needed
+    /// only by taps declared <c>[Tap(..., Needs = "label")]</c> (a margin head's logits); the generated code
+    /// passes it exactly when such a tap is read.
     /// </summary>
-    public TOutputs forward_taps(Tensor input, TTaps taps)
+    public TOutputs forward_taps(Tensor input, TTaps taps, Tensor? label = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         var bits = TapSet<TTaps>.Bits(taps);
         if ((bits & ~TapSet<TTaps>.AllBits) != 0)
             throw new ArgumentException($"{taps} includes bits that are no tap of {_get_name()}", nameof(taps));
         var outputs = new TOutputs { Requested = taps };
-        var pass = new TapPass<TTaps>(input, taps, outputs, stopEarly: !training);
+        var pass = new TapPass<TTaps>(input, taps, outputs, stopEarly: !training, label);
         try
         {
             if (!pass.Done) Forward(pass);
