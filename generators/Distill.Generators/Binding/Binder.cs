@@ -323,6 +323,11 @@ internal sealed class Binder
             Report(UnknownTap, r.Location, r.Model, model.Info.Name, r.Tap, NameSuggestions.DidYouMean(r.Tap, model.Info.Taps.Select(t => t.Name)), List(model.Info.Taps.Select(t => t.Name)));
             return null;
         }
+        if (tap.Needs is { } needed && _dataset is not null && !_dataset.Fields.Any(f => f.Name == needed))
+        {
+            Report(TapNeedsBatchField, r.Location, r.ToString(), model.Info.Name, needed, _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
+            return null;
+        }
         _usedTaps.Add((r.Model, r.Tap));
         var shape = ShapeExpression.EvaluateAll(tap.Shape, model.Env);
         var role = model.Spec.Role == ModelRole.Student ? "Student" : "Teacher";
@@ -352,6 +357,10 @@ internal sealed class Binder
     private void CheckDatasetAgainstStudent()
     {
         var student = _models.Values.FirstOrDefault(m => m.Spec.Role == ModelRole.Student);
+        if (student is not null && _spec.Data?.Validation is { } validation &&
+            _catalog.Datasets.FirstOrDefault(d => d.Name == validation.Type) is { HasPairs: true } pairs &&
+            Planning.TrainPlanner.EmbeddingTap(student.Info) is null)
+            Report(VerificationNeedsEmbedding, validation.TypeLocation, pairs.Name, student.Info.Name, List(student.Info.Taps.Select(t => t.Name)));
         if (student is null || _dataset is null) return;
         var train = _spec.Data!.Train!;
         if (ImageShape() is { Length: >= 2 } image && image[1] is long channels)

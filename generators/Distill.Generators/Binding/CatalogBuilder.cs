@@ -171,7 +171,8 @@ internal static class CatalogBuilder
         var taps = a.Tap is null
             ? new List<TapInfo>()
             : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Tap))
-                .Select(x => new TapInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? ""))
+                .Select(x => new TapInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? "",
+                    Named(x, "Needs")))
                 .ToList();
         var runsTaps = type.GetTypeMembers("Taps").Any(t => t.TypeKind == TypeKind.Enum)
                        && type.GetTypeMembers("Outputs").Any()
@@ -197,8 +198,9 @@ internal static class CatalogBuilder
         var isImage = false;
         for (var t = type.BaseType; t is not null; t = t.BaseType)
             if (t.Name == "ImageDataset" && t.ContainingNamespace.ToDisplayString() == "Distill.Data") isImage = true;
+        var hasPairs = type.AllInterfaces.Any(i => i.Name == "IVerificationPairs" && i.ContainingNamespace.ToDisplayString() == "Distill.Data");
         return new DatasetInfo(Named(dataset, "Name") ?? type.Name, FullName(type), Constructor(type), fields.ToEquatableArray(),
-            batchType is null ? null : FullName(batchType), isImage);
+            batchType is null ? null : FullName(batchType), isImage, hasPairs);
     }
 
     /// <summary>The public constructor with the most parameters (the one experiments call with named arguments).</summary>

@@ -165,6 +165,14 @@ internal static class DiagnosticDescriptors
         "The member '{0}' has a name the generated code gives the class ({1}): rename it",
         "The generator adds these members to an [Experiment] class; a member of the same name would clash with them.");
 
+    public static readonly DiagnosticDescriptor TapNeedsBatchField = Error("DSL039", "Tap needs a batch field the data lacks",
+        "Tap {0} of {1} needs batch.{2} (it applies a margin to each sample's target class), but data set {3} provides only: {4}",
+        "Some taps (a margin head's logits) need a batch field besides the image; the training data set must produce it, or read a tap that does not need it (such as logits).");
+
+    public static readonly DiagnosticDescriptor VerificationNeedsEmbedding = Error("DSL040", "Verification data needs an embedding tap",
+        "Validation data set {0} lists verification pairs, but the student {1} has no embedding tap to compare them with (taps: {2})",
+        "A data set with verification pairs evaluates the student by comparing embeddings; the student model must declare a tap of kind Embedding (named 'embedding').");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

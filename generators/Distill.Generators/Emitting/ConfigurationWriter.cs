@@ -72,7 +72,7 @@ internal static class ConfigurationWriter
         }
         if (spec.Eval is { } e)
             s.Append("eval: { metrics: [").Append(string.Join(", ", e.Metrics.Select(m => m.Name))).Append("], every: ")
-                .Append(e.Every.ToString(CultureInfo.InvariantCulture)).Append(" }\n");
+                .Append(e.Every.ToString(CultureInfo.InvariantCulture)).Append(e.Flip ? ", flip: true" : "").Append(" }\n");
         return s.ToString();
     }
 

@@ -150,6 +150,7 @@ internal static class LossEmitter
             {
                 var taps = string.Join(" | ", m.Taps.Select(t => $"{m.TypeName}.Taps.{t.Member}"));
                 var outputs = Planner.Identifier(m.Name + "_out");
+                var call = $"{m.Property}.forward_taps({string.Join(", ", new[] { input, taps }.Concat(m.ForwardNeeds))})";
                 if (m.IsTeacher)
                 {
                     w.Line();
@@ -157,7 +158,7 @@ internal static class LossEmitter
                     w.Line($"Tensor {string.Join(", ", m.Taps.Select(t => t.Local))};");
                     using (w.Open("using (torch.no_grad())"))
                     {
-                        w.Line($"var {outputs} = {m.Property}.forward_taps({input}, {taps});");
+                        w.Line($"var {outputs} = {call};");
                         foreach (var t in m.Taps) w.Line($"{t.Local} = {outputs}.{t.Member}!;");
                     }
                 }
@@ -165,7 +166,7 @@ internal static class LossEmitter
                 {
                     w.Line();
                     w.Line($"// {m.Name}: one forward");
-                    w.Line($"var {outputs} = {m.Property}.forward_taps({input}, {taps});");
+                    w.Line($"var {outputs} = {call};");
                     foreach (var t in m.Taps) w.Line($"var {t.Local} = {outputs}.{t.Member}!;");
                 }
             }

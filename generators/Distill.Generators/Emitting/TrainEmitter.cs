@@ -105,7 +105,7 @@ internal static class TrainEmitter
         w.Line("/// <summary>");
         w.Line($"/// Trains '{t.ExperimentName}': {DeclaredText(t)}. Everything a run writes goes to");
         w.Line("/// <c>&lt;OutputRoot&gt;/&lt;experiment&gt;/&lt;run&gt;/</c>: the config, <c>metrics.jsonl</c> (phases train, val, teacher),");
-        w.Line("/// checkpoints (<c>latest</c>, <c>best</c> by <c>val_top1</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues");
+        w.Line($"/// checkpoints (<c>latest</c>, <c>best</c> by <c>{t.DefaultBestMetric}</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues");
         w.Line("/// the latest checkpoint exactly: same batches, same optimizer and scheduler state, same random numbers.");
         w.Line("/// </summary>");
         using (w.Open($"public {Rt}TrainResult Train({Rt}TrainOptions options)"))
@@ -160,9 +160,9 @@ internal static class TrainEmitter
             w.Line($"string[] terms = [{string.Join(", ", termNames.Select(SourceWriter.Literal))}];");
             w.Line($"using var guard = new {Rt}DivergenceGuard(terms, options.DivergenceCheckInterval);");
             w.Line($"using var averages = new {Rt}LossAverages([{Rt}LossAverages.TotalName, .. terms]);");
-            w.Line("var bestMetric = options.BestMetric ?? \"val_top1\";");
+            w.Line($"var bestMetric = options.BestMetric ?? {SourceWriter.Literal(t.DefaultBestMetric)};");
             w.Line("var last = new global::System.Collections.Generic.Dictionary<string, double>();");
-            if (t.Validation is not null && t.TeacherClassifiers.Count > 0)
+            if (t.EvaluatesTeachers)
             {
                 using (w.Open("if (state.GlobalStep == 0)"))
                 {
@@ -243,6 +243,11 @@ internal static class TrainEmitter
     private static void EmitEvaluate(SourceWriter w, LossPlan plan, TrainPlan t)
     {
         if (t.Validation is not { } val) return;
+        if (t.Verifies)
+        {
+            EmitVerification(w, t, val);
+            return;
+        }
         var ks = string.Join(", ", t.TopK);
         if (t.Student is { } s)
         {
@@ -275,6 +280,46 @@ internal static class TrainEmitter
                     w.Line($"accuracy.WriteTo(values, {SourceWriter.Literal(c.Name + "_")});");
                 }
             }
+            w.Line("return values;");
+        }
+    }
+
+    /// <summary>
+    /// Evaluate/EvaluateTeachers for a validation set of verification pairs: each model's embeddings of every image (plus the
+    /// flipped image's with <c>eval.flip</c>), then the LFW protocol on the pairs' cosine similarities.
+    /// </summary>
+    private static void EmitVerification(SourceWriter w, TrainPlan t, PlannedData val)
+    {
+        var flip = t.Flip ? "true" : "false";
+        void Verify(PlannedClassifier m, string prefix)
+        {
+            var tap = $"{m.TypeName}.Taps.{m.EmbeddingMember}";
+            w.Line($"{m.Member}.eval();");
+            w.Line($"using var embeddings = new {Rt}EmbeddingCollector(flip: {flip});");
+            w.Line("using (torch.no_grad())");
+            EvaluationLoop(w, $"embeddings.Add(batch.image, x => {m.Member}.forward_taps(x, {tap}).Take({tap}));");
+            w.Line($"var pairs = {Data}VerificationPairs.Within({val.Member}.Pairs, embeddings.Count);");
+            w.Line($"embeddings.Score(pairs.First, pairs.Second, pairs.Same, {val.Member}.Folds).WriteTo(values, {SourceWriter.Literal(prefix)});");
+        }
+
+        var what = t.Flip ? "embeddings (each plus its flipped image's)" : "embeddings";
+        w.Line($"/// <summary>The student's face verification on <paramref name=\"loader\"/>'s pairs (<c>val_verify_acc</c>, <c>val_tar_far1e-3</c>, …) from its {what}, in evaluation mode, without gradients.</summary>");
+        using (w.Open($"public global::System.Collections.Generic.Dictionary<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
+        {
+            w.Line("var values = new global::System.Collections.Generic.Dictionary<string, double>();");
+            Verify(t.Student!, "val_");
+            w.Line("return values;");
+        }
+        var teachers = t.TeacherClassifiers.Where(c => c.EmbeddingMember is not null).ToList();
+        if (teachers.Count == 0) return;
+        w.Line();
+        w.Line("/// <summary>Each teacher's face verification on <paramref name=\"loader\"/>'s pairs (<c>teacher_verify_acc</c>, …).</summary>");
+        using (w.Open($"public global::System.Collections.Generic.Dictionary<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
+        {
+            w.Line("var values = new global::System.Collections.Generic.Dictionary<string, double>();");
+            foreach (var c in teachers)
+                using (w.OpenBlock())
+                    Verify(c, c.Name + "_");
             w.Line("return values;");
         }
     }

@@ -60,9 +60,9 @@ internal sealed record SharedFormInfo(string ContainingType, string Method, Equa
 /// </summary>
 internal sealed record SharedParameterInfo(string Name, string? Quantity, string? Of, EquatableArray<string> With, EquatableArray<ParameterInfo> QuantityParameters);
 
-internal sealed record TapInfo(string Name, string Kind, string Shape);
+/// <summary>A tap: name, tensor kind, shape expression, and the batch field it needs besides the input (a margin head's labels), if any.</summary>
+internal sealed record TapInfo(string Name, string Kind, string Shape, string? Needs = null);
 
-/// <summary>A model: its DSL name, type, constructor, symbolic input shape and taps.</summary>
 /// <summary>
 /// A model: its DSL name, type, constructor, symbolic input shape and taps. <see cref="RunsTaps"/> says
 /// whether the type follows the run-time tap convention (nested <c>Taps</c> flags enum, nested
@@ -75,6 +75,8 @@ internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, st
 /// <summary>
 /// A data set: its DSL name, type, constructor and batch fields. <see cref="BatchType"/> is the batch class of the
 /// <c>IBatchDataset&lt;TBatch&gt;</c> it implements (null when it implements none: generated code cannot train on it);
-/// <see cref="IsImageDataset"/>: it derives from Distill.Data's ImageDataset (standard augmentation and normalisation apply).
+/// <see cref="IsImageDataset"/>: it derives from Distill.Data's ImageDataset (standard augmentation and normalisation apply);
+/// <see cref="HasPairs"/>: it implements Distill.Data's IVerificationPairs (evaluated by face verification, not top-k).
 /// </summary>
-internal sealed record DatasetInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, EquatableArray<BatchFieldInfo> Fields, string? BatchType = null, bool IsImageDataset = false);
+internal sealed record DatasetInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, EquatableArray<BatchFieldInfo> Fields, string? BatchType = null,
+    bool IsImageDataset = false, bool HasPairs = false);

@@ -119,4 +119,5 @@ internal sealed record ScheduleSpec(
     double ClipGradNorm,
     LocationInfo Location);
 
-internal sealed record EvalSpec(EquatableArray<NameSpec> Metrics, long Every, LocationInfo Location);
+/// <summary>Evaluation: metric names, how often, and (verification) whether embeddings add the horizontally flipped image's.</summary>
+internal sealed record EvalSpec(EquatableArray<NameSpec> Metrics, long Every, LocationInfo Location, bool Flip = false);

@@ -590,7 +590,13 @@ internal sealed class AttributeExperimentReader
                 metrics.Add(new NameSpec(metric, At(argument.Expression)));
         long every = 1;
         if (Named(syntax, "Every") is { } e) Integer(e.Expression, "Every", out every);
-        return new EvalSpec(metrics.ToEquatableArray(), every, At(syntax));
+        var flip = false;
+        if (Named(syntax, "Flip") is { } f)
+        {
+            if (Constant(f.Expression) is bool b) flip = b;
+            else Report(WrongValueType, At(f.Expression), "Flip", "true or false", Describe(f.Expression));
+        }
+        return new EvalSpec(metrics.ToEquatableArray(), every, At(syntax), flip);
     }
 
     /// <summary>The property settings written in an attribute (<c>WeightDecay = 5e-4</c> → <c>weight_decay: 0.0005</c>), except <paramref name="skip"/>.</summary>

@@ -26,7 +26,7 @@ internal sealed class YamlExperimentReader
     private static readonly string[] OptimizerKinds = { "sgd", "adam", "adamw" };
     private static readonly string[] GroupKeys = { "params", "lr", "momentum", "weight_decay", "betas", "eps", "nesterov", "dampening" };
     private static readonly string[] ScheduleKeys = { "epochs", "multistep", "cosine", "step", "constant", "warmup", "clip_grad_norm" };
-    private static readonly string[] EvalKeys = { "metrics", "every" };
+    private static readonly string[] EvalKeys = { "metrics", "every", "flip" };
 
     private readonly string _path;
     private readonly List<DiagnosticInfo> _diagnostics;
@@ -369,7 +369,9 @@ internal sealed class YamlExperimentReader
                 if (ExpectScalar(m, "metrics", "a metric name")) metrics.Add(new NameSpec(m.Value, m.Location));
         long every = 1;
         if (keys.TryGetValue("every", out var everyNode)) ExpectInteger(everyNode, "every", out every);
-        return new EvalSpec(metrics.ToEquatableArray(), every, node.Location);
+        var flip = false;
+        if (keys.TryGetValue("flip", out var flipNode)) ExpectBool(flipNode, "flip", out flip);
+        return new EvalSpec(metrics.ToEquatableArray(), every, node.Location, flip);
     }
 
     // ---- values ----------------------------------------------------------------------------------
@@ -467,6 +469,15 @@ internal sealed class YamlExperimentReader
         if (node.Kind == YamlNodeKind.Scalar && node.ScalarKind() == ValueKind.Integer)
             return long.TryParse(node.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
         Report(WrongValueType, node.Location, key, "a whole number", node.Describe());
+        return false;
+    }
+
+    private bool ExpectBool(YamlNode node, string key, out bool value)
+    {
+        value = false;
+        if (node.Kind == YamlNodeKind.Scalar && node.ScalarKind() == ValueKind.Bool)
+            return bool.TryParse(node.Value, out value);
+        Report(WrongValueType, node.Location, key, "true or false", node.Describe());
         return false;
     }
 

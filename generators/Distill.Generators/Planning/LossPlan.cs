@@ -5,8 +5,12 @@ namespace Distill.Generators.Planning;
 // The fused loss computation of one experiment, as the planner lays it out: location-free values that
 // the emitter turns into straight-line C#.
 
-/// <summary>A model property: its type, constructor call arguments and the taps read from it (in tap order).</summary>
-internal sealed record PlannedModel(string Name, string Property, string TypeName, bool IsTeacher, string ConstructorArguments, EquatableArray<PlannedTap> Taps);
+/// <summary>
+/// A model property: its type, constructor call arguments, the taps read from it (in tap order) and the batch fields
+/// its forward pass needs besides the input (the labels of a margin head's logits), as locals of <c>ComputeLoss</c>.
+/// </summary>
+internal sealed record PlannedModel(string Name, string Property, string TypeName, bool IsTeacher, string ConstructorArguments, EquatableArray<PlannedTap> Taps,
+    EquatableArray<string> ForwardNeeds);
 
 /// <summary>A tap read once per batch into a local.</summary>
 internal sealed record PlannedTap(string Tap, string Member, string Local);

@@ -118,10 +118,12 @@ internal static class Planner
         {
             var taps = used.TryGetValue(m.Spec.Name, out var set) ? set : new SortedSet<string>();
             // Tap order follows the model's declaration (the order its forward produces them).
-            var ordered = m.Info.Taps.Where(tap => taps.Contains(tap.Name)).Select(tap => new PlannedTap(tap.Name, Pascal(tap.Name), Local(m.Spec.Name, tap.Name)));
+            var read = m.Info.Taps.Where(tap => taps.Contains(tap.Name)).ToList();
+            var ordered = read.Select(tap => new PlannedTap(tap.Name, Pascal(tap.Name), Local(m.Spec.Name, tap.Name)));
+            var forwardNeeds = read.Where(tap => tap.Needs is not null).Select(tap => Identifier(tap.Needs!)).Distinct();
             return new PlannedModel(m.Spec.Name, m.Spec.Member, m.Info.TypeName, m.Spec.Role == ModelRole.Teacher,
                 string.Join(", ", m.Spec.Arguments.Select(a => $"{a.Name}: {Literal(m.Info.Constructor.First(p => p.Name == a.Name).Type, a.Value)}")),
-                ordered.ToEquatableArray());
+                ordered.ToEquatableArray(), forwardNeeds.ToEquatableArray());
         }).ToEquatableArray();
 
         var fields = dataset?.Fields.Select(f => f.Name).ToEquatableArray() ?? new[] { "image", "label" }.ToEquatableArray();

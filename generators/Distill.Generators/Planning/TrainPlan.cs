@@ -1,3 +1,4 @@
+using System.Linq;
 using Distill.Generators.Model;
 
 namespace Distill.Generators.Planning;
@@ -5,8 +6,12 @@ namespace Distill.Generators.Planning;
 // The training loop of one experiment, as the planner lays it out for the emitter: C# fragments and plain
 // values only (no locations), so that an edit that only moves text leaves the generated loop cached.
 
-/// <summary>A data set the loop reads: the member holding it, its construction (YAML only), batch type and fields.</summary>
-internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields)
+/// <summary>
+/// A data set the loop reads: the member holding it, its construction (YAML only), batch type and fields, and whether
+/// it lists verification pairs (then the student is evaluated by face verification on its embeddings).
+/// </summary>
+internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields,
+    bool HasPairs = false)
 {
     /// <summary>The field behind a YAML class's lazily built data-set property (<c>TrainData</c> → <c>_trainData</c>).</summary>
     public string LazyField => "_" + char.ToLowerInvariant(Member[0]) + Member.Substring(1);
@@ -24,8 +29,11 @@ internal sealed record PlannedOptimizer(string Class, double Lr, string Argument
 /// <summary>The LR schedule: its kind (multistep, cosine, step, constant), its settings, and warm-up epochs.</summary>
 internal sealed record PlannedSchedule(string Kind, EquatableArray<long> Milestones, double Gamma, long StepSize, double EtaMin, long WarmupEpochs);
 
-/// <summary>A model evaluated for accuracy: its member, its type (for the Taps flag) and its logits tap's member in Outputs.</summary>
-internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember);
+/// <summary>
+/// A model evaluated for accuracy: its member, its type (for the Taps flag), its logits tap's member in Outputs, and its
+/// embedding tap's member (for verification; null when it has none).
+/// </summary>
+internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember, string? EmbeddingMember = null);
 
 /// <summary>
 /// Everything the generated <c>Train</c> needs beyond the fused loss: declared epochs and batch size, data,
@@ -46,4 +54,15 @@ internal sealed record TrainPlan(
     EquatableArray<int> TopK,
     long EvalEvery,
     PlannedClassifier? Student,
-    EquatableArray<PlannedClassifier> TeacherClassifiers);
+    EquatableArray<PlannedClassifier> TeacherClassifiers,
+    bool Flip = false)
+{
+    /// <summary>Whether evaluation is face verification (pairs of embeddings) rather than top-k accuracy.</summary>
+    public bool Verifies => Validation is { HasPairs: true } && Student?.EmbeddingMember is not null;
+
+    /// <summary>Whether <c>EvaluateTeachers</c> exists: some teacher can be evaluated the way the student is.</summary>
+    public bool EvaluatesTeachers => Validation is not null && (Verifies ? TeacherClassifiers.Any(c => c.EmbeddingMember is not null) : TeacherClassifiers.Count > 0);
+
+    /// <summary>The metric that picks the best checkpoint unless a run overrides it.</summary>
+    public string DefaultBestMetric => Verifies ? "val_verify_acc" : "val_top1";
+}

@@ -51,7 +51,8 @@ internal static class TrainPlanner
             topK.ToEquatableArray(),
             eval?.Every is > 0 ? eval.Every : 1,
             Classifier(student.Spec, student.Info),
-            models.Where(m => m.Spec.Role == ModelRole.Teacher).Select(m => Classifier(m.Spec, m.Info)).Where(c => c is not null).Select(c => c!).ToEquatableArray());
+            models.Where(m => m.Spec.Role == ModelRole.Teacher).Select(m => Classifier(m.Spec, m.Info)).Where(c => c is not null).Select(c => c!).ToEquatableArray(),
+            eval?.Flip ?? false);
     }
 
     private static PlannedData? Data(DatasetSpec spec, Catalog catalog)
@@ -60,13 +61,17 @@ internal static class TrainPlanner
         if (info?.BatchType is null) return null;
         var args = string.Join(", ", spec.Arguments.Select(a =>
             $"{a.Name}: {Planner.Literal(info.Constructor.FirstOrDefault(p => p.Name == a.Name)?.Type ?? "", a.Value)}"));
-        return new PlannedData(spec.Member, info.TypeName, args, info.BatchType, info.IsImageDataset, info.Fields.Select(f => f.Name).ToEquatableArray());
+        return new PlannedData(spec.Member, info.TypeName, args, info.BatchType, info.IsImageDataset, info.Fields.Select(f => f.Name).ToEquatableArray(), info.HasPairs);
     }
 
     private static PlannedClassifier? Classifier(ModelSpec spec, ModelInfo info) =>
-        info.Taps.FirstOrDefault(t => t.Kind == "Logits") is { } logits
-            ? new PlannedClassifier(spec.Name, spec.Member, info.TypeName, Planner.Pascal(logits.Name))
+        info.Taps.FirstOrDefault(t => t.Kind == "Logits" && t.Needs is null) is { } logits
+            ? new PlannedClassifier(spec.Name, spec.Member, info.TypeName, Planner.Pascal(logits.Name), EmbeddingTap(info) is { } e ? Planner.Pascal(e.Name) : null)
             : null;
+
+    /// <summary>The tap a verification evaluation reads: the one named <c>embedding</c>, else the first of kind Embedding.</summary>
+    internal static TapInfo? EmbeddingTap(ModelInfo info) =>
+        info.Taps.FirstOrDefault(t => t.Name == "embedding" && t.Kind == "Embedding") ?? info.Taps.FirstOrDefault(t => t.Kind == "Embedding");
 
     private static PlannedOptimizer Optimizer(ExperimentSpec spec, IReadOnlyList<PlannedAdapter> adapters)
     {

@@ -240,4 +240,7 @@ public sealed class EvalAttribute : Attribute
 
     /// <summary>Evaluate every this many epochs.</summary>
     public int Every { get; set; } = 1;
+
+    /// <summary>Verification: each embedding adds the horizontally flipped image's (the flip test).</summary>
+    public bool Flip { get; set; }
 }
