@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 
 namespace Distill.Generators.Tests;
@@ -215,5 +216,68 @@ public class BinderDiagnosticsTests
         var d = Assert.Single(result.GeneratorDiagnostics, x => x.Id == "DSL032");
         Assert.Equal("b.distill.yaml", d.Location.GetLineSpan().Path);
         Assert.Equal("Another experiment is also named 'kd-test' (a.distill.yaml(1,7)); experiment names must be unique", d.GetMessage());
+    }
+
+    /// <summary>A face model whose margin logits need the labels, an unlabelled data set, and a data set of verification pairs.</summary>
+    private const string FaceZoo = """
+        using Distill.Metadata;
+        namespace Distill.Data { public interface IVerificationPairs { } }
+        namespace FaceZoo
+        {
+            [DistillModel(Task = "face")]
+            [Tap("embedding", TensorKind.Embedding, "N, embedding")]
+            [Tap("logits", TensorKind.Logits, "N, classes")]
+            [Tap("margin_logits", TensorKind.Logits, "N, classes", Needs = "label")]
+            public sealed class FaceNet { public FaceNet(int classes = 100, int embedding = 64) { } }
+
+            [DistillDataset]
+            [BatchField("image", TensorKind.FeatureMap, "N, 3, size, size")]
+            public sealed class UnlabelledImages { public UnlabelledImages(int size = 32) { } }
+
+            [DistillDataset]
+            [BatchField("image", TensorKind.FeatureMap, "N, 3, size, size")]
+            [BatchField("label", TensorKind.Labels, "N", Classes = "identities")]
+            public sealed class FacePairs : Distill.Data.IVerificationPairs { public FacePairs(int identities = 100, int size = 32) { } }
+        }
+        """;
+
+    private const string Face = """
+        name: face-test
+        data:
+          train: { dataset: FacePairs, args: { identities: 100 } }
+          val: { dataset: FacePairs, args: { identities: 20 } }
+          batch: 64
+        teacher: { model: FaceNet, args: { classes: 100 } }
+        student: { model: FaceNet, args: { classes: 100 } }
+        losses:
+          ce: { loss: cross_entropy, input: student.margin_logits, target: batch.label }
+          kd: { loss: hinton_kd, student: student.margin_logits, teacher: teacher.margin_logits, temperature: 4 }
+        eval: { flip: true }
+        """;
+
+    private static ImmutableArray<Diagnostic> DiagnoseFace(string yaml) =>
+        GeneratorHarness.Run(new[] { ("experiments/face.distill.yaml", yaml) }, FaceZoo).GeneratorDiagnostics;
+
+    [Fact]
+    public void The_face_experiment_binds_without_diagnostics() => Assert.Empty(DiagnoseFace(Face));
+
+    [Fact]
+    public void DSL039_a_tap_that_needs_labels_the_data_set_lacks()
+    {
+        var yaml = Face.Replace("train: { dataset: FacePairs, args: { identities: 100 } }", "train: { dataset: UnlabelledImages }")
+            .Replace("  ce: { loss: cross_entropy, input: student.margin_logits, target: batch.label }\n", "");
+        var all = DiagnoseFace(yaml).OrderBy(d => d.Location.SourceSpan.Start).ToList();
+        Assert.Equal(new[] { "DSL039", "DSL039" }, all.Select(d => d.Id));
+        Check(all[1], 9, 67, "Tap teacher.margin_logits of FaceNet needs batch.label (it applies a margin to each sample's target class), but data set UnlabelledImages provides only: image");
+        Check(all[0], 9, 35, "Tap student.margin_logits of FaceNet needs batch.label (it applies a margin to each sample's target class), but data set UnlabelledImages provides only: image");
+    }
+
+    [Fact]
+    public void DSL040_verification_pairs_need_a_student_embedding()
+    {
+        var zoo = FaceZoo.Replace("[Tap(\"embedding\", TensorKind.Embedding, \"N, embedding\")]", "");
+        var d = Assert.Single(GeneratorHarness.Run(new[] { ("experiments/face.distill.yaml", Face) }, zoo).GeneratorDiagnostics);
+        Assert.Equal("DSL040", d.Id);
+        Check(d, 4, 19, "Validation data set FacePairs lists verification pairs, but the student FaceNet has no embedding tap to compare them with (taps: logits, margin_logits)");
     }
 }

@@ -323,11 +323,9 @@ internal sealed class Binder
             Report(UnknownTap, r.Location, r.Model, model.Info.Name, r.Tap, NameSuggestions.DidYouMean(r.Tap, model.Info.Taps.Select(t => t.Name)), List(model.Info.Taps.Select(t => t.Name)));
             return null;
         }
+        // Reported, but the tap still binds: the wiring is otherwise fine, and one missing field should not cascade.
         if (tap.Needs is { } needed && _dataset is not null && !_dataset.Fields.Any(f => f.Name == needed))
-        {
             Report(TapNeedsBatchField, r.Location, r.ToString(), model.Info.Name, needed, _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
-            return null;
-        }
         _usedTaps.Add((r.Model, r.Tap));
         var shape = ShapeExpression.EvaluateAll(tap.Shape, model.Env);
         var role = model.Spec.Role == ModelRole.Student ? "Student" : "Teacher";
