@@ -9,6 +9,7 @@ namespace Distill.Experiments.Runner;
 /// <summary>One finished run of a suite entry, as the report reads it.</summary>
 /// <param name="Value">The number the row reports for this seed (the final or the best epoch's metric, per the suite); null when the run logged no such metric.</param>
 /// <param name="Curve">The metric per epoch (1-based), as logged; epochs a resumed run logged again keep their last value.</param>
+/// <param name="Also">The suite's further metrics at the last epoch that logged each (absent when never logged).</param>
 public sealed record SeedResult(
     long Seed,
     string RunPath,
@@ -20,7 +21,8 @@ public sealed record SeedResult(
     int? Epochs,
     double? ElapsedSeconds,
     string? Device,
-    IReadOnlyDictionary<string, string>? Teachers = null);
+    IReadOnlyDictionary<string, string>? Teachers = null,
+    IReadOnlyDictionary<string, double>? Also = null);
 
 /// <summary>A suite entry's row: its runs, the seeds that have none (and why), and the published anchor.</summary>
 public sealed record EntryResult(SuiteEntry Entry, IReadOnlyList<long> Seeds, IReadOnlyList<SeedResult> Runs, IReadOnlyList<long> Missing, IReadOnlyDictionary<long, string> Failed, SuiteAnchor? Anchor)
@@ -31,6 +33,10 @@ public sealed record EntryResult(SuiteEntry Entry, IReadOnlyList<long> Seeds, IR
 
     /// <summary>The sample standard deviation (n − 1); null for fewer than two values.</summary>
     public double? Std => Statistics.SampleStd(Values);
+
+    /// <summary>A further metric's values over the runs that logged it.</summary>
+    public IReadOnlyList<double> AlsoValues(string metric) =>
+        Runs.Where(r => r.Also is not null && r.Also.ContainsKey(metric)).Select(r => r.Also![metric]).ToList();
 
     /// <summary>The metric per epoch averaged over the seeds that logged that epoch.</summary>
     public IReadOnlyList<(int Epoch, double Value)> MeanCurve =>
@@ -92,7 +98,11 @@ public static class MetricReader
     public static SeedResult Read(string runPath, long seed, Suite suite)
     {
         var metricsFile = Path.Combine(runPath, RunDirectory.MetricsFile);
-        var curve = File.Exists(metricsFile) ? Curve(RunDirectory.ReadMetrics(metricsFile), suite.Metric) : new SortedDictionary<int, double>();
+        var records = File.Exists(metricsFile) ? RunDirectory.ReadMetrics(metricsFile).ToList() : [];
+        var curve = Curve(records, suite.Metric);
+        var also = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var metric in suite.Also)
+            if (Curve(records, metric) is { Count: > 0 } c) also[metric] = c.Last().Value;
         JsonObject? summary = null;
         try
         {
@@ -129,7 +139,8 @@ public static class MetricReader
             summary?["epochs"] is { } ep && JsonNumbers.TryRead(ep) is { } epochs ? (int)epochs : curve.Count > 0 ? curve.Keys.Max() : null,
             summary?["elapsed_seconds"] is { } el ? JsonNumbers.TryRead(el) : null,
             record?.Device,
-            record?.Teachers);
+            record?.Teachers,
+            also);
     }
 }
 
@@ -165,6 +176,11 @@ public static class ReportWriter
         : e.Std is { } std ? $"{Shown(suite, mean)} ± {Format.Fixed(std * suite.Scale, suite.ShownDecimals)} (n={e.Values.Count.ToString(CultureInfo.InvariantCulture)})"
         : $"{Shown(suite, mean)} (n={e.Values.Count.ToString(CultureInfo.InvariantCulture)})";
 
+    private static string AlsoCell(Suite suite, IReadOnlyList<double> values) =>
+        values.Count == 0 ? "—"
+        : Statistics.SampleStd(values) is { } std ? $"{Shown(suite, values.Average())} ± {Format.Fixed(std * suite.Scale, suite.ShownDecimals)}"
+        : Shown(suite, values.Average());
+
     private static string Escape(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 
     public static string Markdown(ReportData data)
@@ -194,6 +210,16 @@ public static class ReportWriter
         sb.AppendLine();
 
         if (Ordering(data) is { } ordering) sb.AppendLine(ordering).AppendLine();
+
+        if (suite.Also.Count > 0)
+        {
+            sb.AppendLine($"Further metrics at each run's final epoch{(suite.Scale != 1 ? $" × {Format.Metric(suite.Scale)}" : "")}, mean ± sample standard deviation over seeds:").AppendLine();
+            sb.AppendLine($"| Method | {string.Join(" | ", suite.Also.Select(Escape))} |");
+            sb.AppendLine($"| --- |{string.Concat(suite.Also.Select(_ => " ---: |"))}");
+            foreach (var e in data.Entries)
+                sb.AppendLine($"| {Escape(e.Entry.Label)} | {string.Join(" | ", suite.Also.Select(m => AlsoCell(suite, e.AlsoValues(m))))} |");
+            sb.AppendLine();
+        }
 
         var anchors = data.Entries.Where(e => e.Anchor?.Source is not null).ToList();
         if (anchors.Count > 0)
@@ -330,6 +356,7 @@ public static class ReportWriter
                     ["device"] = r.Device,
                     ["teachers"] = r.Teachers is { Count: > 0 } t ? new JsonObject(t.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) : null,
                     ["curve"] = curve,
+                    ["also"] = r.Also is { Count: > 0 } also ? new JsonObject(also.Select(kv => KeyValuePair.Create(kv.Key, Num(kv.Value)))) : null,
                 });
             }
             var failed = new JsonObject();
@@ -343,6 +370,12 @@ public static class ReportWriter
                 ["n"] = e.Values.Count,
                 ["mean"] = Num(e.Mean),
                 ["std"] = Num(e.Std),
+                ["also"] = suite.Also.Count == 0 ? null : new JsonObject(suite.Also.Select(m => KeyValuePair.Create(m, (JsonNode?)new JsonObject
+                {
+                    ["n"] = e.AlsoValues(m).Count,
+                    ["mean"] = Num(e.AlsoValues(m) is { Count: > 0 } v ? v.Average() : null),
+                    ["std"] = Num(Statistics.SampleStd(e.AlsoValues(m))),
+                }))),
                 ["runs"] = runs,
                 ["missing_seeds"] = new JsonArray(e.Missing.Select(s => (JsonNode?)s).ToArray()),
                 ["failed_seeds"] = failed,

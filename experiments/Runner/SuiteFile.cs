@@ -61,6 +61,9 @@ public sealed record Suite
     /// <summary>The metric reported, as logged (<c>val_top1</c>, <c>val/top1</c>, or a phase's key such as <c>val</c>'s <c>top1</c>).</summary>
     public string Metric { get; init; } = "val_top1";
 
+    /// <summary>Further metrics shown in a second table, each at the final epoch (e.g. TAR@FAR next to verification accuracy).</summary>
+    public IReadOnlyList<string> Also { get; init; } = [];
+
     public MetricMode Mode { get; init; } = MetricMode.Max;
 
     public Selection Select { get; init; } = Selection.Final;
@@ -94,7 +97,7 @@ public static class SuiteFile
 {
     public const string FileName = "suite.yaml";
 
-    private static readonly string[] TopKeys = ["title", "description", "metric", "mode", "select", "scale", "decimals", "seeds", "quick", "entries", "anchors"];
+    private static readonly string[] TopKeys = ["title", "description", "metric", "also", "mode", "select", "scale", "decimals", "seeds", "quick", "entries", "anchors"];
     private static readonly string[] QuickKeys = ["epochs", "max_batches", "seeds"];
     private static readonly string[] EntryKeys = ["label", "experiment", "group"];
     private static readonly string[] AnchorKeys = ["label", "value", "source"];
@@ -166,6 +169,7 @@ public static class SuiteFile
         if (keys.TryGetValue("scale", out var scaleNode) && !(scale > 0)) r.Problem(scaleNode.Value, "'scale' must be a positive number (100 shows fractions as percentages)");
         var decimals = r.Integer(keys, "decimals", 0, 10);
         var seeds = r.Seeds(keys, "seeds");
+        var also = r.Names(keys, "also");
 
         int? quickEpochs = null, quickBatches = null;
         IReadOnlyList<long> quickSeeds = [];
@@ -232,6 +236,7 @@ public static class SuiteFile
             QuickBatches = quickBatches ?? defaults.QuickBatches,
             QuickSeeds = quickSeeds,
             Metric = metric,
+            Also = also,
             Mode = mode,
             Select = select,
             Scale = scale,
@@ -328,6 +333,34 @@ public static class SuiteFile
             if (int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var i) && i >= min && i <= max) return i;
             Problem(keys[key].Value, $"'{key}' must be a whole number from {min.ToString(CultureInfo.InvariantCulture)}{(max == int.MaxValue ? " up" : " to " + max.ToString(CultureInfo.InvariantCulture))} (got '{v}')");
             return null;
+        }
+
+        /// <summary>A list of distinct names (a single name is a list of one).</summary>
+        public IReadOnlyList<string> Names(Dictionary<string, KeyValuePair<YamlNode, YamlNode>> keys, string key)
+        {
+            if (!keys.TryGetValue(key, out var pair)) return [];
+            var items = pair.Value switch
+            {
+                YamlSequenceNode s => s.Children.ToList(),
+                YamlScalarNode s => [s],
+                _ => null,
+            };
+            if (items is null || items.Count == 0)
+            {
+                Problem(pair.Value, $"'{key}' must be a non-empty list of metric names, e.g. [val_tar_far1e-3]");
+                return [];
+            }
+            var names = new List<string>();
+            foreach (var item in items)
+            {
+                if (item is YamlScalarNode { Value: { Length: > 0 } text })
+                {
+                    if (names.Contains(text)) Problem(item, $"'{text}' is listed twice in '{key}'");
+                    else names.Add(text);
+                }
+                else Problem(item, $"'{key}' must list metric names (got {(item is YamlScalarNode ? "an empty value" : "a " + item.NodeType.ToString().ToLowerInvariant())})");
+            }
+            return names;
         }
 
         /// <summary>A list of distinct whole numbers (a single number is a list of one).</summary>

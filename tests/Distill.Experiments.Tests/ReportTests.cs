@@ -219,4 +219,35 @@ public class ReportTests
         Assert.Null(Statistics.SampleStd([0.5]));
         Assert.Equal(Math.Sqrt(2.0 / 3), Statistics.SampleStd([1, 2, 2, 3])!.Value, 12);
     }
+
+    [Fact]
+    public void Further_metrics_get_their_own_table_and_json_at_the_final_epoch()
+    {
+        using var w = new World();
+        // train_loss is 2 / epoch: 2/3 at the students' final epoch 3, 1 at the teacher's epoch 2.
+        File.WriteAllText(w.SuitePath, Suite.Replace("scale: 100", "scale: 100\nalso: [train_loss, val_missing]"));
+        var r = w.Report();
+        Assert.True(r.ExitCode == 0, r.Error + r.Out);
+        var md = File.ReadAllText(w.Tmp["experiments/fake/report/report.md"]);
+        Assert.Contains("| Method | train_loss | val_missing |", md);
+        Assert.Contains("| Student alone | 66.67 ± 0.00 | — |", md);
+        Assert.Contains("| Teacher | 100.00 ± 0.00 | — |", md);
+        var json = CliResult.Json(w.Tmp["experiments/fake/report/results.json"]);
+        var teacher = json["entries"]!.AsArray().Single(e => (string)e!["label"]! == "Teacher")!;
+        Assert.Equal(1.0, (double)teacher["also"]!["train_loss"]!["mean"]!, 12);
+        Assert.Equal(3, (int)teacher["also"]!["train_loss"]!["n"]!);
+        Assert.Equal(0, (int)teacher["also"]!["val_missing"]!["n"]!);
+        Assert.Equal(1.0, (double)teacher["runs"]![0]!["also"]!["train_loss"]!, 12);
+    }
+
+    [Fact]
+    public void A_bad_also_list_names_the_line()
+    {
+        using var w = new World();
+        File.WriteAllText(w.SuitePath, Suite.Replace("scale: 100", "scale: 100\nalso: [train_loss, train_loss]"));
+        var r = w.Report();
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("suite.yaml:5:", r.Error);
+        Assert.Contains("'train_loss' is listed twice in 'also'", r.Error);
+    }
 }
