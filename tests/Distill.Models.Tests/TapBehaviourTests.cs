@@ -12,11 +12,12 @@ public class TapBehaviourTests
         using var model = config.Create();
         model.eval();
         var x = torch.randn([config.N, 3, config.H, config.W]);
+        var label = config.Labels(config.N);
         var taps = Zoo.Taps(config.Model).Select(t => t.Name).ToList();
-        using var all = Zoo.ForwardTaps(model, x, taps);
+        using var all = Zoo.ForwardTaps(model, x, taps, label);
         foreach (var tap in taps)
         {
-            using var one = Zoo.ForwardTaps(model, x, [tap]);
+            using var one = Zoo.ForwardTaps(model, x, [tap], label);
             Assert.True(Zoo.Output(all, tap)!.equal(Zoo.Output(one, tap)!), $"{configName}.{tap} alone differs from {tap} among all taps");
         }
     }
@@ -127,12 +128,13 @@ public class TapGradientTests
         using var model = config.Create();
         model.train(); // batch statistics; dropout is drawn from the seeded generator below
         var x = torch.randn([config.N, 3, config.H, config.W]);
+        var label = config.Labels(config.N);
         var taps = Zoo.Taps(config.Model).Select(t => t.Name).ToList();
         var weight = model.parameters().First();
 
         // A loss on every tap (pre-activation taps included, which keeps their ReLU out of place).
         torch.manual_seed(7);
-        using (var outputs = Zoo.ForwardTaps(model, x, taps))
+        using (var outputs = Zoo.ForwardTaps(model, x, taps, label))
         {
             var loss = taps.Select(t => Zoo.Output(outputs, t)!.square().mean()).Aggregate((a, b) => a + b);
             loss.backward();

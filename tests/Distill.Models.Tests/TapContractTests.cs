@@ -13,9 +13,9 @@ namespace Distill.Models.Tests;
 public class TapContractTests
 {
     [Fact]
-    public void The_zoo_has_the_four_model_families()
+    public void The_zoo_has_the_four_classification_and_two_face_model_families()
     {
-        Assert.Equal(new[] { "CifarResNet", "MobileNetV2", "ResNet", "WideResNet" }, Zoo.ModelTypes.Select(t => t.Name));
+        Assert.Equal(new[] { "CifarResNet", "IResNet", "MobileFaceNet", "MobileNetV2", "ResNet", "WideResNet" }, Zoo.ModelTypes.Select(t => t.Name));
     }
 
     [Theory]
@@ -24,7 +24,7 @@ public class TapContractTests
     {
         var model = Zoo.ModelType(name);
         var attribute = model.GetCustomAttribute<DistillModelAttribute>()!;
-        Assert.Equal("classification", attribute.Task);
+        Assert.Contains(attribute.Task, new[] { "classification", "face" });
         Assert.Equal("N,3,H,W", attribute.Input);
         Assert.True(typeof(Module<Tensor, Tensor>).IsAssignableFrom(model), $"{name} must be a Module<Tensor, Tensor>");
 
@@ -34,21 +34,28 @@ public class TapContractTests
         Assert.All(names, n => Assert.Matches(new Regex("^[a-z][a-z0-9]*(_[a-z0-9]+)*$"), n));
         Assert.Contains("stem", names);
         Assert.Contains("stage1", names);
-        Assert.Equal("pooled", names[^2]);
-        Assert.Equal("logits", names[^1]);
-        foreach (var tap in taps)
+        // A classifier ends with its pooled features and logits; a face model with its embedding, the
+        // label-free logits (s·cos θ) and the margin head's logits, which need the batch's labels.
+        var head = attribute.Task == "face"
+            ? new (string name, TensorKind kind, string shape, string? needs)[] { ("embedding", TensorKind.Embedding, "N, embedding", null), ("logits", TensorKind.Logits, "N, classes", null), ("margin_logits", TensorKind.Logits, "N, classes", "label") }
+            : [("pooled", TensorKind.Embedding, "", null), ("logits", TensorKind.Logits, "N, classes", null)];
+        var tail = taps.Skip(taps.Count - head.Length).ToList();
+        for (var i = 0; i < head.Length; i++)
         {
-            var expected = tap.Name switch
-            {
-                "logits" => TensorKind.Logits,
-                "pooled" => TensorKind.Embedding,
-                _ => TensorKind.FeatureMap,
-            };
-            Assert.Equal(expected, tap.Kind);
-            Assert.Equal(expected == TensorKind.FeatureMap ? 4 : 2, ShapeExpression.Dims(tap.Shape).Length);
+            Assert.Equal(head[i].name, tail[i].Name);
+            Assert.Equal(head[i].kind, tail[i].Kind);
+            if (head[i].shape.Length > 0) Assert.Equal(head[i].shape, tail[i].Shape);
+            Assert.Equal(head[i].needs, tail[i].Needs);
+            Assert.Equal(2, ShapeExpression.Dims(tail[i].Shape).Length);
+            Assert.Equal("N", ShapeExpression.Dims(tail[i].Shape)[0]);
+        }
+        foreach (var tap in taps.Take(taps.Count - head.Length))
+        {
+            Assert.Equal(TensorKind.FeatureMap, tap.Kind);
+            Assert.Null(tap.Needs);
+            Assert.Equal(4, ShapeExpression.Dims(tap.Shape).Length);
             Assert.Equal("N", ShapeExpression.Dims(tap.Shape)[0]);
         }
-        Assert.Equal("classes", ShapeExpression.Dims(taps[^1].Shape)[1]);
 
         // The stages come in order, and each pre-activation tap belongs to a stage tap with the same shape.
         var stages = names.Where(n => n.StartsWith("stage", StringComparison.Ordinal)).ToList();
@@ -96,7 +103,7 @@ public class TapContractTests
             Assert.Equal(NullabilityState.Nullable, nullability.Create(p).ReadState);
         }
 
-        var forwardTaps = model.GetMethod("forward_taps", [typeof(Tensor), Zoo.TapsEnum(model)]);
+        var forwardTaps = model.GetMethod("forward_taps", [typeof(Tensor), Zoo.TapsEnum(model), typeof(Tensor)]);
         Assert.NotNull(forwardTaps);
         Assert.Equal(outputs, forwardTaps!.ReturnType);
     }
@@ -109,7 +116,7 @@ public class TapContractTests
         var publicConstructors = model.GetConstructors();
         Assert.Single(publicConstructors);
         var parameters = publicConstructors[0].GetParameters();
-        Assert.All(parameters, p => Assert.Contains(p.ParameterType, new[] { typeof(int), typeof(double), typeof(bool) }));
+        Assert.All(parameters, p => Assert.Contains(p.ParameterType, new[] { typeof(int), typeof(double), typeof(bool), typeof(string) }));
         Assert.Contains(parameters, p => p.Name == "classes" && p.HasDefaultValue);
 
         var symbols = new HashSet<string>(parameters.Where(p => p.ParameterType == typeof(int)).Select(p => p.Name!)) { "N", "H", "W" };
@@ -136,7 +143,7 @@ public class TapContractTests
         var x = torch.randn([config.N, 3, config.H, config.W]);
         var env = config.Environment(x);
         var taps = Zoo.Taps(config.Model);
-        using var outputs = Zoo.ForwardTaps(model, x, taps.Select(t => t.Name));
+        using var outputs = Zoo.ForwardTaps(model, x, taps.Select(t => t.Name), config.Labels(config.N));
         foreach (var tap in taps)
         {
             var expected = ShapeExpression.EvaluateAll(tap.Shape, env);

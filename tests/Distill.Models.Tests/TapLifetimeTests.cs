@@ -20,16 +20,17 @@ public class TapLifetimeTests
         using var model = config.Create();
         model.train(config.Training);
         using var x = torch.randn([config.N, 3, config.H, config.W]);
+        using var label = config.Labels(config.N);
         using var gradMode = grad ? torch.enable_grad() : torch.no_grad();
         var taps = Zoo.Taps(config.Model).Select(t => t.Name).ToList();
         // forward_taps(x, Taps.All) once first, so that lazily created state (none expected) is not counted.
-        using (Zoo.ForwardTaps(model, x, taps)) { }
+        using (Zoo.ForwardTaps(model, x, taps, label)) { }
 
         string[][] requests = [[], ["logits"], ["stage2"], ["stem", "logits"], [taps[^3], "stage1"], [.. taps]];
         foreach (var request in requests)
         {
             var before = SequentialCollection.SettledLiveCount();
-            var outputs = Zoo.ForwardTaps(model, x, request);
+            var outputs = Zoo.ForwardTaps(model, x, request, label);
             Assert.Equal(request.Length, SequentialCollection.SettledLiveCount() - before);
             Assert.All(request, t => Assert.NotNull(Zoo.Output(outputs, t)));
             outputs.Dispose();

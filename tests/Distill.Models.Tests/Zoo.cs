@@ -12,6 +12,14 @@ public sealed record Config(string Name, Type Model, IReadOnlyDictionary<string,
 
     public Module Create() => Zoo.Create(Model, Args);
 
+    /// <summary>Class labels for a batch of <paramref name="n"/> (0, 1, 2, ... modulo the class count): for taps that need them.</summary>
+    public Tensor Labels(long n)
+    {
+        var classes = Convert.ToInt64(Args.TryGetValue("classes", out var c) ? c : Zoo.Constructor(Model).GetParameters().Single(p => p.Name == "classes").DefaultValue, CultureInfo.InvariantCulture);
+        using var range = torch.arange(n);
+        return range.remainder(classes);
+    }
+
     /// <summary>The values of the tap shape symbols: numeric constructor arguments (defaults included) and the input symbols.</summary>
     public Dictionary<string, long> Environment(Tensor input)
     {
@@ -75,6 +83,10 @@ public static class Zoo
         new("mobilenetv2-half-32x32", typeof(MobileNetV2), A(("width_percent", 50)), 2, 32, 32),
         new("mobilenetv2-35-t2-19x45", typeof(MobileNetV2), A(("classes", 9), ("expansion", 2), ("width_percent", 35)), 1, 19, 45, Training: true),
         new("mobilenetv2-16x16", typeof(MobileNetV2), A(("classes", 10)), 2, 16, 16),
+        new("iresnet18-w8-32x32", typeof(IResNet), A(("depth", 18), ("classes", 10), ("embedding", 16), ("width", 8), ("size", 32)), 2, 32, 32),
+        new("iresnet34-w4-arcface-dropout-16x16", typeof(IResNet), A(("depth", 34), ("classes", 7), ("embedding", 8), ("width", 4), ("size", 16), ("head", "arcface"), ("m", 0.5), ("dropout", 0.2)), 3, 16, 16, Training: true),
+        new("mobilefacenet-s1-softmax-32x32", typeof(MobileFaceNet), A(("classes", 10), ("embedding", 16), ("scale", 1), ("size", 32), ("head", "softmax"), ("blocks2", 1), ("blocks3", 1), ("blocks4", 1)), 2, 32, 32),
+        new("mobilefacenet-s1-b2-arcface-easy-20x20", typeof(MobileFaceNet), A(("classes", 5), ("embedding", 8), ("scale", 1), ("size", 20), ("head", "arcface"), ("easy_margin", true), ("blocks1", 2), ("blocks2", 1), ("blocks3", 2), ("blocks4", 1)), 3, 20, 20, Training: true),
     ];
 
     public static Config Config(string name) => Configs.Single(c => c.Name == name);
@@ -123,14 +135,14 @@ public static class Zoo
         return Enum.ToObject(type, bits);
     }
 
-    /// <summary>model.forward_taps(input, taps) through reflection (the Outputs object).</summary>
-    public static IDisposable ForwardTaps(Module model, Tensor input, IEnumerable<string> taps)
+    /// <summary>model.forward_taps(input, taps, label) through reflection (the Outputs object).</summary>
+    public static IDisposable ForwardTaps(Module model, Tensor input, IEnumerable<string> taps, Tensor? label = null)
     {
-        var method = model.GetType().GetMethod("forward_taps", [typeof(Tensor), TapsEnum(model.GetType())])
-            ?? throw new Xunit.Sdk.XunitException($"{model.GetType().Name} has no forward_taps(Tensor, Taps)");
+        var method = model.GetType().GetMethod("forward_taps", [typeof(Tensor), TapsEnum(model.GetType()), typeof(Tensor)])
+            ?? throw new Xunit.Sdk.XunitException($"{model.GetType().Name} has no forward_taps(Tensor, Taps, Tensor?)");
         try
         {
-            return (IDisposable)method.Invoke(model, [input, TapSet(model.GetType(), taps)])!;
+            return (IDisposable)method.Invoke(model, [input, TapSet(model.GetType(), taps), label])!;
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {

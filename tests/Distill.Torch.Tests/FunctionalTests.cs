@@ -63,6 +63,8 @@ public class FunctionalTests
         ["sigmoid"] = new("x", i => F.sigmoid(i["x"])),
         ["tanh"] = new("x", i => F.tanh(i["x"])),
         ["leaky_relu"] = new("x", i => F.leaky_relu(i["x"], 0.2)),
+        ["prelu"] = new("xw", i => F.prelu(i["x"], i["w"]), Loose),
+        ["prelu_shared"] = new("xw", i => F.prelu(i["x"], i["w"]), Loose),
         ["softmax"] = new("x", i => F.softmax(i["x"], dim: 1)),
         ["softmax_last_float64"] = new("x", i => F.softmax(i["x"], dim: -1, dtype: torch.float64)),
         ["log_softmax"] = new("x", i => F.log_softmax(i["x"], dim: 1)),
@@ -269,6 +271,8 @@ public class FunctionalTests
         var e7 = Assert.Throws<TorchException>(() => F.interpolate(torch.randn([1, 2, 5]), size: 4, mode: "bilinear"));
         Assert.Equal(ErrorCategory.NotImplemented, e7.Category);
         Assert.Contains("Got 3D input, but bilinear mode needs 4D input", e7.Message);
+        var e8 = Assert.Throws<TorchException>(() => F.prelu(torch.randn([2, 3, 4]), torch.randn([5])));
+        Assert.Contains("Mismatch of parameter numbers and input channel size. Found parameter numbers = 5 and channel size = 3.", e8.Message);
     }
 
     [Fact]

@@ -48,6 +48,8 @@ public class ModuleTests
         ["groupnorm"] = Layer(() => new GroupNorm(2, 6)),
         ["relu"] = Layer(() => torch.nn.ReLU()),
         ["leaky_relu"] = Layer(() => torch.nn.LeakyReLU(0.1)),
+        ["prelu"] = Layer(() => torch.nn.PReLU()),
+        ["prelu_channels"] = Layer(() => new PReLU(4, init: 0.1)),
         ["gelu"] = Layer(() => torch.nn.GELU(approximate: "tanh")),
         ["silu"] = Layer(() => torch.nn.SiLU()),
         ["sigmoid"] = Layer(() => torch.nn.Sigmoid()),

@@ -30,6 +30,38 @@ public sealed class LeakyReLU : Module<Tensor, Tensor>
     public override string extra_repr() => $"negative_slope={PyRepr.Of(negative_slope)}" + (inplace ? ", inplace=True" : "");
 }
 
+/// <summary>
+/// max(0, x) + a·min(0, x) with a learned slope <c>a</c> (Parameter <c>weight</c>): one slope shared by
+/// all channels (<c>num_parameters</c> = 1) or one per channel of dim 1, initialised to <c>init</c>.
+/// </summary>
+public sealed class PReLU : Module<Tensor, Tensor>
+{
+    public PReLU(long num_parameters = 1, double init = 0.25, Device? device = null, ScalarType? dtype = null)
+    {
+        if (num_parameters < 1)
+            throw new TorchException($"PReLU: num_parameters must be at least 1, got {num_parameters}", ErrorCategory.Value);
+        this.num_parameters = num_parameters;
+        this.init = init;
+        register_parameter("weight", Init.Empty([num_parameters], device, dtype));
+        reset_parameters();
+    }
+
+    public long num_parameters { get; }
+    public double init { get; }
+
+    public Parameter weight
+    {
+        get => GetParameter("weight")!;
+        set => register_parameter("weight", value);
+    }
+
+    public void reset_parameters() => torch.nn.init.constant_(weight, init);
+
+    public override Tensor forward(Tensor input) => F.prelu(input, weight);
+
+    public override string extra_repr() => $"num_parameters={num_parameters}";
+}
+
 public sealed class GELU : Module<Tensor, Tensor>
 {
     public GELU(string approximate = "none") => this.approximate = approximate;

@@ -17,6 +17,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib)] internal static partial int dst_silu(TensorHandle input, out IntPtr result);
     [LibraryImport(Lib)] internal static partial int dst_silu_(TensorHandle input);
     [LibraryImport(Lib)] internal static partial int dst_leaky_relu(TensorHandle input, double negativeSlope, int inplace, out IntPtr result);
+    [LibraryImport(Lib)] internal static partial int dst_prelu(TensorHandle input, TensorHandle weight, out IntPtr result);
     [LibraryImport(Lib)] internal static partial int dst_softmax(TensorHandle input, long dim, int dtype, int log, out IntPtr result);
     [LibraryImport(Lib)] internal static partial int dst_dropout(TensorHandle input, double p, int training, int inplace, out IntPtr result);
 

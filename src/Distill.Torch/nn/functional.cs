@@ -141,6 +141,16 @@ public static partial class torch
                 return inplace ? input : new Tensor(r);
             }
 
+            /// <summary>
+            /// max(0, x) + weight·min(0, x): <paramref name="weight"/> holds one slope, or one per channel
+            /// (dim 1 of the input, as <see cref="Modules.PReLU"/> with <c>num_parameters</c> = channels).
+            /// </summary>
+            public static Tensor prelu(Tensor input, Tensor weight)
+            {
+                Check(dst_prelu(input.Handle, weight.Handle, out var r));
+                return new Tensor(r);
+            }
+
             public static Tensor sigmoid(Tensor input) => input.sigmoid();
 
             public static Tensor tanh(Tensor input) => input.tanh();

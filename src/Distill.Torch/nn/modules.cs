@@ -48,6 +48,7 @@ public static partial class torch
 
         public static Modules.ReLU ReLU(bool inplace = false) => new(inplace);
         public static Modules.LeakyReLU LeakyReLU(double negative_slope = 0.01, bool inplace = false) => new(negative_slope, inplace);
+        public static Modules.PReLU PReLU(long num_parameters = 1, double init = 0.25, Device? device = null, ScalarType? dtype = null) => new(num_parameters, init, device, dtype);
         public static Modules.GELU GELU(string approximate = "none") => new(approximate);
         public static Modules.SiLU SiLU(bool inplace = false) => new(inplace);
         public static Modules.Sigmoid Sigmoid() => new();

@@ -116,6 +116,11 @@ DST_EXPORT int dst_leaky_relu(dst_tensor input, double negative_slope, int32_t i
     });
 }
 
+// PReLU: max(0, x) + weight * min(0, x), weight of one element or one per channel (dim 1).
+DST_EXPORT int dst_prelu(dst_tensor input, dst_tensor weight, dst_tensor* out) {
+    return guard([&] { *out = wrap(at::prelu(T(input), T(weight))); });
+}
+
 DST_EXPORT int dst_softmax(dst_tensor input, int64_t dim, int32_t dtype, int32_t log, dst_tensor* out) {
     return guard([&] {
         *out = wrap(log != 0 ? at::log_softmax(T(input), dim, opt_dtype(dtype)) : at::softmax(T(input), dim, opt_dtype(dtype)));
