@@ -1,4 +1,5 @@
 using System.Globalization;
+using F = Distill.Torch.torch.nn.functional;
 
 namespace Distill.Models.Tests;
 
@@ -121,6 +122,51 @@ public class MarginHeadTests
         }
     }
 
+    /// <summary>
+    /// Gradient-free passes reuse normalize(weight) while the weight is unchanged; every way of changing it (an
+    /// in-place update as an optimizer step makes, a load_state_dict copy, set_data, a new Parameter) is seen, and a
+    /// pass with gradients still reaches the weight.
+    /// </summary>
+    [Fact]
+    public void Gradient_free_logits_follow_every_change_of_the_weight()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var head = new CosFaceHead(8, 20);
+        var x = torch.randn([5, 8]);
+        var label = torch.tensor(new long[] { 0, 3, 19, 7, 7 });
+        Tensor Expected() => F.normalize(x).mm(F.normalize(head.weight.detach()).t()).mul_(head.s);
+        void Same()
+        {
+            using (torch.no_grad()) TensorAssert.Close(Expected(), head.logits(x), what: "no_grad logits");
+        }
+
+        Same();
+        Same(); // the kept normalised weight
+        using (torch.no_grad()) head.weight.mul_(-0.5).add_(0.25);
+        Same();
+        var optimizer = torch.optim.SGD(head.parameters(), lr: 0.5);
+        head.call(x, label).sum().backward();
+        optimizer.step();
+        Same();
+        head.load_state_dict(new Dictionary<string, Tensor> { ["weight"] = torch.randn([20, 8]) });
+        Same();
+        head.weight.set_data(torch.randn([20, 8]));
+        Same();
+        head.weight = new Parameter(torch.randn([20, 8]));
+        Same();
+        // a frozen weight under autograd uses the kept copy too, and the embedding still gets its gradient
+        head.weight.requires_grad = false;
+        var e = x.detach().requires_grad_();
+        head.call(e, label).sum().backward();
+        Assert.NotNull(e.grad);
+        Assert.Null(head.weight.grad);
+        Same();
+        // trained again: the gradient reaches the weight
+        head.weight.requires_grad = true;
+        head.call(x, label).sum().backward();
+        Assert.NotNull(head.weight.grad);
+    }
+
     [Fact]
     public void Create_takes_the_three_kinds_and_names_them_on_error()
     {
@@ -183,7 +229,9 @@ public class MarginHeadLifetimeTests
                     using (head.margin_logits(cos, label)) { }
                     using (head.logits(x)) { }
                 }
-                Assert.Equal(before, SequentialCollection.SettledLiveCount());
+                // the head keeps normalize(weight) for gradient-free passes (one handle); a pass that trains the
+                // weight drops it again
+                Assert.Equal(before + 1, SequentialCollection.SettledLiveCount());
 
                 using (var e = x.detach().requires_grad_())
                 {

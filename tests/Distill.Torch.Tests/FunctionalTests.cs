@@ -207,6 +207,49 @@ public class FunctionalTests
         fx.AssertClose(w, "embedding_max_norm", "w_after");
     }
 
+    /// <summary>
+    /// F.normalize with p = 2 and a gradient to compute runs a node with a closed-form backward (normalize.cpp):
+    /// the composite's values exactly, its gradients to rounding (rows whose norm is below eps included: there the
+    /// divisor is the constant eps), and a double backward.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void Normalize_l2_backward_matches_the_composite(int dim)
+    {
+        using var scope = torch.NewDisposeScope();
+        const double eps = 1e-12;
+        static Tensor Composite(Tensor x, long dim) => x / x.norm(2, dim, keepdim: true).clamp_min(eps).expand_as(x);
+        var data = torch.randn([6, 5, 3]);
+        data.select(0, 2).select(0, 1).zero_();        // zero rows along dim 1 and -1
+        data.select(1, 3).select(1, 0).mul_(1e-14);     // rows below eps along dim 0
+        var g = torch.randn([6, 5, 3]);
+
+        var a = data.clone().requires_grad_();
+        var b = data.clone().requires_grad_();
+        var ya = F.normalize(a, dim: dim);
+        var yb = Composite(b, dim);
+        Assert.True(ya.equal(yb), "forward values");
+        ya.backward(g);
+        yb.backward(g);
+        TensorAssert.Close(b.grad!, a.grad!, rtol: 1e-5, atol: 1e-5, what: "gradient");
+
+        // second order, away from the clamp (whose second derivative is 0 on both sides but huge around it)
+        var smooth = torch.randn([6, 5, 3]);
+        var h = torch.randn([6, 5, 3]);
+        var c = smooth.clone().requires_grad_();
+        var d = smooth.clone().requires_grad_();
+        F.normalize(c, dim: dim).backward(g, create_graph: true);
+        Composite(d, dim).backward(g, create_graph: true);
+        (c.grad! * h).sum().backward();
+        (d.grad! * h).sum().backward();
+        TensorAssert.Close(d.grad!, c.grad!, rtol: 1e-4, atol: 1e-5, what: "gradient after the double backward");
+
+        // no gradient wanted: the composite runs (same values)
+        using (torch.no_grad()) Assert.True(F.normalize(a, dim: dim).equal(yb.detach()));
+    }
+
     [Fact]
     public void In_place_activations_overwrite_and_return_the_input()
     {

@@ -61,14 +61,72 @@ public abstract class MarginHead : Module<Tensor, Tensor, Tensor>
             _ => throw new ArgumentException($"unknown margin head '{kind}': valid kinds are {string.Join(", ", Kinds.Select(k => $"'{k}'"))}", nameof(kind)),
         };
 
-    /// <summary>cos θ between each embedding and each class centre: normalize(embedding) · normalize(weight)ᵀ, (B, classes).</summary>
+    /// <summary>
+    /// cos θ between each embedding and each class centre: normalize(embedding) · normalize(weight)ᵀ, (B, classes).
+    /// When no gradient can reach the weight (under no_grad, or a frozen weight such as a distillation teacher's),
+    /// normalize(weight) is kept and reused while the weight is unchanged (see <see cref="NormalizedWeight"/>).
+    /// </summary>
     public Tensor cosine(Tensor embedding)
     {
         if (embedding.dim() != 2 || embedding.shape[1] != this.embedding)
             throw new ArgumentException($"{_get_name()} takes (batch, {this.embedding}) embeddings; got [{string.Join(", ", embedding.shape)}]", nameof(embedding));
         using var scope = torch.NewDisposeScope();
-        var cos = F.normalize(embedding).mm(F.normalize(weight).t());
+        var cos = F.normalize(embedding).mm(NormalizedWeight().t());
         return scope.MoveToOuter(cos);
+    }
+
+    // normalize(weight) kept for gradient-free passes, and what it was computed from
+    private Tensor? _normalized;
+    private Parameter? _normalizedFrom;
+    private long _normalizedVersion;
+    private long _normalizedAddress;
+
+    /// <summary>
+    /// normalize(weight), in the caller's dispose scope or, when no gradient can flow to the weight, the kept copy
+    /// (not in any scope: the caller must not dispose it). The copy is reused while it was made from this same
+    /// Parameter with the same version counter (every in-place change — an optimizer step, a load_state_dict copy —
+    /// increments it), storage address, dtype and device; otherwise it is recomputed. A pass that needs the
+    /// weight's gradient computes normalize(weight) in the graph and drops the copy, so a training student holds no
+    /// second K×D tensor. A frozen teacher's class centres are thus normalised once, not on every step (the values
+    /// are the same: the same normalize of the same weight).
+    /// </summary>
+    private Tensor NormalizedWeight()
+    {
+        var w = weight;
+        if (torch.is_grad_enabled() && w.requires_grad)
+        {
+            DropNormalized();
+            return F.normalize(w);
+        }
+        var version = w._version;
+        var address = w.data_ptr();
+        if (_normalized is null || !ReferenceEquals(_normalizedFrom, w) || _normalizedVersion != version || _normalizedAddress != address
+            || _normalized.dtype != w.dtype || _normalized.device != w.device)
+        {
+            DropNormalized();
+            using (torch.no_grad())
+            {
+                _normalized = F.normalize(w);
+                _normalized.DetachFromDisposeScope();
+            }
+            _normalizedFrom = w;
+            _normalizedVersion = version;
+            _normalizedAddress = address;
+        }
+        return _normalized;
+    }
+
+    private void DropNormalized()
+    {
+        _normalized?.Dispose();
+        _normalized = null;
+        _normalizedFrom = null;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) DropNormalized();
+        base.Dispose(disposing);
     }
 
     /// <summary>The label-free logits s·cos θ (B, classes): the normalised softmax used for evaluation.</summary>

@@ -85,6 +85,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib)] internal static partial int dst_tensor_requires_grad(TensorHandle t, out int result);
     [LibraryImport(Lib)] internal static partial int dst_tensor_set_requires_grad(TensorHandle t, int on);
     [LibraryImport(Lib)] internal static partial int dst_tensor_is_leaf(TensorHandle t, out int result);
+    [LibraryImport(Lib)] internal static partial int dst_tensor_version(TensorHandle t, out long version);
     [LibraryImport(Lib)] internal static partial int dst_tensor_grad(TensorHandle t, out IntPtr grad);
     [LibraryImport(Lib)] internal static partial int dst_tensor_set_grad(TensorHandle t, IntPtr grad);
     [LibraryImport(Lib)] internal static partial int dst_tensor_retain_grad(TensorHandle t);

@@ -144,6 +144,15 @@ public partial class Tensor : IDisposable
     public bool is_leaf { get { Check(dst_tensor_is_leaf(Handle, out var r)); return r != 0; } }
 
     /// <summary>
+    /// The version counter, as PyTorch's <c>Tensor._version</c>: every in-place operation on the tensor (or on a
+    /// view of it) increments it. <see cref="set_data"/> does not (as in PyTorch); see <see cref="data_ptr"/>.
+    /// </summary>
+    public long _version { get { Check(dst_tensor_version(Handle, out var v)); return v; } }
+
+    /// <summary>The address of the first element, as PyTorch's <c>Tensor.data_ptr()</c> (0 for an empty tensor).</summary>
+    public long data_ptr() { Check(dst_tensor_data_ptr(Handle, out var p)); return p.ToInt64(); }
+
+    /// <summary>
     /// The accumulated gradient, or null. Each read returns a new handle to the same gradient tensor;
     /// setting replaces it (null clears it).
     /// </summary>

@@ -161,6 +161,8 @@ DST_EXPORT int dst_tensor_set_requires_grad(dst_tensor t, int32_t on) {
     return guard([&] { T(t).set_requires_grad(on != 0); });
 }
 DST_EXPORT int dst_tensor_is_leaf(dst_tensor t, int32_t* out) { return guard([&] { *out = T(t).is_leaf(); }); }
+// The in-place version counter (PyTorch's Tensor._version).
+DST_EXPORT int dst_tensor_version(dst_tensor t, int64_t* out) { return guard([&] { *out = T(t)._version(); }); }
 DST_EXPORT int dst_tensor_grad(dst_tensor t, dst_tensor* out) { return guard([&] { *out = wrap(T(t).grad()); }); }
 DST_EXPORT int dst_tensor_set_grad(dst_tensor t, dst_tensor grad) {
     return guard([&] { T(t).mutable_grad() = grad == nullptr ? at::Tensor() : T(grad); });

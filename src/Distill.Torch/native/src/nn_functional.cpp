@@ -318,6 +318,12 @@ DST_EXPORT int dst_grid_sample(dst_tensor input, dst_tensor grid, const char* mo
 DST_EXPORT int dst_normalize(dst_tensor input, double p, int64_t dim, double eps, dst_tensor* out) {
     return guard([&] {
         const auto& x = T(input);
+        // p = 2 with a gradient to compute: the same forward values through a node with a fused backward
+        // (normalize.cpp); otherwise the composite PyTorch's F.normalize runs.
+        if (p == 2.0 && x.requires_grad() && c10::GradMode::is_enabled() && !c10::InferenceMode::is_enabled()) {
+            *out = wrap(l2_normalize(x, dim, eps));
+            return;
+        }
         int64_t dims[1] = {dim};
         auto denom = at::norm(x, at::Scalar(p), at::IntArrayRef(dims, 1), /*keepdim=*/true).clamp_min(eps).expand_as(x);
         *out = wrap(x / denom);

@@ -45,6 +45,9 @@ inline int guard(F&& body) noexcept {
 // Live native tensor handles, for leak tests.
 extern std::atomic<int64_t> live_tensors;
 
+// x / max(||x||_2 along dim, eps) with a fused backward (normalize.cpp); the forward values are F.normalize's.
+at::Tensor l2_normalize(const at::Tensor& x, int64_t dim, double eps);
+
 // Moves a tensor into a new caller-owned handle; the undefined tensor becomes the null handle.
 inline dst_tensor wrap(at::Tensor t) {
     if (!t.defined()) return nullptr;
