@@ -299,24 +299,27 @@ public static class Gkd
         Tensor? biasP = null, noP = null, noS = null;
         using (torch.no_grad())
         {
-            var zeros = torch.zeros(student.shape, student.dtype, student.device);
+            // A bias is the log of its group's indicator (log 1 = 0, log 0 = −∞, exactly): a conversion, an add and
+            // a log, vectorised passes, where masked_fill with a (B, K) bool mask (and the logical_and/any building
+            // that mask) cost several times as much on the CPU.
             if (single)
             {
                 // one primary class and at least one other in every row: both groups are non-empty
-                biasS = zeros.scatter_(1, primaryIndex!, double.NegativeInfinity);
-                if (primaryKd) biasP = torch.zeros(student.shape, student.dtype, student.device).masked_fill_(primary.logical_not(), double.NegativeInfinity);
+                biasS = torch.zeros(student.shape, student.dtype, student.device).scatter_(1, primaryIndex!, double.NegativeInfinity);
+                if (primaryKd) biasP = primary.to(student.dtype).log_();
             }
             else
             {
-                var secondary = primary.logical_not();
-                var hasP = primary.any(1, keepdim: true);
-                var hasS = secondary.any(1, keepdim: true);
-                // an empty group's log-sum-exp runs over the whole row (finite); its terms are zeroed below,
-                // so neither values nor gradients ever meet -inf - -inf
-                biasS = zeros.masked_fill_(primary.logical_and(hasS), double.NegativeInfinity);
-                biasP = torch.zeros(student.shape, student.dtype, student.device).masked_fill_(secondary.logical_and(hasP), double.NegativeInfinity);
-                noP = hasP.logical_not();
-                noS = hasS.logical_not();
+                var inP = primary.to(student.dtype);
+                using var countP = inP.sum(1, keepdim: true, dtype: ScalarType.Float64);
+                noP = countP.eq(0);
+                noS = countP.eq(student.size(1));
+                // an empty group's log-sum-exp runs over the whole row (bias 0 there, finite); its terms are zeroed
+                // below, so neither values nor gradients ever meet -inf - -inf
+                using (var emptyS = noS.to(student.dtype))
+                    biasS = (emptyS.add_(1) - inP).log_();
+                using (var emptyP = noP.to(student.dtype))
+                    biasP = inP.add_(emptyP).log_();
             }
         }
 
