@@ -44,9 +44,10 @@ import torch.nn.functional as F
 # ---- deterministic values (repeated in tests/Distill.Face.Benchmarks/Formula.cs) ---------------------------
 
 def formula(n, a, b):
-    """n values in [-1, 1): frac(sin(i*a + b) * 43758.5453) * 2 - 1, computed in float64."""
-    y = torch.sin(torch.arange(n, dtype=torch.float64) * a + b) * 43758.5453
-    return (y - torch.floor(y)) * 2 - 1
+    """n values in [-1, 1): frac(sin(i*a + b) * 43758.5453) * 2 - 1, computed in float64 (in place, as the C# side)."""
+    y = torch.arange(n, dtype=torch.float64).mul_(a).add_(b).sin_().mul_(43758.5453)
+    y.sub_(torch.floor(y))
+    return y.mul_(2).sub_(1)
 
 
 def formula_weights(model):
@@ -59,16 +60,17 @@ def formula_weights(model):
             n = value.numel()
             u = formula(n, 0.9, 1.3 * j)
             if value.dim() >= 2:
-                v = u * math.sqrt(3.0 / (n // value.shape[0]))
+                v = u.mul_(math.sqrt(3.0 / (n // value.shape[0])))
             elif key.endswith("running_var"):
-                v = u * 0.25 + 0.75
+                v = u.mul_(0.25).add_(0.75)
             elif key.endswith("running_mean"):
-                v = u * 0.1
+                v = u.mul_(0.1)
             elif key.endswith("weight"):
-                v = u * 0.2 + 1.0
+                v = u.mul_(0.2).add_(1.0)
             else:
-                v = u * 0.1
-            value.copy_(v.reshape(value.shape).to(value.dtype))
+                v = u.mul_(0.1)
+            value.copy_(v.view(value.shape))  # copy_ converts to the entry's dtype
+            del u, v
 
 
 def images(batch, size, i):
