@@ -298,8 +298,9 @@ internal static class TrainEmitter
             w.Line($"using var embeddings = new {Rt}EmbeddingCollector(flip: {flip});");
             w.Line("using (torch.no_grad())");
             EvaluationLoop(w, $"embeddings.Add(batch.image, x => {m.Member}.forward_taps(x, {tap}).Take({tap}));");
-            w.Line($"var pairs = {Data}VerificationPairs.Within({val.Member}.Pairs, embeddings.Count);");
-            w.Line($"embeddings.Score(pairs.First, pairs.Second, pairs.Same, {val.Member}.Folds).WriteTo(values, {SourceWriter.Literal(prefix)});");
+            w.Line("// A batch-limited evaluation (dry or quick runs) scores the pairs whose images it embedded.");
+            w.Line($"var pairs = {Data}VerificationPairs.Within({val.Member}, embeddings.Count);");
+            w.Line($"if (pairs.Folds >= 2) embeddings.Score(pairs.First, pairs.Second, pairs.Same, pairs.Folds).WriteTo(values, {SourceWriter.Literal(prefix)});");
         }
 
         var what = t.Flip ? "embeddings (each plus its flipped image's)" : "embeddings";
