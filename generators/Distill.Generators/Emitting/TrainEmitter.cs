@@ -127,7 +127,7 @@ internal static class TrainEmitter
             foreach (var m in trained) w.Line($"{m}.to(device);");
             w.Line("using var optimizer = CreateOptimizer(options);");
             w.Line("var scheduler = CreateScheduler(optimizer, epochs);");
-            w.Line($"var trainable = {string.Join(".Concat(", trained.Select(m => m + ".parameters()"))}{new string(')', trained.Count - 1)}.ToArray<Tensor>();");
+            w.Line($"var trainable = {string.Join(".Concat(", trained.Select(m => m + ".parameters()"))}{new string(')', trained.Count - 1)}.Where(p => p.requires_grad).ToArray<Tensor>();");
             w.Line();
             w.Line("// Checkpointed state; a resumed run continues from it.");
             w.Line($"var state = new {Rt}TrainingState()");
@@ -382,7 +382,8 @@ internal static class TrainEmitter
             {
                 var parameters = string.Join(".Concat(", g.Modules.Select(m => m + ".parameters()")) + new string(')', g.Modules.Count - 1);
                 var options = g.Options.Count == 0 ? "" : ", new global::System.Collections.Generic.Dictionary<string, object> { " + string.Join(", ", g.Options) + " }";
-                w.Line($"new ParamGroup({parameters}{options}), // {g.Description}");
+                // Frozen parameters (requires_grad false, such as insightface's fixed embedding BatchNorm scale) are left out.
+                w.Line($"new ParamGroup({parameters}.Where(p => p.requires_grad){options}), // {g.Description}");
             }
             w.Indent--;
             w.Line("];");

@@ -26,6 +26,22 @@ public interface IVerificationPairs
 /// </summary>
 public static class VerificationPairs
 {
+    /// <summary>Pairs as three parallel arrays, in <see cref="Folds"/> consecutive folds (0: too few pairs to score).</summary>
+    public sealed record Subset(int[] First, int[] Second, bool[] Same, int Folds);
+
+    /// <summary>
+    /// The pairs of <paramref name="set"/> whose two samples are both among its first <paramref name="embedded"/>
+    /// (all of them after a full pass), in order, as arrays: what an evaluation limited to a few batches can score.
+    /// Folds: the set's, or fewer when fewer pairs remain (each fold needs one pair; under two pairs, 0).
+    /// </summary>
+    public static Subset Within(IVerificationPairs set, long embedded)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        var kept = set.Pairs.Where(p => p.First < embedded && p.Second < embedded).ToList();
+        var folds = kept.Count < 2 ? 0 : Math.Max(2, Math.Min(set.Folds, kept.Count));
+        return new Subset(kept.Select(p => p.First).ToArray(), kept.Select(p => p.Second).ToArray(), kept.Select(p => p.Same).ToArray(), folds);
+    }
+
     /// <summary>
     /// <paramref name="count"/> pairs of the samples whose identities are <paramref name="labels"/> (one per
     /// sample), in <paramref name="folds"/> consecutive folds of count / folds pairs: first the fold's
