@@ -9,7 +9,7 @@ using Distill.Torch;
 // on a pre-made batch in a child process. Then a long run of loader-fed steps samples the live native tensors.
 //   dotnet run -c Release --project tests/Distill.KdStep.Benchmarks -- [--steps 100] [--warmup 5] [--block 5]
 //       [--threads N] [--leak-steps 5000] [--leak-every 100] [--out result.json|result.md] [--no-python]
-//       [--omp-wait-policy passive|active|inherit]
+//       [--parts 10] [--omp-wait-policy passive|active|inherit]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 KdOptions options;
@@ -153,14 +153,14 @@ if (options.LeakSteps > 0)
 {
     Console.WriteLine($"leak run: {options.LeakSteps} loader-fed steps, live tensors sampled every {options.LeakEvery} steps...");
     var done = 0;
-    result.LeakSamples.Add(new LeakSample(0, Tensor.LiveCount, Machine.Memory().CurrentKib));
+    result.LeakSamples.Add(new LeakSample(0, Tensor.LiveCount, Machine.Memory().CurrentKib, GC.GetTotalMemory(false) / 1024));
     var clock = System.Diagnostics.Stopwatch.StartNew();
     while (done < options.LeakSteps)
     {
         var n = Math.Min(options.LeakEvery, options.LeakSteps - done);
         distill.WithLoader(n);
         done += n;
-        var sample = new LeakSample(done, Tensor.LiveCount, Machine.Memory().CurrentKib);
+        var sample = new LeakSample(done, Tensor.LiveCount, Machine.Memory().CurrentKib, GC.GetTotalMemory(false) / 1024);
         result.LeakSamples.Add(sample);
         Console.Write($"\r  step {done}/{options.LeakSteps}: live tensors {sample.Live}, RSS {sample.RssKib / 1024.0:F0} MiB, {clock.Elapsed.TotalSeconds / done * 1e3:F0} ms/step   ");
     }
@@ -172,7 +172,7 @@ result.LoadAtEnd = Machine.LoadAverage();
 
 Console.WriteLine();
 Console.Write(Report.Text(result));
-if (options.Out is { } path)
+foreach (var path in options.Out)
 {
     var directory = Path.GetDirectoryName(Path.GetFullPath(path));
     if (directory is not null) Directory.CreateDirectory(directory);

@@ -5,7 +5,8 @@ using System.Text.Json.Nodes;
 
 namespace Distill.KdStep.Benchmarks;
 
-internal sealed record LeakSample(long Step, long Live, long RssKib);
+/// <summary>One sample of the leak run: live native tensors, resident memory, and the managed heap (GC.GetTotalMemory).</summary>
+internal sealed record LeakSample(long Step, long Live, long RssKib, long ManagedKib);
 
 /// <summary>Everything one run measured (filled in by Program, rendered by <see cref="Report"/>).</summary>
 internal sealed class KdResult
@@ -181,7 +182,8 @@ internal static class Report
         return $"live native tensors over {steps} loader-fed steps ({s.Count} samples, {r.LeakSeconds / steps * 1e3:F0} ms/step): " +
                $"first {s[0].Live}, last {s[^1].Live}, min {s.Min(x => x.Live)}, max {s.Max(x => x.Live)} -> " +
                (r.LeakFlat == true ? "flat" : $"NOT flat ({perThousand:+0.0;-0.0} per 1000 steps)") +
-               $"; RSS first {Mib(s[0].RssKib)}, last {Mib(s[^1].RssKib)}, max {Mib(s.Max(x => x.RssKib))} MiB";
+               $"; RSS first {Mib(s[0].RssKib)}, last {Mib(s[^1].RssKib)}, max {Mib(s.Max(x => x.RssKib))} MiB" +
+               $"; managed heap first {s[0].ManagedKib / 1024.0:F1}, last {s[^1].ManagedKib / 1024.0:F1}, max {s.Max(x => x.ManagedKib) / 1024.0:F1} MiB";
     }
 
     public static string Text(KdResult r)
@@ -263,10 +265,10 @@ internal static class Report
     {
         static JsonObject Row(List<double> s, double cpu) => new()
         {
-            ["cpu_ms_per_step"] = s.Count == 0 ? null : cpu / s.Count * 1e3,
-            ["median_ms"] = Stats.Median(s) * 1e3,
-            ["mean_ms"] = s.Count == 0 ? null : s.Average() * 1e3,
-            ["min_ms"] = s.Count == 0 ? null : s.Min() * 1e3,
+            ["cpu_ms_per_step"] = s.Count == 0 ? null : Math.Round(cpu / s.Count * 1e3, 3),
+            ["median_ms"] = s.Count == 0 ? null : Math.Round(Stats.Median(s) * 1e3, 3),
+            ["mean_ms"] = s.Count == 0 ? null : Math.Round(s.Average() * 1e3, 3),
+            ["min_ms"] = s.Count == 0 ? null : Math.Round(s.Min() * 1e3, 3),
             ["steps"] = s.Count,
             ["step_ms"] = new JsonArray(s.Select(x => (JsonNode?)JsonValue.Create(Math.Round(x * 1e3, 3))).ToArray()),
         };
@@ -323,10 +325,11 @@ internal static class Report
                 ["seconds"] = r.LeakSeconds,
                 ["flat"] = r.LeakFlat,
                 ["growth"] = r.LeakGrowth,
-                ["samples"] = new JsonArray(r.LeakSamples.Select(s => (JsonNode?)new JsonObject { ["step"] = s.Step, ["live"] = s.Live, ["rss_kib"] = s.RssKib }).ToArray()),
+                ["samples"] = new JsonArray(r.LeakSamples.Select(s => (JsonNode?)new JsonObject { ["step"] = s.Step, ["live"] = s.Live, ["rss_kib"] = s.RssKib, ["managed_kib"] = s.ManagedKib }).ToArray()),
             },
             ["loss"] = new JsonObject { ["distill"] = double.IsFinite(r.DistillLoss) ? r.DistillLoss : null, ["pytorch"] = r.PyTorchLoss },
         };
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        // Relaxed escaping keeps '->', '+', '²' and quotes readable; the file is data for people and scripts, not HTML.
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
     }
 }
