@@ -87,7 +87,8 @@ public sealed class SampleBatchDataset<TSample, TBatch> : IBatchDataset<TBatch> 
 
 /// <summary>
 /// A data set's files or arguments are wrong: names the file (<see cref="Path"/>) and, where one is at
-/// fault, the record (<see cref="Record"/>: a 0-based record index, or the image file of a folder).
+/// fault, the record (<see cref="Record"/>: a 0-based record index of a binary file, or the 1-based line of
+/// a text file such as an LFW pairs file; for a folder, <see cref="Path"/> is the image file at fault).
 /// </summary>
 public sealed class DatasetException : Exception
 {

@@ -70,6 +70,9 @@ public abstract class ImageDataset : IDataset<ImageSample>, IBatchDataset<ImageB
         for (var start = 0; start < n; start += Chunk)
         {
             var indices = Enumerable.Range(start, Math.Min(Chunk, n - start)).ToArray();
+            // Each chunk's float64 temporaries (~19 MB for 256 CIFAR-sized images) are freed with the chunk: in the
+            // outer scope they piled up until the end, 750 MB at the peak for 10,000 32×32 samples.
+            using var chunkScope = torch.NewDisposeScope();
             using var batch = Collate(indices);
             var x = batch.image.to(torch.float64);
             if (batch.image.dtype == ScalarType.Byte) x = x / 255.0;

@@ -21,14 +21,17 @@ public class ConventionTests
     [Fact]
     public void The_library_declares_its_data_sets()
     {
-        Assert.Equal(["Cifar10", "Cifar100", "ImageFolder", "SyntheticImages", "TensorImages"], DatasetTypes().Select(t => t.Name));
+        Assert.Equal(["Cifar10", "Cifar100", "FaceFolder", "ImageFolder", "SyntheticFaces", "SyntheticImages", "TensorImages"], DatasetTypes().Select(t => t.Name));
     }
 
     [Theory]
     [MemberData(nameof(Datasets))]
     public void Every_data_set_follows_the_convention(Type type)
     {
-        Assert.Equal("classification", type.GetCustomAttribute<DistillDatasetAttribute>()!.Task);
+        var task = type.GetCustomAttribute<DistillDatasetAttribute>()!.Task;
+        Assert.Contains(task, new[] { "classification", "face" });
+        // A face data set's images are also scored in pairs.
+        Assert.Equal(task == "face", typeof(IVerificationPairs).IsAssignableFrom(type));
         var ctor = Assert.Single(type.GetConstructors());
         var parameters = ctor.GetParameters();
         Assert.All(parameters, p =>
@@ -70,6 +73,14 @@ public class ConventionTests
     }
 
     [Fact]
+    public void SyntheticFaces_batches_have_the_declared_shapes()
+    {
+        AssertShapes(new SyntheticFaces(identities: 20, samples_per_identity: 2), new() { ["identities"] = 20 });
+        AssertShapes(new SyntheticFaces(identities: 30, samples_per_identity: 2, size: 24, split: "val", pairs: 20),
+            new() { ["identities"] = 30, ["size"] = 24 });
+    }
+
+    [Fact]
     public void Reader_batches_have_the_declared_shapes()
     {
         using var dir = new TempDir();
@@ -77,6 +88,8 @@ public class ConventionTests
         Pnm.Write(dir.File("f/b/1.pgm"), new byte[36], 1, 6, 6);
         using var folder = new ImageFolder(dir["f"], classes: 2, channels: 1, size: 6);
         AssertShapes(folder, new() { ["classes"] = 2, ["channels"] = 1, ["size"] = 6 });
+        using var faces = new FaceFolder(dir["f"], identities: 2, channels: 1, size: 6);
+        AssertShapes(faces, new() { ["identities"] = 2, ["channels"] = 1, ["size"] = 6 });
 
         CifarFormat.Write(dir.File("c/test_batch.bin"), new byte[2 * CifarFormat.ImageBytes], [0, 9]);
         using var cifar = new Cifar10(dir["c"], split: "test");

@@ -209,6 +209,42 @@ public class TrainingLoopTests
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    /// <summary>
+    /// A face experiment: margin logits (which need the labels) feed CE and GKD, and a validation set of verification
+    /// pairs makes Evaluate a verification of the embeddings with the flip test. Compiles with no warning.
+    /// </summary>
+    [Fact]
+    public void A_face_experiment_passes_labels_to_margin_taps_and_evaluates_by_verification()
+    {
+        const string yaml = """
+            name: face-gkd
+            data:
+              train: { dataset: SyntheticFaces, args: { identities: 50, samples_per_identity: 4, size: 16, seed: 1 } }
+              val: { dataset: SyntheticFaces, args: { identities: 20, samples_per_identity: 4, size: 16, seed: 1, split: val, pairs: 40 } }
+              batch: 16
+            teacher: { model: IResNet, args: { depth: 18, classes: 50, embedding: 32, width: 8, size: 16 }, checkpoint: teacher.safetensors }
+            student: { model: MobileFaceNet, args: { classes: 50, embedding: 32, scale: 1, size: 16 } }
+            losses:
+              ce: { loss: cross_entropy, input: student.margin_logits, target: batch.label }
+              gkd: { loss: gkd_loss, student: student.margin_logits, teacher: teacher.margin_logits, target: batch.label, n: 6, schedule: { warmup: 2 } }
+            schedule: { epochs: 4, cosine: {}, warmup: 1 }
+            eval: { flip: true }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("face.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        Assert.Empty(result.GeneratorDiagnostics);
+        var problems = result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        var generated = result.Run.GeneratedTrees.ToDictionary(t => Path.GetFileName(t.FilePath), t => t.ToString());
+        var loss = generated["FaceGkdExperiment.Loss.g.cs"];
+        Assert.Contains("Teacher.forward_taps(image, global::Distill.Models.IResNet.Taps.MarginLogits, label)", loss);
+        Assert.Contains("Student.forward_taps(image, global::Distill.Models.MobileFaceNet.Taps.MarginLogits, label)", loss);
+        var train = generated["FaceGkdExperiment.Train.g.cs"];
+        Assert.Contains("new global::Distill.Runtime.EmbeddingCollector(flip: true)", train);
+        Assert.Contains("var bestMetric = options.BestMetric ?? \"val_verify_acc\";", train);
+        Assert.DoesNotContain("TopKAccuracy", train);
+        Snapshot.Verify(train, nameof(TrainingLoopTests), nameof(A_face_experiment_passes_labels_to_margin_taps_and_evaluates_by_verification), "FaceGkdExperiment.Train.g.cs");
+    }
+
     [Fact]
     public void The_generated_loop_is_snapshotted()
     {

@@ -127,7 +127,7 @@ internal static class TrainEmitter
             foreach (var m in trained) w.Line($"{m}.to(device);");
             w.Line("using var optimizer = CreateOptimizer(options);");
             w.Line("var scheduler = CreateScheduler(optimizer, epochs);");
-            w.Line($"var trainable = {string.Join(".Concat(", trained.Select(m => m + ".parameters()"))}{new string(')', trained.Count - 1)}.ToArray<Tensor>();");
+            w.Line($"var trainable = {string.Join(".Concat(", trained.Select(m => m + ".parameters()"))}{new string(')', trained.Count - 1)}.Where(p => p.requires_grad).ToArray<Tensor>();");
             w.Line();
             w.Line("// Checkpointed state; a resumed run continues from it.");
             w.Line($"var state = new {Rt}TrainingState()");
@@ -298,8 +298,9 @@ internal static class TrainEmitter
             w.Line($"using var embeddings = new {Rt}EmbeddingCollector(flip: {flip});");
             w.Line("using (torch.no_grad())");
             EvaluationLoop(w, $"embeddings.Add(batch.image, x => {m.Member}.forward_taps(x, {tap}).Take({tap}));");
-            w.Line($"var pairs = {Data}VerificationPairs.Within({val.Member}.Pairs, embeddings.Count);");
-            w.Line($"embeddings.Score(pairs.First, pairs.Second, pairs.Same, {val.Member}.Folds).WriteTo(values, {SourceWriter.Literal(prefix)});");
+            w.Line("// A batch-limited evaluation (dry or quick runs) scores the pairs whose images it embedded.");
+            w.Line($"var pairs = {Data}VerificationPairs.Within({val.Member}, embeddings.Count);");
+            w.Line($"if (pairs.Folds >= 2) embeddings.Score(pairs.First, pairs.Second, pairs.Same, pairs.Folds).WriteTo(values, {SourceWriter.Literal(prefix)});");
         }
 
         var what = t.Flip ? "embeddings (each plus its flipped image's)" : "embeddings";
@@ -381,7 +382,8 @@ internal static class TrainEmitter
             {
                 var parameters = string.Join(".Concat(", g.Modules.Select(m => m + ".parameters()")) + new string(')', g.Modules.Count - 1);
                 var options = g.Options.Count == 0 ? "" : ", new global::System.Collections.Generic.Dictionary<string, object> { " + string.Join(", ", g.Options) + " }";
-                w.Line($"new ParamGroup({parameters}{options}), // {g.Description}");
+                // Frozen parameters (requires_grad false, such as insightface's fixed embedding BatchNorm scale) are left out.
+                w.Line($"new ParamGroup({parameters}.Where(p => p.requires_grad){options}), // {g.Description}");
             }
             w.Indent--;
             w.Line("];");

@@ -81,7 +81,7 @@ partial class E2eStudentExperiment
         HintAdapter.to(device);
         using var optimizer = CreateOptimizer(options);
         var scheduler = CreateScheduler(optimizer, epochs);
-        var trainable = Student.parameters().Concat(HintAdapter.parameters()).ToArray<Tensor>();
+        var trainable = Student.parameters().Concat(HintAdapter.parameters()).Where(p => p.requires_grad).ToArray<Tensor>();
 
         // Checkpointed state; a resumed run continues from it.
         var state = new global::Distill.Runtime.TrainingState()
@@ -258,8 +258,8 @@ partial class E2eStudentExperiment
         var lrScale = options.LearningRate is { } lr ? lr / declaredLr : 1.0;
         ParamGroup[] groups =
         [
-            new ParamGroup(Student.parameters()), // the rest
-            new ParamGroup(HintAdapter.parameters(), new global::System.Collections.Generic.Dictionary<string, object> { ["lr"] = 0.1 * lrScale }), // adapters
+            new ParamGroup(Student.parameters().Where(p => p.requires_grad)), // the rest
+            new ParamGroup(HintAdapter.parameters().Where(p => p.requires_grad), new global::System.Collections.Generic.Dictionary<string, object> { ["lr"] = 0.1 * lrScale }), // adapters
         ];
         return new SGD(groups, lr: declaredLr * lrScale, momentum: 0.9, weight_decay: 0.0005);
     }
