@@ -11,20 +11,23 @@ using Distill.Torch;
 // alternate. Ratios are Distill / PyTorch (median ms per iteration; < 1 is faster; target <= 1.0).
 //   dotnet run -c Release --project tests/Distill.Face.Benchmarks -- [--steps 20] [--warmup 3] [--threads N]
 //       [--classes 10000,50000] [--batch 128] [--step-batch 64] [--dim 512] [--head-iters 40] [--out DIR]
-//       [--no-python] [--default-malloc] [--only head|step]
+//       [--no-python] [--default-malloc] [--omp-wait-policy passive|active|inherit] [--only head|step]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var o = Options.Parse(args);
+Machine.SetOmpWaitPolicy(o.OmpWaitPolicy); // before the first call into libtorch, which loads libgomp
 torch.set_num_threads(o.Threads);
 var threads = torch.get_num_threads();
 var allocator = o.DefaultMalloc ? "glibc defaults" : Allocator.FixPolicy();
 var loadBefore = Machine.LoadAverage();
 Console.WriteLine($"Distill face benchmark — libtorch {torch.version}, {threads} intra-op threads, {Environment.ProcessorCount} cores, load average {loadBefore}");
+Console.WriteLine($"OpenMP wait policy (both sides): {Machine.OmpWaitPolicy()}");
 Console.WriteLine($"glibc malloc: {allocator}; head: B {o.Batch}, D {o.Dim}, {o.HeadIterations} iterations; step: batch {o.StepBatch}, {o.Steps} steps; {o.Warmup} warm-up iterations each; blocks alternate between the sides");
 if (o.NoPython) Console.WriteLine("--no-python: our numbers only");
 
 var rows = new List<Row>();
 string? pythonVersion = null;
 string? pythonAllocator = null;
+string? pythonOmp = null;
 var mismatches = new List<string>();
 
 // The steps first: our process's peak RSS is then the step's (the head cases come after); each PyTorch part runs in
@@ -44,6 +47,7 @@ if (o.Only is null or "step")
         using var python = o.NoPython ? null : PythonWorker.Start(threads, o.DefaultMalloc);
         pythonVersion ??= python?.Version;
         pythonAllocator ??= python?.Allocator;
+        pythonOmp ??= python?.OmpWaitPolicy;
         Dictionary<string, double>? theirCheck = null;
         if (python is not null)
         {
@@ -69,6 +73,7 @@ if (o.Only is null or "head")
     using var python = o.NoPython ? null : PythonWorker.Start(threads, o.DefaultMalloc);
     pythonVersion ??= python?.Version;
     pythonAllocator ??= python?.Allocator;
+    pythonOmp ??= python?.OmpWaitPolicy;
     foreach (var classes in o.Classes)
     {
         using var head = new HeadCase(classes, o.Batch, o.Dim);
@@ -92,6 +97,8 @@ var table = Table(rows);
 Console.Write(table);
 foreach (var m in mismatches) Console.WriteLine($"values differ — {m}");
 Console.WriteLine($"load average: before {loadBefore}; after {loadAfter}");
+if (pythonVersion is not null)
+    Console.WriteLine($"PyTorch {pythonVersion}: malloc {pythonAllocator}, OMP_WAIT_POLICY {pythonOmp}");
 
 if (o.Out is { } outDir)
 {
@@ -106,6 +113,8 @@ if (o.Out is { } outDir)
         ["cores"] = Environment.ProcessorCount,
         ["malloc"] = allocator,
         ["malloc_pytorch"] = pythonAllocator,
+        ["omp_wait_policy"] = Machine.OmpWaitPolicy(),
+        ["omp_wait_policy_pytorch"] = pythonOmp,
         ["load_before"] = loadBefore,
         ["load_after"] = loadAfter,
         ["options"] = JsonSerializer.SerializeToNode(o),
@@ -113,7 +122,8 @@ if (o.Out is { } outDir)
     };
     File.WriteAllText(Path.Combine(outDir, "face-bench.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     var md = new StringBuilder();
-    md.AppendLine($"Distill face benchmark — libtorch {torch.version}, PyTorch {pythonVersion ?? "n/a"}, {threads} threads, {Environment.ProcessorCount} cores, malloc: {allocator}");
+    md.AppendLine($"Distill face benchmark — libtorch {torch.version}, PyTorch {pythonVersion ?? "n/a"}, {threads} threads, {Environment.ProcessorCount} cores, "
+        + $"malloc: {allocator}, OMP_WAIT_POLICY: {Machine.OmpWaitPolicy()}");
     md.AppendLine($"load average before {loadBefore}, after {loadAfter}");
     md.AppendLine();
     md.Append(Markdown(rows));
@@ -199,11 +209,11 @@ internal sealed record Row(string Part, string Case, string Title, int Classes, 
 }
 
 internal sealed record Options(int Steps, int Warmup, int Threads, int[] Classes, int Batch, int StepBatch, int Dim, int HeadIterations, int Batches,
-    string? Out, bool NoPython, bool DefaultMalloc, string? Only)
+    string? Out, bool NoPython, bool DefaultMalloc, string OmpWaitPolicy, string? Only)
 {
     public static Options Parse(string[] args)
     {
-        var o = new Options(20, 3, Environment.ProcessorCount, [10000, 50000], 128, 64, 512, 40, 4, null, false, false, null);
+        var o = new Options(20, 3, Environment.ProcessorCount, [10000, 50000], 128, 64, 512, 40, 4, null, false, false, "passive", null);
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -222,20 +232,47 @@ internal sealed record Options(int Steps, int Warmup, int Threads, int[] Classes
                 "--out" => o with { Out = Next() },
                 "--no-python" => o with { NoPython = true },
                 "--default-malloc" => o with { DefaultMalloc = true },
+                "--omp-wait-policy" => o with { OmpWaitPolicy = Next() },
                 "--only" => o with { Only = Next() },
-                _ => throw new ArgumentException($"unknown option {args[i]} (expected --steps, --warmup, --threads, --classes K1,K2, --batch, --step-batch, --dim, --head-iters, --batches, --out DIR, --no-python, --default-malloc, --only head|step)"),
+                _ => throw new ArgumentException($"unknown option {args[i]} (expected --steps, --warmup, --threads, --classes K1,K2, --batch, --step-batch, --dim, --head-iters, --batches, --out DIR, --no-python, --default-malloc, --omp-wait-policy passive|active|inherit, --only head|step)"),
             };
         }
         if (o.Steps < 1 || o.Warmup < 0 || o.Threads < 1 || o.Classes.Length == 0 || o.Classes.Any(k => k < 2) || o.Batch < 1 || o.StepBatch < 1
             || o.Dim < 1 || o.HeadIterations < 1 || o.Batches < 1)
             throw new ArgumentException("--steps, --threads, --batch, --step-batch, --dim, --head-iters, --batches >= 1, --warmup >= 0, every class count >= 2");
         if (o.Only is not (null or "head" or "step")) throw new ArgumentException("--only takes head or step");
+        if (o.OmpWaitPolicy is not ("passive" or "active" or "inherit")) throw new ArgumentException("--omp-wait-policy takes passive, active or inherit");
         return o;
     }
 }
 
-internal static class Machine
+internal static partial class Machine
 {
+    private const string OmpWaitVariable = "OMP_WAIT_POLICY";
+
+    /// <summary>
+    /// Sets OMP_WAIT_POLICY for this process and the PyTorch worker (which inherits the environment). libtorch's
+    /// intra-op threads are libgomp's, which by default spin at every barrier before sleeping; on a machine shared
+    /// with other work the spinning threads keep the cores from the thread they wait for, and a GKD step measured
+    /// 0.6-9 s at 2 threads against a steady 0.35 s at 1 (both sides alike). "passive" (the default here) makes
+    /// waiting threads sleep; "inherit" keeps the environment's. libgomp reads the variable when it is loaded, so
+    /// this runs before the first call into libtorch; the C library's environment is set too, since .NET keeps its
+    /// own copy.
+    /// </summary>
+    public static void SetOmpWaitPolicy(string policy)
+    {
+        if (policy == "inherit") return;
+        Environment.SetEnvironmentVariable(OmpWaitVariable, policy);
+        if (OperatingSystem.IsLinux() && setenv(OmpWaitVariable, policy, 1) != 0)
+            throw new InvalidOperationException($"setenv({OmpWaitVariable}, {policy}) failed");
+    }
+
+    public static string OmpWaitPolicy() =>
+        Environment.GetEnvironmentVariable(OmpWaitVariable) is { Length: > 0 } v ? v : "libgomp default (spin, then sleep)";
+
+    [System.Runtime.InteropServices.LibraryImport("libc", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
+
     /// <summary>The 1, 5 and 15 minute load averages (/proc/loadavg), as uptime prints them.</summary>
     public static string LoadAverage()
     {

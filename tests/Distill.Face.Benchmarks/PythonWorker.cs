@@ -46,11 +46,18 @@ internal sealed class PythonWorker : IDisposable
             return null;
         }
         var root = JsonNode.Parse(hello)!;
-        return new PythonWorker(p, (string?)root["torch"] ?? "?", (int?)root["threads"] ?? 0) { Allocator = (string?)root["allocator"] ?? "?" };
+        return new PythonWorker(p, (string?)root["torch"] ?? "?", (int?)root["threads"] ?? 0)
+        {
+            Allocator = (string?)root["allocator"] ?? "?",
+            OmpWaitPolicy = (string?)root["omp_wait_policy"] ?? "?",
+        };
     }
 
     /// <summary>The glibc malloc policy the worker runs with.</summary>
     public string Allocator { get; private init; } = "?";
+
+    /// <summary>OMP_WAIT_POLICY as the worker sees it (inherited from this process).</summary>
+    public string OmpWaitPolicy { get; private init; } = "?";
 
     /// <summary>Sends a command (an object of string/number values) and returns the reply; an "error" reply throws.</summary>
     public JsonNode Ask(string cmd, params (string Key, object Value)[] arguments)

@@ -33,6 +33,7 @@ import argparse
 import ctypes
 import json
 import math
+import os
 import sys
 import time
 
@@ -366,8 +367,8 @@ def main():
     torch.manual_seed(0)
     allocator = "glibc defaults" if args.default_malloc else fix_allocator_policy()
     worker = Worker()
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "allocator": allocator}),
-          flush=True)
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "allocator": allocator,
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default")}), flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue
