@@ -217,19 +217,33 @@ internal sealed class StepCase : ITimed, IDisposable
     }
 }
 
-internal static class Timing
+/// <summary>Per-iteration wall-clock seconds and process CPU seconds (all threads) of one side.</summary>
+internal sealed record Samples(List<double> Wall, List<double> Cpu)
+{
+    public Samples() : this([], []) { }
+
+    public int Count => Wall.Count;
+
+    public void Add(Samples more)
+    {
+        Wall.AddRange(more.Wall);
+        Cpu.AddRange(more.Cpu);
+    }
+}
+
+internal static partial class Timing
 {
     /// <summary>
     /// Warm-up, then <paramref name="iterations"/> timed iterations on each side in alternating blocks of
     /// <paramref name="block"/> (ours first in even blocks, theirs first in odd ones), so that a change in the
-    /// machine's load falls on both sides alike. Per-iteration seconds of each side.
+    /// machine's load falls on both sides alike. Per-iteration wall and CPU seconds of each side.
     /// </summary>
-    public static (List<double> Ours, List<double> Theirs) Interleaved(ITimed ours, PythonWorker? python, string @case, int warmup, int iterations, int block)
+    public static (Samples Ours, Samples Theirs) Interleaved(ITimed ours, PythonWorker? python, string @case, int warmup, int iterations, int block)
     {
         for (var i = 0; i < warmup; i++) ours.Iterate();
         if (python is not null && warmup > 0) python.Run(@case, warmup);
-        var mine = new List<double>();
-        var theirs = new List<double>();
+        var mine = new Samples();
+        var theirs = new Samples();
         var clock = new Stopwatch();
         for (var b = 0; mine.Count < iterations; b++)
         {
@@ -240,19 +254,38 @@ internal static class Timing
                 {
                     for (var i = 0; i < n; i++)
                     {
+                        var cpu = ProcessCpuSeconds();
                         clock.Restart();
                         ours.Iterate();
-                        mine.Add(clock.Elapsed.TotalSeconds);
+                        mine.Wall.Add(clock.Elapsed.TotalSeconds);
+                        mine.Cpu.Add(ProcessCpuSeconds() - cpu);
                     }
                 }
                 else if (python is not null)
                 {
-                    theirs.AddRange(python.Run(@case, n));
+                    theirs.Add(python.Run(@case, n));
                 }
             }
         }
         return (mine, theirs);
     }
+
+    /// <summary>This process's CPU time, all threads (clock_gettime(CLOCK_PROCESS_CPUTIME_ID), as Python's time.process_time()).</summary>
+    public static double ProcessCpuSeconds()
+    {
+        if (!OperatingSystem.IsLinux()) return double.NaN;
+        return clock_gettime(2, out var t) == 0 ? t.Seconds + t.Nanoseconds * 1e-9 : double.NaN;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc")]
+    private static partial int clock_gettime(int clock, out TimeSpec time);
 
     public static double Median(IReadOnlyCollection<double> values)
     {

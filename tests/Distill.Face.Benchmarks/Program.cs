@@ -146,16 +146,16 @@ static string Same(Dictionary<string, double> ours, Dictionary<string, double>? 
 
 static void Print(Row r) =>
     Console.WriteLine($"  {r.Title} K={r.Classes}: Distill {r.OurMs:F2} ms, PyTorch {(r.TheirMs is { } t ? t.ToString("F2") + " ms" : "n/a")}"
-        + (r.Ratio is { } x ? $", ratio {x:F2}" : "") + $", same values: {r.Same}");
+        + (r.Ratio is { } x ? $", ratio {x:F2}" : "") + (r.CpuRatio is { } cpu ? $" (CPU time {cpu:F2})" : "") + $", same values: {r.Same}");
 
 static string Table(List<Row> rows)
 {
     var sb = new StringBuilder();
-    sb.AppendLine($"{"case",-40} {"K",6} {"B",4} {"Distill ms",11} {"PyTorch ms",11} {"ratio",6} {"(min)",6} {"same",5} {"peak RSS MiB D/P",17}");
+    sb.AppendLine($"{"case",-40} {"K",6} {"B",4} {"Distill ms",11} {"PyTorch ms",11} {"ratio",6} {"(min)",6} {"(CPU)",6} {"same",5} {"peak RSS MiB D/P",17}");
     foreach (var r in rows)
     {
         var caseName = r.Part == "step" ? "GKD training step" : HeadCase.Titles[Array.IndexOf(HeadCase.Names, r.Case)];
-        sb.AppendLine($"{caseName,-40} {r.Classes,6} {r.Batch,4} {r.OurMs,11:F2} {Fmt(r.TheirMs),11} {Fmt(r.Ratio),6} {Fmt(r.MinRatio),6} {r.Same,5} {Rss(r),17}");
+        sb.AppendLine($"{caseName,-40} {r.Classes,6} {r.Batch,4} {r.OurMs,11:F2} {Fmt(r.TheirMs),11} {Fmt(r.Ratio),6} {Fmt(r.MinRatio),6} {Fmt(r.CpuRatio),6} {r.Same,5} {Rss(r),17}");
     }
     return sb.ToString();
 }
@@ -163,12 +163,12 @@ static string Table(List<Row> rows)
 static string Markdown(List<Row> rows)
 {
     var sb = new StringBuilder();
-    sb.AppendLine("| case | K | B | Distill ms | PyTorch ms | ratio (median) | ratio (min) | same values | peak RSS MiB (Distill / PyTorch) |");
-    sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|:---:|---:|");
+    sb.AppendLine("| case | K | B | Distill ms | PyTorch ms | ratio (median) | ratio (min) | ratio (CPU time) | same values | peak RSS MiB (Distill / PyTorch) |");
+    sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|:---:|---:|");
     foreach (var r in rows)
     {
         var caseName = r.Part == "step" ? "GKD training step" : "head " + HeadCase.Titles[Array.IndexOf(HeadCase.Names, r.Case)];
-        sb.AppendLine($"| {caseName} | {r.Classes} | {r.Batch} | {r.OurMs:F2} | {Fmt(r.TheirMs)} | {Fmt(r.Ratio)} | {Fmt(r.MinRatio)} | {r.Same} | {Rss(r)} |");
+        sb.AppendLine($"| {caseName} | {r.Classes} | {r.Batch} | {r.OurMs:F2} | {Fmt(r.TheirMs)} | {Fmt(r.Ratio)} | {Fmt(r.MinRatio)} | {Fmt(r.CpuRatio)} | {r.Same} | {Rss(r)} |");
     }
     return sb.ToString();
 }
@@ -177,13 +177,19 @@ static string Fmt(double? v) => v is { } x && !double.IsNaN(x) ? x.ToString("F2"
 
 static string Rss(Row r) => r.OurRssKiB is null ? "" : $"{r.OurRssKiB / 1024} / {(r.TheirRssKiB is { } t ? (t / 1024).ToString(CultureInfo.InvariantCulture) : "n/a")}";
 
-internal sealed record Row(string Part, string Case, string Title, int Classes, int Batch, List<double> Ours, List<double> Theirs, string Same,
+internal sealed record Row(string Part, string Case, string Title, int Classes, int Batch, Samples OurSamples, Samples TheirSamples, string Same,
     Dictionary<string, double>? OurCheck, Dictionary<string, double>? TheirCheck, long? OurRssKiB, long? TheirRssKiB)
 {
+    private List<double> Ours => OurSamples.Wall;
+    private List<double> Theirs => TheirSamples.Wall;
     public double OurMs => Timing.Median(Ours) * 1e3;
     public double? TheirMs => Theirs.Count > 0 ? Timing.Median(Theirs) * 1e3 : null;
     public double? Ratio => TheirMs is { } t ? OurMs / t : null;
     public double? MinRatio => Theirs.Count > 0 ? Ours.Min() / Theirs.Min() : null;
+    public double OurCpuMs => Timing.Median(OurSamples.Cpu) * 1e3;
+    public double? TheirCpuMs => TheirSamples.Cpu.Count > 0 ? Timing.Median(TheirSamples.Cpu) * 1e3 : null;
+    /// <summary>Median CPU time per iteration, ours / theirs: steadier than wall time when other work shares the cores.</summary>
+    public double? CpuRatio => TheirCpuMs is { } t ? OurCpuMs / t : null;
 
     public JsonObject ToJson() => new()
     {
@@ -198,6 +204,9 @@ internal sealed record Row(string Part, string Case, string Title, int Classes, 
         ["pytorch_ms_min"] = Theirs.Count > 0 ? Theirs.Min() * 1e3 : null,
         ["ratio_median"] = Ratio,
         ["ratio_min"] = MinRatio,
+        ["distill_cpu_ms_median"] = OurCpuMs,
+        ["pytorch_cpu_ms_median"] = TheirCpuMs,
+        ["ratio_cpu_median"] = CpuRatio,
         ["same_values"] = Same,
         ["check_distill"] = OurCheck is null ? null : JsonSerializer.SerializeToNode(OurCheck),
         ["check_pytorch"] = TheirCheck is null ? null : JsonSerializer.SerializeToNode(TheirCheck),
@@ -205,6 +214,8 @@ internal sealed record Row(string Part, string Case, string Title, int Classes, 
         ["peak_rss_kib_pytorch"] = TheirRssKiB,
         ["distill_seconds"] = new JsonArray(Ours.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()),
         ["pytorch_seconds"] = new JsonArray(Theirs.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()),
+        ["distill_cpu_seconds"] = new JsonArray(OurSamples.Cpu.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()),
+        ["pytorch_cpu_seconds"] = new JsonArray(TheirSamples.Cpu.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()),
     };
 }
 

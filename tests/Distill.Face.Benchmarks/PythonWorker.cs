@@ -73,9 +73,12 @@ internal sealed class PythonWorker : IDisposable
         return reply;
     }
 
-    /// <summary>Runs <paramref name="n"/> iterations of a set-up case; each one's seconds.</summary>
-    public List<double> Run(string @case, int n) =>
-        Ask("run", ("case", @case), ("n", n))["seconds"]!.AsArray().Select(s => (double)s!).ToList();
+    /// <summary>Runs <paramref name="n"/> iterations of a set-up case; each one's wall and CPU seconds.</summary>
+    public Samples Run(string @case, int n)
+    {
+        var reply = Ask("run", ("case", @case), ("n", n));
+        return new Samples(reply["seconds"]!.AsArray().Select(s => (double)s!).ToList(), reply["cpu_seconds"]!.AsArray().Select(s => (double)s!).ToList());
+    }
 
     /// <summary>Stops the worker and returns its peak resident set (VmHWM, KiB), or null when it is gone.</summary>
     public long? Quit()

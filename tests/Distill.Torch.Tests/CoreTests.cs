@@ -132,6 +132,27 @@ public class CoreTests
         Assert.False(y.is_leaf);
         Assert.False(y.detach().requires_grad);
     }
+
+    [Fact]
+    public void Version_counter_and_data_pointer_follow_in_place_changes_and_set_data()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = torch.zeros([4]);
+        var v0 = x._version;
+        var p0 = x.data_ptr();
+        Assert.NotEqual(0, p0);
+        x.add_(1);
+        Assert.Equal(v0 + 1, x._version);
+        x.narrow(0, 1, 2).mul_(3); // through a view: the counter is shared
+        Assert.Equal(v0 + 2, x._version);
+        Assert.Equal(p0, x.data_ptr());
+        _ = x + 1; // out of place: unchanged
+        Assert.Equal(v0 + 2, x._version);
+        x.set_data(torch.ones([4])); // as PyTorch: new storage, same version
+        Assert.Equal(v0 + 2, x._version);
+        Assert.NotEqual(p0, x.data_ptr());
+        Assert.Equal(4, x.sum().item<float>());
+    }
 }
 
 /// <summary>Tests of the global generator run alone: any parallel test drawing from it would shift its stream.</summary>

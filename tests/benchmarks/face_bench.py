@@ -7,7 +7,7 @@ turns (a change in the machine's load falls on both alike). Commands:
   {"cmd": "setup_head", "classes": K, "batch": B, "dim": D}  -> {"check": {...}}
   {"cmd": "setup_step", "classes": K, "batch": B, "batches": P, "n": N, "depth": .., "width": .., "teacher_embedding": ..,
    "scale": .., "student_embedding": .., "size": ..}    -> {"check": {...}, "params": ...}
-  {"cmd": "run", "case": C, "n": N}  -> {"seconds": [...], "value": ...}   C: head_logits | head_margin | head_train | step
+  {"cmd": "run", "case": C, "n": N}  -> {"seconds": [...], "cpu_seconds": [...], "value": ...}   C: head_logits | head_margin | head_train | step
   {"cmd": "rss"}                      -> {"vmhwm_kb": ..., "vmrss_kb": ...}
   {"cmd": "quit"}                     -> {"vmhwm_kb": ..., "vmrss_kb": ...}
 
@@ -327,13 +327,16 @@ class Worker:
     def run(self, case, n):
         fn = self.cases[case]
         seconds = []
+        cpu_seconds = []
         value = None
         for _ in range(n):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             value = fn()
             seconds.append(time.perf_counter() - t0)
+            cpu_seconds.append(time.process_time() - c0)
         v = float(value.double().sum().item()) if value is not None else None
-        return {"seconds": seconds, "value": v}
+        return {"seconds": seconds, "cpu_seconds": cpu_seconds, "value": v}
 
 
 def rss():
