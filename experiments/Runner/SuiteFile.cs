@@ -335,22 +335,26 @@ public static class SuiteFile
             return null;
         }
 
-        /// <summary>A list of distinct names (a single name is a list of one).</summary>
-        public IReadOnlyList<string> Names(Dictionary<string, KeyValuePair<YamlNode, YamlNode>> keys, string key)
+        /// <summary>The items of a list value (a single scalar is a list of one); null, with a problem, when it is empty or a mapping; null when absent.</summary>
+        private List<YamlNode>? Items(Dictionary<string, KeyValuePair<YamlNode, YamlNode>> keys, string key, string expected)
         {
-            if (!keys.TryGetValue(key, out var pair)) return [];
+            if (!keys.TryGetValue(key, out var pair)) return null;
             var items = pair.Value switch
             {
                 YamlSequenceNode s => s.Children.ToList(),
                 YamlScalarNode s => [s],
                 _ => null,
             };
-            if (items is null || items.Count == 0)
-            {
-                Problem(pair.Value, $"'{key}' must be a non-empty list of metric names, e.g. [val_tar_far1e-3]");
-                return [];
-            }
+            if (items is { Count: > 0 }) return items;
+            Problem(pair.Value, $"'{key}' must be {expected}");
+            return null;
+        }
+
+        /// <summary>A list of distinct names (a single name is a list of one).</summary>
+        public IReadOnlyList<string> Names(Dictionary<string, KeyValuePair<YamlNode, YamlNode>> keys, string key)
+        {
             var names = new List<string>();
+            if (Items(keys, key, "a non-empty list of metric names, e.g. [val_tar_far1e-3]") is not { } items) return names;
             foreach (var item in items)
             {
                 if (item is YamlScalarNode { Value: { Length: > 0 } text })
@@ -366,19 +370,8 @@ public static class SuiteFile
         /// <summary>A list of distinct whole numbers (a single number is a list of one).</summary>
         public IReadOnlyList<long> Seeds(Dictionary<string, KeyValuePair<YamlNode, YamlNode>> keys, string key)
         {
-            if (!keys.TryGetValue(key, out var pair)) return [];
-            var items = pair.Value switch
-            {
-                YamlSequenceNode s => s.Children.ToList(),
-                YamlScalarNode s => [s],
-                _ => null,
-            };
-            if (items is null || items.Count == 0)
-            {
-                Problem(pair.Value, $"'{key}' must be a non-empty list of whole numbers, e.g. [1, 2, 3]");
-                return [];
-            }
             var seeds = new List<long>();
+            if (Items(keys, key, "a non-empty list of whole numbers, e.g. [1, 2, 3]") is not { } items) return seeds;
             foreach (var item in items)
             {
                 if (item is YamlScalarNode { Value: { } text } && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seed))

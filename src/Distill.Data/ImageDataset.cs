@@ -22,6 +22,29 @@ public abstract class ImageDataset : IDataset<ImageSample>, IBatchDataset<ImageB
 
     public abstract ImageBatch Collate(ReadOnlySpan<int> indices);
 
+    /// <summary>Writes one sample's uint8 pixels, C × H × W, into <paramref name="destination"/>.</summary>
+    protected delegate void RenderSample(int index, Span<byte> destination);
+
+    /// <summary>
+    /// The batch of a procedural data set: each sample rendered into its slice of one uint8 buffer (on up to
+    /// <paramref name="parallelism"/> threads for batches of 16 or more; rendering must depend on the index only),
+    /// with its label.
+    /// </summary>
+    protected ImageBatch CollateRendered(ReadOnlySpan<int> indices, int parallelism, RenderSample render)
+    {
+        CheckIndices(indices);
+        var per = Channels * Height * Width;
+        var pixels = new byte[indices.Length * per];
+        var list = indices.ToArray();
+        if (list.Length >= 16 && parallelism > 1)
+            Parallel.For(0, list.Length, new ParallelOptions { MaxDegreeOfParallelism = parallelism },
+                i => render(list[i], pixels.AsSpan(i * per, per)));
+        else
+            for (var i = 0; i < list.Length; i++) render(list[i], pixels.AsSpan(i * per, per));
+        var image = torch.tensor(pixels, new long[] { indices.Length, Channels, Height, Width });
+        return new ImageBatch(image, LabelTensor(indices));
+    }
+
     /// <summary>One sample: the (C, H, W) image and its label.</summary>
     public ImageSample Get(int index)
     {

@@ -141,21 +141,7 @@ public sealed class SyntheticFaces : ImageDataset, IVerificationPairs
 
     private static readonly ulong PairStream = Seeds.Name("pairs");
 
-    public override ImageBatch Collate(ReadOnlySpan<int> indices)
-    {
-        CheckIndices(indices);
-        var per = Channels3 * _size * _size;
-        var pixels = new byte[indices.Length * per];
-        var list = indices.ToArray();
-        var parallelism = Parallelism;
-        if (list.Length >= 16 && parallelism > 1)
-            Parallel.For(0, list.Length, new ParallelOptions { MaxDegreeOfParallelism = parallelism },
-                i => Render(list[i], pixels.AsSpan(i * per, per)));
-        else
-            for (var i = 0; i < list.Length; i++) Render(list[i], pixels.AsSpan(i * per, per));
-        var image = torch.tensor(pixels, new long[] { indices.Length, Channels3, _size, _size });
-        return new ImageBatch(image, LabelTensor(indices));
-    }
+    public override ImageBatch Collate(ReadOnlySpan<int> indices) => CollateRendered(indices, Parallelism, Render);
 
     /// <summary>Sample <paramref name="index"/>'s pixels, 3 × size × size, into <paramref name="destination"/>.</summary>
     public void Render(int index, Span<byte> destination)
