@@ -170,23 +170,19 @@ public static class Verification
     {
         var n = scores.Length;
         var bounds = FoldBounds(n, folds);
-        var foldOf = new int[n];
-        for (var k = 0; k < folds; k++)
-            for (var i = bounds[k]; i < bounds[k + 1]; i++) foldOf[i] = k;
+        var sameTotal = 0;
+        foreach (var isSame in same) if (isSame) sameTotal++;
 
         var result = new VerificationFold[folds];
         for (var k = 0; k < folds; k++)
         {
-            // Training pairs: everything outside fold k. Sweep them in ascending score order; at a
-            // boundary between two distinct scores, the pairs already passed are predicted different.
-            var trainSame = 0;
-            var trainCount = 0;
-            for (var i = 0; i < n; i++)
-            {
-                if (foldOf[i] == k) continue;
-                trainCount++;
-                if (same[i]) trainSame++;
-            }
+            // Training pairs: everything outside fold k (the consecutive range [start, end)). Sweep them in ascending
+            // score order; at a boundary between two distinct scores, the pairs already passed are predicted different.
+            int start = bounds[k], end = bounds[k + 1];
+            var trainSame = sameTotal;
+            for (var i = start; i < end; i++)
+                if (same[i]) trainSame--;
+            var trainCount = n - (end - start);
             // Candidate "below the minimum": everything predicted same, correct = the same pairs.
             var correct = trainSame;
             var bestCorrect = correct;
@@ -195,7 +191,7 @@ public static class Verification
             for (var r = 0; r < n; r++)
             {
                 var i = order[r];
-                if (foldOf[i] == k) continue;
+                if (i >= start && i < end) continue;
                 var s = sorted[r];
                 if (first)
                 {
@@ -220,10 +216,10 @@ public static class Verification
             if (double.IsNaN(best)) best = Below(lowest);
 
             var testCorrect = 0;
-            for (var i = bounds[k]; i < bounds[k + 1]; i++)
+            for (var i = start; i < end; i++)
                 if ((scores[i] > best) == same[i]) testCorrect++;
-            var testCount = bounds[k + 1] - bounds[k];
-            result[k] = new VerificationFold(bounds[k], testCount, best, (double)bestCorrect / trainCount, (double)testCorrect / testCount);
+            var testCount = end - start;
+            result[k] = new VerificationFold(start, testCount, best, (double)bestCorrect / trainCount, (double)testCorrect / testCount);
         }
         return result;
     }
