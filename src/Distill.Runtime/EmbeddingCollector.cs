@@ -42,11 +42,11 @@ public sealed class EmbeddingCollector : IDisposable
         var batch = images.size(0);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var sum = Embed(images, embed, batch, "");
+        var sum = Embed(images, embed, batch, "", _dim, "earlier batches had");
         if (Flip)
         {
             var mirrored = images.flip(-1);
-            sum = sum.add(Embed(mirrored, embed, batch, " (on the flipped batch)"));
+            sum = sum.add(Embed(mirrored, embed, batch, " (on the flipped batch)", sum.size(1), "the unflipped batch had"));
         }
         var normalised = torch.nn.functional.normalize(sum, p: 2, dim: 1).cpu().contiguous();
         _chunks.Add(normalised.DetachFromDisposeScope());
@@ -130,15 +130,16 @@ public sealed class EmbeddingCollector : IDisposable
         _disposed = true;
     }
 
-    private Tensor Embed(Tensor images, Func<Tensor, Tensor> embed, long batch, string where)
+    /// <summary>One call of <paramref name="embed"/>, checked: [batch, D] floating point, D = <paramref name="width"/> when that is known (≥ 0).</summary>
+    private static Tensor Embed(Tensor images, Func<Tensor, Tensor> embed, long batch, string where, long width, string widthSource)
     {
         var e = embed(images) ?? throw new InvalidOperationException($"the embedding function returned null{where}");
         if (e.dim() != 2 || e.size(0) != batch)
             throw new ArgumentException($"the embedding function must return [N, D] with N = {batch} (the batch size){where}, got shape [{string.Join(", ", e.shape)}]", nameof(embed));
         if (!e.is_floating_point())
             throw new ArgumentException($"the embedding function returned {e.dtype}{where}; embeddings must be floating point", nameof(embed));
-        if (_dim >= 0 && e.size(1) != _dim)
-            throw new ArgumentException($"the embedding function returned width {e.size(1)}{where}, but earlier batches had {_dim}", nameof(embed));
+        if (width >= 0 && e.size(1) != width)
+            throw new ArgumentException($"the embedding function returned width {e.size(1)}{where}, but {widthSource} {width}", nameof(embed));
         return e.detach().to(ScalarType.Float32);
     }
 
