@@ -10,6 +10,7 @@ namespace Distill.Experiments.Runner;
 /// <param name="Value">The number the row reports for this seed (the final or the best epoch's metric, per the suite); null when the run logged no such metric.</param>
 /// <param name="Curve">The metric per epoch (1-based), as logged; epochs a resumed run logged again keep their last value.</param>
 /// <param name="Also">The suite's further metrics at the last epoch that logged each (absent when never logged).</param>
+/// <param name="TeacherValues">The teachers' evaluation the run logged before training (phase "teacher": <c>teacher_top1</c>, ...).</param>
 public sealed record SeedResult(
     long Seed,
     string RunPath,
@@ -22,7 +23,8 @@ public sealed record SeedResult(
     double? ElapsedSeconds,
     string? Device,
     IReadOnlyDictionary<string, string>? Teachers = null,
-    IReadOnlyDictionary<string, double>? Also = null);
+    IReadOnlyDictionary<string, double>? Also = null,
+    IReadOnlyDictionary<string, double>? TeacherValues = null);
 
 /// <summary>A suite entry's row: its runs, the seeds that have none (and why), and the published anchor.</summary>
 public sealed record EntryResult(SuiteEntry Entry, IReadOnlyList<long> Seeds, IReadOnlyList<SeedResult> Runs, IReadOnlyList<long> Missing, IReadOnlyDictionary<long, string> Failed, SuiteAnchor? Anchor)
@@ -48,7 +50,24 @@ public sealed record EntryResult(SuiteEntry Entry, IReadOnlyList<long> Seeds, IR
 }
 
 /// <summary>What a report is made of.</summary>
-public sealed record ReportData(Suite Suite, bool Quick, string OutputRoot, IReadOnlyList<EntryResult> Entries, string Command, DateTimeOffset Generated);
+public sealed record ReportData(Suite Suite, bool Quick, string OutputRoot, IReadOnlyList<EntryResult> Entries, string Command, DateTimeOffset Generated)
+{
+    /// <summary>The row the distillation rows are compared with: the suite's <c>baseline</c>, else the first row of group "student".</summary>
+    public EntryResult? Baseline =>
+        Suite.Baseline is { } label ? Entries.FirstOrDefault(e => e.Entry.Label == label)
+        : Entries.FirstOrDefault(e => string.Equals(e.Entry.Group, "student", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The rows compared with the baseline: every row but the baseline and the teachers.</summary>
+    public IEnumerable<EntryResult> Compared =>
+        Entries.Where(e => e != Baseline && !string.Equals(e.Entry.Group, "teacher", StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>One row against the student alone: the difference of means and whether it clears the spread of seeds.</summary>
+/// <param name="BeatsEverySeed">Every seed of the row is better than every seed of the baseline (its worst beats the baseline's best).</param>
+public sealed record Gain(EntryResult Row, double Delta, double? PooledStd, bool BeatsEverySeed, bool LosesToEverySeed);
+
+/// <summary>Something wrong with a teacher a row distilled from, found from its run: why its soft targets may mislead.</summary>
+public sealed record TeacherFlag(string Row, string Teacher, string Problem);
 
 public static class Statistics
 {
@@ -140,7 +159,8 @@ public static class MetricReader
             summary?["elapsed_seconds"] is { } el ? JsonNumbers.TryRead(el) : null,
             record?.Device,
             record?.Teachers,
-            also);
+            also,
+            records.FirstOrDefault(r => r.Phase == "teacher")?.Values);
     }
 }
 
@@ -209,7 +229,19 @@ public static class ReportWriter
         }
         sb.AppendLine();
 
-        if (Ordering(data) is { } ordering) sb.AppendLine(ordering).AppendLine();
+        var flags = TeacherFlags(data);
+        if (GainsSection(data) is { } gains) sb.Append(gains);
+        if (flags.Count > 0)
+        {
+            sb.AppendLine("**Teacher checks failed** — distilling from these teachers says little about the methods:").AppendLine();
+            foreach (var f in flags) sb.AppendLine($"* {Escape(f.Row)}: teacher run `{Escape(Relative(data.OutputRoot, f.Teacher))}`: {Escape(f.Problem)}");
+            sb.AppendLine();
+        }
+        if (data.Quick)
+            sb.AppendLine("No ordering against the published numbers: a quick run's numbers cannot rank the methods.").AppendLine();
+        else if (flags.Count > 0)
+            sb.AppendLine("No ordering against the published numbers: a teacher check failed (above).").AppendLine();
+        else if (Ordering(data) is { } ordering) sb.AppendLine(ordering).AppendLine();
 
         if (suite.Also.Count > 0)
         {
@@ -275,6 +307,105 @@ public static class ReportWriter
     {
         var relative = Path.GetRelativePath(root, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
+    }
+
+    /// <summary>
+    /// Each compared row against the baseline (the student alone): the difference of means, the pooled sample
+    /// standard deviation, and whether every seed of one beats every seed of the other. Rows without values are left out.
+    /// </summary>
+    public static IReadOnlyList<Gain> Gains(ReportData data)
+    {
+        if (data.Baseline is not { Mean: { } baseMean } baseline) return [];
+        var max = data.Suite.Mode == MetricMode.Max;
+        var gains = new List<Gain>();
+        foreach (var row in data.Compared)
+        {
+            if (row.Mean is not { } mean) continue;
+            var delta = mean - baseMean;
+            double? pooled = row.Std is { } a && baseline.Std is { } b ? Math.Sqrt((a * a + b * b) / 2) : null;
+            var (rowWorst, rowBest) = max ? (row.Values.Min(), row.Values.Max()) : (row.Values.Max(), row.Values.Min());
+            var (baseWorst, baseBest) = max ? (baseline.Values.Min(), baseline.Values.Max()) : (baseline.Values.Max(), baseline.Values.Min());
+            var beats = max ? rowWorst > baseBest : rowWorst < baseBest;
+            var loses = max ? rowBest < baseWorst : rowBest > baseWorst;
+            gains.Add(new Gain(row, max ? delta : -delta, pooled, beats, loses));
+        }
+        return gains;
+    }
+
+    private static string? GainsSection(ReportData data)
+    {
+        var gains = Gains(data);
+        if (gains.Count == 0 || data.Baseline is not { } baseline) return null;
+        var suite = data.Suite;
+        var sb = new StringBuilder();
+        sb.AppendLine($"Against {Escape(baseline.Entry.Label)} ({MeanCell(suite, baseline)}): the difference of means (positive: better), "
+            + "and whether every seed of the row beats every seed of the baseline — a gain larger than the spread of seeds.").AppendLine();
+        sb.AppendLine("| Method | Δ mean | Δ / pooled std | Every seed beats every baseline seed |");
+        sb.AppendLine("| --- | ---: | ---: | --- |");
+        foreach (var g in gains)
+        {
+            var delta = (g.Delta >= 0 ? "+" : "−") + Format.Fixed(Math.Abs(g.Delta) * suite.Scale, suite.ShownDecimals);
+            var ratio = g.PooledStd is { } p && p > 0 ? Format.Fixed(g.Delta / p, 1) : "—";
+            var verdict = g.BeatsEverySeed ? "**yes**" : g.LosesToEverySeed ? "no: every seed is worse" : "no: the seeds overlap";
+            sb.AppendLine($"| {Escape(g.Row.Entry.Label)} | {delta} | {ratio} | {verdict} |");
+        }
+        sb.AppendLine();
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// BatchNorm's running statistics (momentum 0.1) keep 0.9^k of their initial values after k training steps; a
+    /// teacher trained fewer steps than this is, in evaluation mode, not the model it trained (a 5-step teacher's
+    /// logits reached norms near 30,000).
+    /// </summary>
+    public const int MinimumTeacherSteps = 44;
+
+    /// <summary>
+    /// Teachers the rows distilled from that cannot carry knowledge: runs of fewer than <see cref="MinimumTeacherSteps"/>
+    /// optimizer steps, and teachers whose own evaluation (logged by the student's run) is no better than the
+    /// student alone's mean. One flag per teacher run and problem.
+    /// </summary>
+    public static IReadOnlyList<TeacherFlag> TeacherFlags(ReportData data)
+    {
+        var flags = new List<TeacherFlag>();
+        var suite = data.Suite;
+        var teacherMetric = suite.Metric.StartsWith("val_", StringComparison.Ordinal) ? "teacher_" + suite.Metric["val_".Length..]
+            : suite.Metric.StartsWith("val/", StringComparison.Ordinal) ? "teacher/" + suite.Metric["val/".Length..] : null;
+        var baseMean = data.Baseline?.Mean;
+        var max = suite.Mode == MetricMode.Max;
+        foreach (var row in data.Entries)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var run in row.Runs)
+            {
+                if (run.Teachers is null) continue;
+                foreach (var teacherRun in run.Teachers.Values)
+                {
+                    if (!seen.Add(teacherRun)) continue;
+                    if (TeacherSteps(teacherRun) is { } steps && steps < MinimumTeacherSteps)
+                        flags.Add(new TeacherFlag(row.Entry.Label, teacherRun,
+                            $"trained {Format.Count(steps, "optimizer step")}: its BatchNorm running statistics still hold {Format.Fixed(100 * Math.Pow(0.9, steps), 0)}% of their initial values, so in evaluation mode it is not the network it trained"));
+                }
+                if (teacherMetric is not null && baseMean is { } b && run.TeacherValues is { } tv && MetricReader.Find(tv, "teacher", teacherMetric) is { } teacherValue
+                    && (max ? teacherValue <= b : teacherValue >= b) && seen.Add("accuracy:" + string.Join(",", run.Teachers.Values)))
+                    flags.Add(new TeacherFlag(row.Entry.Label, run.Teachers.Values.First(),
+                        $"its {teacherMetric} {Shown(suite, teacherValue)} (seed {run.Seed.ToString(CultureInfo.InvariantCulture)}'s evaluation) is no better than {data.Baseline!.Entry.Label}'s mean {Shown(suite, b)}"));
+            }
+        }
+        return flags;
+    }
+
+    private static long? TeacherSteps(string runPath)
+    {
+        try
+        {
+            var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(runPath, RunDirectory.SummaryFile)));
+            return summary?["steps"] is { } steps && JsonNumbers.TryRead(steps) is { } v ? (long)v : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
@@ -395,6 +526,20 @@ public static class ReportWriter
             ["command"] = data.Command,
             ["output_root"] = data.OutputRoot,
             ["cores"] = Environment.ProcessorCount,
+            ["baseline"] = data.Baseline?.Entry.Label,
+            ["gains"] = new JsonArray(Gains(data).Select(g => (JsonNode?)new JsonObject
+            {
+                ["label"] = g.Row.Entry.Label,
+                ["delta"] = JsonNumbers.Node(g.Delta),
+                ["pooled_std"] = Num(g.PooledStd),
+                ["beats_every_seed"] = g.BeatsEverySeed,
+            }).ToArray()),
+            ["teacher_flags"] = new JsonArray(TeacherFlags(data).Select(f => (JsonNode?)new JsonObject
+            {
+                ["row"] = f.Row,
+                ["teacher_run"] = f.Teacher,
+                ["problem"] = f.Problem,
+            }).ToArray()),
             ["entries"] = entries,
         };
     }

@@ -76,6 +76,9 @@ public sealed record Suite
 
     public IReadOnlyList<SuiteAnchor> Anchors { get; init; } = [];
 
+    /// <summary>The label of the row the others are compared with (the student alone); null: the first row of group "student".</summary>
+    public string? Baseline { get; init; }
+
     public int ShownDecimals => Decimals ?? (Scale >= 100 ? 2 : 4);
 
     /// <summary>The directory a report is written to: <c>report/</c> or <c>report-quick/</c> next to the suite file.</summary>
@@ -97,7 +100,7 @@ public static class SuiteFile
 {
     public const string FileName = "suite.yaml";
 
-    private static readonly string[] TopKeys = ["title", "description", "metric", "also", "mode", "select", "scale", "decimals", "seeds", "quick", "entries", "anchors"];
+    private static readonly string[] TopKeys = ["title", "description", "metric", "also", "mode", "select", "scale", "decimals", "seeds", "quick", "baseline", "entries", "anchors"];
     private static readonly string[] QuickKeys = ["epochs", "max_batches", "seeds"];
     private static readonly string[] EntryKeys = ["label", "experiment", "group"];
     private static readonly string[] AnchorKeys = ["label", "value", "source"];
@@ -222,6 +225,10 @@ public static class SuiteFile
                 }
         }
 
+        var baseline = r.String(keys, "baseline", root);
+        if (baseline is not null && entries.Count > 0 && entries.All(x => x.Label != baseline))
+            r.Problem(keys["baseline"].Value, $"the baseline '{baseline}' matches no entry.{Suggestions.DidYouMean(baseline, entries.Select(x => x.Label))} Entry labels: {string.Join(", ", entries.Select(x => x.Label))}");
+
         if (r.Problems.Count > 0) throw new SuiteFileException(path, r.Problems);
         var defaults = new TrainOptions();
         return new Suite
@@ -242,6 +249,7 @@ public static class SuiteFile
             Scale = scale,
             Decimals = decimals,
             Anchors = anchors,
+            Baseline = baseline,
         };
     }
 

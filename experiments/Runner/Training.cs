@@ -165,16 +165,19 @@ public sealed class Trainer(ExperimentCatalog catalog, TextWriter output, string
             var teacher = catalog.Find(dependency)
                 ?? throw new DistillRuntimeException($"experiment '{info.Name}' takes a teacher from experiment '{dependency}', which is not registered.{Suggestions.DidYouMean(dependency, catalog.All.Select(e => e.Name))}");
             var root = Path.GetFullPath(options.OutputRoot);
-            if (TeacherWeights.FindRun(dependency, root) is { } existing)
+            if (TeacherWeights.FindRun(dependency, options) is { } existing)
             {
                 output.WriteLine($"{info.Name}: teacher from '{dependency}': reusing {existing}");
                 continue;
             }
             EnsureDependencies(teacher, options, [.. chain, dependency]);
             var teacherOptions = DependencyOptions(options);
-            output.WriteLine($"{info.Name}: teacher from '{dependency}': no finished run under {root}; training '{dependency}' first (seed {teacherOptions.Seed.ToString(CultureInfo.InvariantCulture)}{(teacherOptions.Quick ? ", quick" : "")})");
+            // Runs of the teacher with other settings (a short trial, another batch size) are never taken for it.
+            var rejected = TeacherWeights.RejectedRuns(dependency, options);
+            var why = rejected.Count == 0 ? $"no finished run under {root}" : $"no run under {root} trained it as declared ({string.Join("; ", rejected)})";
+            output.WriteLine($"{info.Name}: teacher from '{dependency}': {why}; training '{dependency}' first (seed {teacherOptions.Seed.ToString(CultureInfo.InvariantCulture)}{(teacherOptions.Quick ? ", quick" : "")})");
             TrainOne(teacher, teacherOptions);
-            if (TeacherWeights.FindRun(dependency, root) is null)
+            if (TeacherWeights.FindRun(dependency, options) is null)
                 throw new DistillRuntimeException($"experiment '{dependency}' finished but left no finished run (summary.json and a checkpoint) under {root}; '{info.Name}' cannot load its teacher");
         }
     }
@@ -201,7 +204,7 @@ public sealed class Trainer(ExperimentCatalog catalog, TextWriter output, string
         // The teacher runs the loop will load: TeacherWeights.FindRun is what it calls.
         var teachers = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var dependency in info.DependsOn)
-            if (TeacherWeights.FindRun(dependency, options.OutputRoot) is { } checkpoint)
+            if (TeacherWeights.FindRun(dependency, options) is { } checkpoint)
                 teachers[dependency] = RunOf(checkpoint);
         if (options.RunName is { } name && options.Resume.Kind == ResumeKind.Latest)
         {

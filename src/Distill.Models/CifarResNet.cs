@@ -14,7 +14,7 @@ namespace Distill.Models;
 /// the pooled features; logits.
 /// </para>
 /// </summary>
-[DistillModel(Task = "classification", Input = "N,3,H,W")]
+[DistillModel(Task = "classification", Input = "N,in_channels,H,W")]
 [Tap("stem", TensorKind.FeatureMap, "N, stem, H, W")]
 [Tap("stage1", TensorKind.FeatureMap, "N, width, H, W")]
 [Tap("stage2", TensorKind.FeatureMap, "N, 2*width, (H+1)/2, (W+1)/2")]
@@ -68,20 +68,23 @@ public sealed class CifarResNet : TappedModel<CifarResNet.Taps, CifarResNet.Outp
     /// <param name="classes">Number of classes.</param>
     /// <param name="width">Channels of stage 1 (stages 2 and 3 have 2× and 4×): 16, or 64 for the ×4 models.</param>
     /// <param name="stem">Channels of the stem convolution: 16, or 32 for the ×4 models.</param>
-    public CifarResNet(int depth, int classes = 100, int width = 16, int stem = 16)
+    /// <param name="in_channels">Channels of the input images: 3 (colour), or 1 for grey-scale data such as Fashion-MNIST.</param>
+    public CifarResNet(int depth, int classes = 100, int width = 16, int stem = 16, int in_channels = 3)
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
             throw new ArgumentOutOfRangeException(nameof(depth), depth, "a CIFAR ResNet has depth 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110)");
         Positive(classes, nameof(classes));
         Positive(width, nameof(width));
         Positive(stem, nameof(stem));
+        Positive(in_channels, nameof(in_channels));
         Depth = depth;
         Classes = classes;
         Width = width;
         StemChannels = stem;
+        InChannels = in_channels;
 
         var n = (depth - 2) / 6;
-        conv1 = new Conv2d(3, stem, 3, padding: 1, bias: false);
+        conv1 = new Conv2d(in_channels, stem, 3, padding: 1, bias: false);
         bn1 = new BatchNorm2d(stem);
         relu = new ReLU(inplace: true);
         layer1 = Stage(stem, width, n, 1);
@@ -106,6 +109,7 @@ public sealed class CifarResNet : TappedModel<CifarResNet.Taps, CifarResNet.Outp
     public int Classes { get; }
     public int Width { get; }
     public int StemChannels { get; }
+    public int InChannels { get; }
 
     public static CifarResNet resnet8(int classes = 100) => new(8, classes);
     public static CifarResNet resnet14(int classes = 100) => new(14, classes);

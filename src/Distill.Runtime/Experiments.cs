@@ -103,13 +103,34 @@ public static class TeacherWeights
     public const string StudentModule = "student";
 
     /// <summary>
-    /// The best checkpoint of the most recent finished run (its summary.json says completed) of
-    /// <paramref name="experiment"/> under <paramref name="outputRoot"/>, or null when it has none.
+    /// The best checkpoint of the most recent finished run of <paramref name="experiment"/> under
+    /// <paramref name="outputRoot"/> that trained it as declared — no override of its epochs, batch size,
+    /// learning rate or batches per epoch (<see cref="RunRequest"/>) — and is a quick run exactly when
+    /// <paramref name="quick"/>; null when there is none. A run that recorded no request counts as declared.
     /// </summary>
-    public static string? FindRun(string experiment, string outputRoot)
+    public static string? FindRun(string experiment, string outputRoot, bool quick = false) =>
+        Candidates(experiment, outputRoot).Where(c => c.Problem(quick) is null).Select(c => c.Checkpoint).FirstOrDefault();
+
+    /// <summary>The teacher run a student run with <paramref name="studentOptions"/> loads (its output root and quick-ness).</summary>
+    public static string? FindRun(string experiment, TrainOptions studentOptions) =>
+        FindRun(experiment, studentOptions.OutputRoot, studentOptions.Quick);
+
+    /// <summary>A finished run of a teacher's experiment, newest first, and why it may not serve as the teacher.</summary>
+    private sealed record Candidate(string Directory, string Checkpoint, RunRequest? Request, int? DeclaredEpochs)
+    {
+        public string? Problem(bool quick)
+        {
+            if (Request is null) return null;
+            if (Request.Quick != quick) return Request.Quick ? "a quick run" : "a full run, not a quick one";
+            return Request.Deviation(DeclaredEpochs);
+        }
+    }
+
+    private static IEnumerable<Candidate> Candidates(string experiment, string outputRoot)
     {
         var parent = Path.Combine(Path.GetFullPath(outputRoot), RunDirectory.SanitizeName(experiment));
-        if (!Directory.Exists(parent)) return null;
+        if (!Directory.Exists(parent)) return [];
+        var declared = ExperimentRegistry.Find(experiment)?.Epochs;
         return Directory.EnumerateDirectories(parent)
             .Select(d => (dir: d, summary: new FileInfo(Path.Combine(d, RunDirectory.SummaryFile)),
                 best: Path.Combine(d, RunDirectory.CheckpointsFolder, Checkpointer.BestPointer),
@@ -117,20 +138,39 @@ public static class TeacherWeights
             .Where(x => x.summary.Exists && (File.Exists(x.best) || File.Exists(x.latest)) && RunDirectory.IsCompleted(x.dir))
             .OrderByDescending(x => x.summary.LastWriteTimeUtc)
             .ThenByDescending(x => x.dir, StringComparer.Ordinal)
-            .Select(x => File.Exists(x.best) ? x.best : x.latest)
-            .FirstOrDefault();
+            .Select(x => new Candidate(x.dir, File.Exists(x.best) ? x.best : x.latest, RunRequest.Read(x.dir), declared))
+            .ToList();
     }
 
     /// <summary>
-    /// Loads a teacher trained by <paramref name="experiment"/> (its student module) into <paramref name="teacher"/>.
-    /// Throws a <see cref="DistillRuntimeException"/> that says which command trains it when no run exists.
+    /// Why no run of <paramref name="experiment"/> can serve as a teacher for a student run with <paramref name="studentOptions"/>:
+    /// each finished run and what disqualifies it ("s1: --epochs 2 instead of the declared 40"); empty when there are none.
     /// </summary>
-    public static CheckpointInfo LoadFromExperiment(Module teacher, string teacherName, string experiment, string outputRoot)
+    public static IReadOnlyList<string> RejectedRuns(string experiment, TrainOptions studentOptions) =>
+        Candidates(experiment, studentOptions.OutputRoot)
+            .Select(c => (c, problem: c.Problem(studentOptions.Quick)))
+            .Where(x => x.problem is not null)
+            .Select(x => $"{Path.GetFileName(x.c.Directory)}: {x.problem}")
+            .ToList();
+
+    /// <summary>
+    /// Loads a teacher trained by <paramref name="experiment"/> (its student module) into <paramref name="teacher"/>:
+    /// the run <see cref="FindRun(string, TrainOptions)"/> picks for a student run with <paramref name="studentOptions"/>.
+    /// Throws a <see cref="DistillRuntimeException"/> that says which command trains it when no such run exists,
+    /// naming the runs that were passed over and why.
+    /// </summary>
+    public static CheckpointInfo LoadFromExperiment(Module teacher, string teacherName, string experiment, TrainOptions studentOptions)
     {
-        var path = FindRun(experiment, outputRoot)
-            ?? throw new DistillRuntimeException(
-                $"teacher '{teacherName}' takes its weights from experiment '{experiment}', which has no finished run under '{Path.GetFullPath(outputRoot)}'. " +
-                $"Train it first: dotnet run --project experiments -- run {experiment} (the runner does this itself for a missing teacher)");
+        var path = FindRun(experiment, studentOptions);
+        if (path is null)
+        {
+            var rejected = RejectedRuns(experiment, studentOptions);
+            var passedOver = rejected.Count == 0 ? "" : $" (runs passed over, as they did not train it as declared: {string.Join("; ", rejected)})";
+            throw new DistillRuntimeException(
+                $"teacher '{teacherName}' takes its weights from experiment '{experiment}', which has no finished{(studentOptions.Quick ? " quick" : "")} run trained as declared under " +
+                $"'{Path.GetFullPath(studentOptions.OutputRoot)}'{passedOver}. " +
+                $"Train it first: dotnet run --project experiments -- run {experiment}{(studentOptions.Quick ? " --quick" : "")} (the runner does this itself for a missing teacher)");
+        }
         return Checkpoint.LoadModule(path, StudentModule, teacher);
     }
 

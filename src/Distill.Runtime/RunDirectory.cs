@@ -116,7 +116,7 @@ public sealed class RunDirectory : IDisposable
         switch (options.Resume.Kind)
         {
             case ResumeKind.None:
-                return Create(experiment, options.RunName, root, clock);
+                return Recorded(Create(experiment, options.RunName, root, clock), options);
             case ResumeKind.Latest:
             {
                 var parent = System.IO.Path.Combine(System.IO.Path.GetFullPath(root), SanitizeName(experiment));
@@ -136,7 +136,7 @@ public sealed class RunDirectory : IDisposable
                         .Select(x => x.dir)
                         .FirstOrDefault();
                 }
-                return existing is null ? Create(experiment, options.RunName, root, clock) : Open(existing, clock);
+                return existing is null ? Recorded(Create(experiment, options.RunName, root, clock), options) : Open(existing, clock);
             }
             case ResumeKind.Path:
             {
@@ -152,6 +152,12 @@ public sealed class RunDirectory : IDisposable
             default:
                 throw new ArgumentOutOfRangeException(nameof(options), options.Resume.Kind, "unknown resume kind");
         }
+    }
+
+    private static RunDirectory Recorded(RunDirectory run, TrainOptions options)
+    {
+        RunRequest.From(options).Write(run.Path);
+        return run;
     }
 
     /// <summary>
@@ -343,6 +349,68 @@ public sealed class RunDirectory : IDisposable
                 _metrics.Dispose();
                 _metrics = null;
             }
+        }
+    }
+}
+
+/// <summary>
+/// What a run was asked to change from its experiment's declaration, as <c>options.json</c> in its directory
+/// (written when the run starts, kept when it resumes): the seed, quick-ness and every override that changes
+/// what is trained. A teacher is taken only from a run that trained its experiment as declared
+/// (<see cref="TeacherWeights.FindRun(string, string, bool)"/>), so a short trial run never feeds a student.
+/// </summary>
+public sealed record RunRequest(long Seed, bool Quick, int? Epochs, int? BatchSize, double? LearningRate, long? MaxBatchesPerEpoch)
+{
+    public const string FileName = "options.json";
+
+    public static RunRequest From(TrainOptions options) =>
+        new(options.Seed, options.Quick, options.Epochs, options.BatchSize, options.LearningRate, options.MaxBatchesPerEpoch);
+
+    /// <summary>
+    /// How the run departs from its experiment's declaration besides quick-ness ("--epochs 2 of the declared 40", ...),
+    /// or null when it trains as declared. <paramref name="declaredEpochs"/>: the experiment's epochs, where known
+    /// (an epoch override equal to them is no change).
+    /// </summary>
+    public string? Deviation(int? declaredEpochs)
+    {
+        var changes = new List<string>();
+        if (Epochs is { } e && e != declaredEpochs)
+            changes.Add(declaredEpochs is { } d ? $"--epochs {Num(e)} instead of the declared {Num(d)}" : $"--epochs {Num(e)}");
+        if (BatchSize is { } b) changes.Add($"--batch-size {Num(b)}");
+        if (LearningRate is { } lr) changes.Add($"--lr {lr.ToString("R", CultureInfo.InvariantCulture)}");
+        if (MaxBatchesPerEpoch is { } m) changes.Add($"--max-batches {Num(m)}");
+        return changes.Count == 0 ? null : string.Join(", ", changes);
+    }
+
+    private static string Num(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    public void Write(string runPath)
+    {
+        var json = new JsonObject
+        {
+            ["seed"] = Seed,
+            ["quick"] = Quick,
+            ["epochs"] = Epochs,
+            ["batch_size"] = BatchSize,
+            ["lr"] = LearningRate,
+            ["max_batches"] = MaxBatchesPerEpoch,
+        };
+        AtomicFile.WriteAllText(System.IO.Path.Combine(runPath, FileName), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>The request a run recorded, or null when it has none (a run made before it was recorded, or by other code).</summary>
+    public static RunRequest? Read(string runPath)
+    {
+        var path = System.IO.Path.Combine(runPath, FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var o = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            return new RunRequest((long)o["seed"]!, (bool)o["quick"]!, (int?)o["epochs"], (int?)o["batch_size"], (double?)o["lr"], (long?)o["max_batches"]);
+        }
+        catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or FormatException or NullReferenceException)
+        {
+            return null;
         }
     }
 }

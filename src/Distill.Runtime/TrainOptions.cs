@@ -139,7 +139,7 @@ public sealed record TrainOptions
     /// <summary>Check the loss terms for NaN/Inf every this many steps (1: every step, one device sync each; the step reported is exact either way).</summary>
     public int DivergenceCheckInterval { get; init; } = 1;
 
-    /// <summary>libtorch's intra-op threads; null leaves libtorch's setting.</summary>
+    /// <summary>libtorch's intra-op threads (process-wide; <see cref="ApplyThreads"/> sets them when a run starts); null leaves libtorch's setting.</summary>
     public int? Threads { get; init; }
 
     /// <summary>How progress is shown.</summary>
@@ -159,6 +159,15 @@ public sealed record TrainOptions
     /// <summary>The batch cap per epoch (<see cref="Quick"/> or <see cref="MaxBatchesPerEpoch"/>), or null for whole epochs.</summary>
     public long? EffectiveBatchLimit =>
         DryRun ? 1 : Quick ? Math.Min(QuickBatches, MaxBatchesPerEpoch ?? long.MaxValue) : MaxBatchesPerEpoch;
+
+    /// <summary>
+    /// Sets libtorch's intra-op thread count to <see cref="Threads"/> when it is given (a process-wide setting that
+    /// stays after the run); the generated <c>Train</c> calls it before anything else runs.
+    /// </summary>
+    public void ApplyThreads()
+    {
+        if (Threads is { } threads && torch.get_num_threads() != threads) torch.set_num_threads(threads);
+    }
 
     /// <summary>The device: "auto" is CUDA when libtorch sees a GPU, else the CPU.</summary>
     public Device ResolveDevice() =>

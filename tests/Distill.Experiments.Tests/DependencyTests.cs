@@ -62,8 +62,45 @@ public class DependencyTests
         var teacher = new FakeExperiment { Name = "teacher" };
         var r = CliResult.RunIn(tmp.Path, [teacher.Info], "run", "teacher", "--quick", "--progress", "none");
         Assert.True(r.ExitCode == 0, r.Error);
-        Assert.NotNull(TeacherWeights.FindRun("teacher", tmp["runs-quick"]));
+        Assert.NotNull(TeacherWeights.FindRun("teacher", tmp["runs-quick"], quick: true));
         Assert.Null(TeacherWeights.FindRun("teacher", tmp["runs"]));
+        // Even in the same root, a full student never takes a quick teacher run.
+        Assert.Null(TeacherWeights.FindRun("teacher", tmp["runs-quick"], quick: false));
+    }
+
+    [Fact]
+    public void A_teacher_run_trained_with_other_settings_is_passed_over_and_the_teacher_trained_as_declared()
+    {
+        using var tmp = new TempDir();
+        var log = new List<string>();
+        var teacher = new FakeExperiment { Name = "teacher", Epochs = 4, SharedLog = log };
+        var student = new FakeExperiment { Name = "student", DependsOn = ["teacher"], SharedLog = log };
+        ExperimentInfo[] all = [teacher.Info, student.Info];
+
+        // A short trial of the teacher, newer than nothing: it must not become the student's teacher.
+        var trial = CliResult.Run(all, "run", "teacher", "--out", tmp.Path, "--epochs", "1", "--batch-size", "8", "--progress", "none");
+        Assert.True(trial.ExitCode == 0, trial.Error);
+        var trialRun = Directory.GetDirectories(tmp["teacher"]).Single();
+        Assert.Equal(new RunRequest(0, false, 1, 8, null, null), RunRequest.Read(trialRun));
+        Assert.Null(TeacherWeights.FindRun("teacher", tmp.Path));
+        Assert.Equal([$"{Path.GetFileName(trialRun)}: --epochs 1, --batch-size 8"], TeacherWeights.RejectedRuns("teacher", new TrainOptions { OutputRoot = tmp.Path }));
+
+        var r = CliResult.Run(all, "run", "student", "--out", tmp.Path, "--progress", "none");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains($"no run under {Path.GetFullPath(tmp.Path)} trained it as declared ({Path.GetFileName(trialRun)}: --epochs 1, --batch-size 8); training 'teacher' first", r.Out);
+        Assert.Equal(["teacher", "teacher", "student"], log);
+        Assert.Null(teacher.Calls[1].Epochs);
+        var declaredRun = Path.GetDirectoryName(Path.GetDirectoryName(TeacherWeights.FindRun("teacher", tmp.Path)))!;
+        Assert.NotEqual(trialRun, declaredRun);
+        var studentRun = Directory.GetDirectories(tmp["student"]).Single();
+        Assert.Equal(declaredRun, RunRecord.Read(studentRun)!.Teachers!["teacher"]);
+
+        // The loop's own error, without the runner, names the runs it passed over.
+        using var empty = new TempDir();
+        CliResult.Run(all, "run", "teacher", "--out", empty.Path, "--max-batches", "2", "--progress", "none");
+        var e = Assert.Throws<DistillRuntimeException>(() => TeacherWeights.LoadFromExperiment(new Distill.Torch.Modules.Linear(1, 1), "teacher", "teacher", new TrainOptions { OutputRoot = empty.Path }));
+        Assert.Contains("has no finished run trained as declared", e.Message);
+        Assert.Contains(": --max-batches 2", e.Message);
     }
 
     [Fact]

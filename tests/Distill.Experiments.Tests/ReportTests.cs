@@ -29,7 +29,8 @@ public class ReportTests
 
         public World()
         {
-            Teacher = new FakeExperiment { Name = "teacher", Epochs = 2, SharedLog = Log, Metric = (s, e) => 0.7 + 0.001 * s * e };
+            // 2 epochs of 25 steps: enough for its BatchNorm statistics (a quick run of 4 steps per epoch is not).
+            Teacher = new FakeExperiment { Name = "teacher", Epochs = 2, BatchesPerEpoch = 25, SharedLog = Log, Metric = (s, e) => 0.7 + 0.001 * s * e };
             // Final (epoch 3) values 0.57, 0.58, 0.59 for seeds 1, 2, 3: mean 0.58, sample std 0.01.
             Student = new FakeExperiment { Name = "student", SharedLog = Log, MetricKey = "val_top1" };
             // Spelled as a key of the "val" phase; peaks at epoch 2 (0.62 + 0.001 s) and falls to 0.60 + 0.001 s.
@@ -62,6 +63,11 @@ public class ReportTests
         Assert.Contains("| KD | kd | `kd` | 60.20 ± 0.10 (n=3) | 60.10 (s1), 60.20 (s2), 60.30 (s3) | 2/3, 2/3, 2/3 | 55.00 ± 0.30 |", md);
         Assert.Contains("| Teacher | teacher | `teacher` | 70.40 ± 0.20 (n=3) | 70.20 (s1), 70.40 (s2), 70.60 (s3) | 2/2, 2/2, 2/2 |", md);
         Assert.Contains("Ordering (rows with a published number): ours Teacher > KD > Student alone; published Teacher > Student alone > KD — **the order differs from the published one.**", md);
+        // Against the student alone (57, 58, 59): KD's 60.1..60.3 clear the spread of seeds.
+        Assert.Contains("Against Student alone (58.00 ± 1.00 (n=3))", md);
+        Assert.Contains("| KD | +2.20 | 3.1 | **yes** |", md);
+        Assert.DoesNotContain("| Teacher | +", md); // the teacher is not a distillation row
+        Assert.DoesNotContain("Teacher checks failed", md);
         Assert.Contains("* KD: 55.00 ± 0.30 — Someone et al. 2020, Table 1", md);
         Assert.Contains("distill-experiments report fake --out " + w.Tmp["runs"] + " --progress none", md);
         Assert.Contains($"{Environment.ProcessorCount} logical cores", md);
@@ -78,6 +84,10 @@ public class ReportTests
         Assert.Equal(0.622, (double)kd["runs"]![1]!["best"]!, 12);
         Assert.Equal(0.602, (double)kd["runs"]![1]!["final"]!, 12);
         Assert.Equal(3, kd["runs"]![0]!["curve"]!.AsArray().Count);
+        Assert.Equal("Student alone", (string)json["baseline"]!);
+        var gain = json["gains"]!.AsArray().Single()!;
+        Assert.Equal(("KD", 0.022, true), ((string)gain["label"]!, Math.Round((double)gain["delta"]!, 12), (bool)gain["beats_every_seed"]!));
+        Assert.Empty(json["teacher_flags"]!.AsArray());
 
         // The console says the same.
         Assert.Matches(@"KD\s+60\.20 ± 0\.10 \(n=3\)\s+\(published 55\.00 ± 0\.30\)", r.Out);
@@ -119,6 +129,10 @@ public class ReportTests
         Assert.Contains("**Quick run** (2 epochs of at most 4 batches)", md);
         Assert.Contains("| Student alone | student | `student` | 55.00 (n=1) | 55.00 (s1) | 2/2 | 57.5 |", md);
         Assert.False(File.Exists(w.Tmp["experiments/fake/report/report.md"]));
+        // A smoke run ranks nothing against the papers, and its 8-step teacher is named for what it is.
+        Assert.DoesNotContain("Ordering (rows with a published number)", md);
+        Assert.Contains("No ordering against the published numbers: a quick run's numbers cannot rank the methods.", md);
+        Assert.Contains("* KD: teacher run `teacher/quick-s1`: trained 8 optimizer steps: its BatchNorm running statistics still hold 43% of their initial values", md);
 
         // A full report finds none of the quick runs.
         var full = CliResult.RunIn(w.Tmp.Path, w.All, "report", "fake", "--collect", "--out", w.Tmp["runs-quick"]);
@@ -154,6 +168,25 @@ public class ReportTests
         Assert.Equal(0, w.Report("--seeds", "1").ExitCode);
         Assert.True(Directory.Exists(w.Tmp["runs/student/s1-2"]));
         Assert.Contains("57.00 (s1)", File.ReadAllText(w.Tmp["experiments/fake/report/report.md"]));
+    }
+
+    [Fact]
+    public void A_teacher_no_better_than_the_student_alone_is_flagged_and_no_ordering_is_claimed()
+    {
+        using var w = new World();
+        var kd = new FakeExperiment
+        {
+            Name = "kd", DependsOn = ["teacher"], SharedLog = w.Log, MetricKey = "top1", Metric = (s, e) => 0.5 + 0.001 * s,
+            TeacherEvaluation = _ => new Dictionary<string, double> { ["teacher_top1"] = 0.55 },
+        };
+        var r = CliResult.RunIn(w.Tmp.Path, [w.Teacher.Info, w.Student.Info, kd.Info], "report", "fake", "--out", w.Tmp["runs"], "--progress", "none");
+        Assert.True(r.ExitCode == 0, r.Error);
+        var md = File.ReadAllText(w.Tmp["experiments/fake/report/report.md"]);
+        Assert.Contains("**Teacher checks failed**", md);
+        Assert.Matches(@"\* KD: teacher run `teacher/s\d`: its teacher_top1 55\.00 \(seed 1's evaluation\) is no better than Student alone's mean 58\.00", md);
+        Assert.Contains("No ordering against the published numbers: a teacher check failed (above).", md);
+        Assert.Contains("| KD | −7.80 |", md);
+        Assert.Contains("no: every seed is worse", md);
     }
 
     [Fact]

@@ -53,6 +53,12 @@ public sealed class FakeExperiment
     /// <summary>How the val record spells the metric: "val/top1" (the runtime docs), "val_top1", or "top1" (a key of the "val" phase).</summary>
     public string MetricKey { get; init; } = "val/top1";
 
+    /// <summary>The optimizer steps an epoch counts (a capped or quick run counts its cap).</summary>
+    public int BatchesPerEpoch { get; init; } = 10;
+
+    /// <summary>What the run logs as its teachers' evaluation before training (phase "teacher"), or nothing.</summary>
+    public Func<long, IReadOnlyDictionary<string, double>>? TeacherEvaluation { get; init; }
+
     /// <summary>Throw after this many epochs in the first call (a crash), or never.</summary>
     public int? CrashAfterEpochs { get; set; }
 
@@ -96,7 +102,7 @@ public sealed class FakeExperiment
         var clock = Stopwatch.StartNew();
         if (!options.DryRun)
             foreach (var teacher in DependsOn)
-                if (TeacherWeights.FindRun(teacher, options.OutputRoot) is null)
+                if (TeacherWeights.FindRun(teacher, options) is null)
                     throw new DistillRuntimeException($"teacher from '{teacher}': no finished run under '{options.OutputRoot}'");
         using var run = RunDirectory.ForOptions(Name, options);
         run.WriteConfig(Info.Configuration);
@@ -104,7 +110,8 @@ public sealed class FakeExperiment
         var state = new TrainingState { IncludeGlobalGenerator = false };
         if (run.ResumeCheckpoint is { } from) run.LogResume(checkpointer.Restore(from, state));
         var epochs = options.EffectiveEpochs(Epochs);
-        var batches = options.EffectiveBatchLimit ?? 10;
+        var batches = options.EffectiveBatchLimit ?? BatchesPerEpoch;
+        if (TeacherEvaluation is not null && state.GlobalStep == 0) run.Log("teacher", TeacherEvaluation(options.Seed), 0, 0);
         var last = double.NaN;
         for (var epoch = state.Epoch + 1; epoch <= epochs; epoch++)
         {

@@ -158,6 +158,25 @@ public class TrainingLoopTests
     }
 
     [Fact]
+    public void The_run_sets_the_thread_count_it_is_given()
+    {
+        using var tmp = new TempDir();
+        var before = torch.get_num_threads();
+        var wanted = before == 1 ? 2 : 1;
+        try
+        {
+            Experiment("e2e-student").Run(Options(tmp.Path) with { DryRun = true, Threads = wanted });
+            Assert.Equal(wanted, torch.get_num_threads());
+            Experiment("e2e-student").Run(Options(tmp.Path) with { DryRun = true }); // null leaves the setting alone
+            Assert.Equal(wanted, torch.get_num_threads());
+        }
+        finally
+        {
+            torch.set_num_threads(before);
+        }
+    }
+
+    [Fact]
     public void A_dry_run_takes_one_step_with_a_missing_teacher()
     {
         using var tmp = new TempDir();

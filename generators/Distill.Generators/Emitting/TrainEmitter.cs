@@ -111,6 +111,7 @@ internal static class TrainEmitter
         using (w.Open($"public {Rt}TrainResult Train({Rt}TrainOptions options)"))
         {
             w.Line("options.Validate();");
+            w.Line("options.ApplyThreads();");
             w.Line("var clock = global::System.Diagnostics.Stopwatch.StartNew();");
             w.Line("var device = options.ResolveDevice();");
             w.Line("var epochs = options.EffectiveEpochs(DeclaredEpochs);");
@@ -149,7 +150,9 @@ internal static class TrainEmitter
             w.Line($"    new {Data}DataLoaderOptions {{ BatchSize = batchSize, Seed = options.SeedFor(\"loader\"), Device = device, DropLast = true }}, {trainTransform});");
             if (t.Validation is { } val)
             {
-                var valTransform = val.IsImageDataset ? $"{Data}ImageTransform.Eval({val.Member}.Normalization)" : "null";
+                // Every split is normalised with the training split's statistics, as the model was trained on them.
+                var normalization = t.Train.IsImageDataset ? t.Train.Member : val.Member;
+                var valTransform = val.IsImageDataset ? $"{Data}ImageTransform.Eval({normalization}.Normalization)" : "null";
                 w.Line($"var valLoader = new {Data}DataLoader<{val.BatchType}>({val.Member},");
                 w.Line($"    new {Data}DataLoaderOptions {{ BatchSize = batchSize, Shuffle = false, Device = device }}, {valTransform});");
             }
@@ -350,9 +353,9 @@ internal static class TrainEmitter
                 var name = SourceWriter.Literal(teacher.Name);
                 if (teacher.FromExperiment is { } from)
                 {
-                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.FindRun({SourceWriter.Literal(from)}, options.OutputRoot) is null)"))
+                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.FindRun({SourceWriter.Literal(from)}, options) is null)"))
                         w.Line($"progress.Message(\"teacher '{teacher.Name}': experiment '{from}' has no run yet; the dry run keeps its initial weights\");");
-                    w.Line($"else {Rt}TeacherWeights.LoadFromExperiment({teacher.Member}, {name}, {SourceWriter.Literal(from)}, options.OutputRoot);");
+                    w.Line($"else {Rt}TeacherWeights.LoadFromExperiment({teacher.Member}, {name}, {SourceWriter.Literal(from)}, options);");
                 }
                 else if (teacher.Path is { } path)
                 {

@@ -64,6 +64,7 @@ partial class FaceGkdExperiment
     public global::Distill.Runtime.TrainResult Train(global::Distill.Runtime.TrainOptions options)
     {
         options.Validate();
+        options.ApplyThreads();
         var clock = global::System.Diagnostics.Stopwatch.StartNew();
         var device = options.ResolveDevice();
         var epochs = options.EffectiveEpochs(DeclaredEpochs);
@@ -99,7 +100,7 @@ partial class FaceGkdExperiment
         var trainLoader = new global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch>(TrainData,
             new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Seed = options.SeedFor("loader"), Device = device, DropLast = true }, global::Distill.Data.ImageTransform.Train(TrainData.Normalization));
         var valLoader = new global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch>(ValData,
-            new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Shuffle = false, Device = device }, global::Distill.Data.ImageTransform.Eval(ValData.Normalization));
+            new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Shuffle = false, Device = device }, global::Distill.Data.ImageTransform.Eval(TrainData.Normalization));
         var batchesPerEpoch = global::System.Math.Min(trainLoader.BatchesPerEpoch, batchLimit ?? long.MaxValue);
         if (batchesPerEpoch == 0)
         {

@@ -64,6 +64,7 @@ partial class E2eStudentExperiment
     public global::Distill.Runtime.TrainResult Train(global::Distill.Runtime.TrainOptions options)
     {
         options.Validate();
+        options.ApplyThreads();
         var clock = global::System.Diagnostics.Stopwatch.StartNew();
         var device = options.ResolveDevice();
         var epochs = options.EffectiveEpochs(DeclaredEpochs);
@@ -101,7 +102,7 @@ partial class E2eStudentExperiment
         var trainLoader = new global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch>(TrainData,
             new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Seed = options.SeedFor("loader"), Device = device, DropLast = true }, global::Distill.Data.ImageTransform.Train(TrainData.Normalization));
         var valLoader = new global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch>(ValData,
-            new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Shuffle = false, Device = device }, global::Distill.Data.ImageTransform.Eval(ValData.Normalization));
+            new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Shuffle = false, Device = device }, global::Distill.Data.ImageTransform.Eval(TrainData.Normalization));
         var batchesPerEpoch = global::System.Math.Min(trainLoader.BatchesPerEpoch, batchLimit ?? long.MaxValue);
         if (batchesPerEpoch == 0)
         {
@@ -242,11 +243,11 @@ partial class E2eStudentExperiment
     /// <summary>Loads each teacher's weights (a dry run tolerates missing ones), moves it to the device, sets evaluation mode.</summary>
     private void LoadTeachers(global::Distill.Runtime.TrainOptions options, global::Distill.Runtime.IProgressReporter progress, Device device)
     {
-        if (options.DryRun && global::Distill.Runtime.TeacherWeights.FindRun("e2e-teacher", options.OutputRoot) is null)
+        if (options.DryRun && global::Distill.Runtime.TeacherWeights.FindRun("e2e-teacher", options) is null)
         {
             progress.Message("teacher 'teacher': experiment 'e2e-teacher' has no run yet; the dry run keeps its initial weights");
         }
-        else global::Distill.Runtime.TeacherWeights.LoadFromExperiment(Teacher, "teacher", "e2e-teacher", options.OutputRoot);
+        else global::Distill.Runtime.TeacherWeights.LoadFromExperiment(Teacher, "teacher", "e2e-teacher", options);
         Teacher.to(device);
         Teacher.eval();
     }
