@@ -195,7 +195,18 @@ public static class CommandLine
             Progress,
         ]);
 
-    public static readonly IReadOnlyList<CommandSpec> Commands = [List, Describe, Check, Run, Report];
+    public static readonly CommandSpec Export = new("export", "<experiment>", 1, 1, "write a finished run's trained model as a safetensors state dict",
+        "Writes the model a finished run of <experiment> trained (its best checkpoint, else its latest) as a plain\n" +
+        "safetensors state dict with PyTorch's names: what a teacher's `checkpoint:` loads, and what PyTorch's\n" +
+        "safetensors.torch.load_file reads. The run is the one a student would take as its teacher (the newest\n" +
+        "finished run under --out that trained the experiment as declared), or the one --run names.",
+        [
+            new("--to", "FILE", "the .safetensors file to write (required)"),
+            Out,
+            new("--run", "NAME|PATH", "a run directory's name under --out/<experiment>/, or a run directory, checkpoint or pointer"),
+        ]);
+
+    public static readonly IReadOnlyList<CommandSpec> Commands = [List, Describe, Check, Run, Report, Export];
 
     public static string GeneralHelp()
     {

@@ -62,6 +62,7 @@ public static class Cli
                 "check" => Commands.Check(context, parsed),
                 "run" => Commands.Run(context, parsed),
                 "report" => Commands.Report(context, parsed),
+                "export" => Commands.Export(context, parsed),
                 var other => throw new UsageException($"unknown command '{other}'"),
             };
         }
@@ -104,7 +105,7 @@ public static class Cli
         arg.Length > 0 && arg.All(c => char.IsLetterOrDigit(c) || "-_.,/:=+@%".Contains(c)) ? arg : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }
 
-/// <summary>The five commands.</summary>
+/// <summary>The runner's commands.</summary>
 public static class Commands
 {
     // ---- list ------------------------------------------------------------------------------------------------
@@ -422,6 +423,30 @@ public static class Commands
     // ---- shared --------------------------------------------------------------------------------------------
 
     /// <summary>--out, or <c>runs</c> (<c>runs-quick</c> for quick runs, so a smoke-test teacher never feeds a real student), from the working directory.</summary>
+    // ---- export ----------------------------------------------------------------------------------------------
+
+    public static int Export(RunnerContext context, ParsedArguments args)
+    {
+        var info = context.Catalog.Require(args.Positionals[0], "export");
+        var to = args.String("--to") ?? throw new UsageException("export needs --to FILE: the .safetensors file to write", "export");
+        var root = OutputRoot(context, args, quick: false);
+        string source;
+        if (args.String("--run") is { } run)
+        {
+            var named = Path.Combine(root, RunDirectory.SanitizeName(info.Name), run);
+            source = Directory.Exists(named) ? named : Path.GetFullPath(run, context.WorkingDirectory);
+        }
+        else
+        {
+            source = TeacherWeights.FindRun(info.Name, root)
+                ?? throw new DistillRuntimeException($"experiment '{info.Name}' has no finished run trained as declared under {root}; train it (run {info.Name}) or name one with --run");
+        }
+        var destination = Path.GetFullPath(to, context.WorkingDirectory);
+        var exported = Checkpoint.ExportModule(source, TeacherWeights.StudentModule, destination);
+        context.Out.WriteLine($"exported {info.Name}'s model from {exported.StatePath} (epoch {exported.Epoch.ToString(CultureInfo.InvariantCulture)}, step {exported.GlobalStep.ToString(CultureInfo.InvariantCulture)}) to {destination}");
+        return Cli.Ok;
+    }
+
     private static string OutputRoot(RunnerContext context, ParsedArguments args, bool quick) =>
         Path.GetFullPath(args.String("--out") ?? (quick ? RunDirectory.DefaultRoot + "-quick" : RunDirectory.DefaultRoot), context.WorkingDirectory);
 

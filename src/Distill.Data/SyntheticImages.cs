@@ -62,9 +62,14 @@ public sealed class SyntheticImages : ImageDataset
     /// <param name="split">"train" (label noise applies), "test", "val" or any other name: a different sample stream.</param>
     /// <param name="label_noise">Probability that a training label is replaced by another class, in [0, 1).</param>
     /// <param name="difficulty">Scales every per-sample nuisance; 1 is the default task, 0 removes all but the grating phase.</param>
+    /// <param name="similarity">How classes resemble each other: "groups" (superclasses of equally distinct siblings) or
+    /// "graded" (every class's appearance a smooth function of a point in a latent class tree, so classes resemble each
+    /// other to every degree, as in real data).</param>
     public SyntheticImages(int classes = 10, int samples = 10000, int channels = 3, int size = 32, int seed = 0,
-        string split = "train", double label_noise = 0.0, double difficulty = 1.0)
+        string split = "train", double label_noise = 0.0, double difficulty = 1.0, string similarity = "groups")
     {
+        if (similarity is not ("groups" or "graded"))
+            throw new ArgumentException($"similarity must be \"groups\" or \"graded\", got \"{similarity}\"", nameof(similarity));
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "SyntheticImages needs at least 2 classes");
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), samples, "SyntheticImages needs at least 1 sample");
         if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be at least 1");
@@ -84,7 +89,8 @@ public sealed class SyntheticImages : ImageDataset
         Difficulty = difficulty;
         Seed = seed;
         GroupSize = classes >= 20 ? 5 : 2;
-        (_groups, _classSpecs) = BuildTask();
+        Similarity = similarity;
+        (_groups, _classSpecs) = similarity == "graded" ? BuildGradedTask() : BuildTask();
     }
 
     public override int Count => _samples;
@@ -98,7 +104,10 @@ public sealed class SyntheticImages : ImageDataset
     public double LabelNoise { get; }
     public double Difficulty { get; }
 
-    /// <summary>Classes per group (superclass): 5, or 2 below 20 classes.</summary>
+    /// <summary>"groups" or "graded": how the classes resemble each other.</summary>
+    public string Similarity { get; }
+
+    /// <summary>Classes per group (superclass): 5, or 2 below 20 classes. On the graded task, the leaves of one branch of the class tree.</summary>
     public int GroupSize { get; }
 
     /// <summary>The group (superclass) of class <paramref name="label"/>.</summary>
@@ -163,7 +172,7 @@ public sealed class SyntheticImages : ImageDataset
         for (var k = 0; k < distractors; k++)
         {
             var other = (label + 1 + rng.NextInt(_classes - 1)) % _classes;
-            var part = _classSpecs[other].Own[rng.NextInt(OwnParts)];
+            var part = _classSpecs[other].Own[rng.NextInt(_classSpecs[other].Own.Length)];
             var px = (s - 1) / 2 + rng.Uniform(-0.4, 0.4) * s;
             var py = (s - 1) / 2 + rng.Uniform(-0.4, 0.4) * s;
             DrawPart(v, part, px - part.X, py - part.Y, 1.0, rng.Uniform(0.6, 1.0), ref rng);
@@ -326,6 +335,127 @@ public sealed class SyntheticImages : ImageDataset
         }
         return (groups, classes);
     }
+
+    // ---- the graded task ----------------------------------------------------------------------------------
+
+    /// <summary>Dimensions of the latent class space of the graded task.</summary>
+    private const int LatentDims = 8;
+
+    /// <summary>Parts every class of the graded task draws, each at its own place.</summary>
+    private const int GradedParts = 4;
+
+    /// <summary>
+    /// The latent point of every class: a tree of three levels (branches of <see cref="GroupSize"/> leaves, branches of
+    /// those, then the root's), each level adding a Gaussian offset of decreasing scale to its parent's point, so two
+    /// classes are as alike as their common ancestor is deep, plus a leaf offset of its own.
+    /// </summary>
+    private double[][] LatentPoints(ref Rng rng)
+    {
+        var leaves = GroupSize;
+        var middle = Math.Max(1, (_classes + leaves - 1) / leaves);
+        var branches = Math.Max(2, (int)Math.Round(Math.Sqrt(middle)));
+        double[] Offset(ref Rng r, double scale)
+        {
+            var v = new double[LatentDims];
+            for (var i = 0; i < v.Length; i++) v[i] = scale * r.Gaussian();
+            return v;
+        }
+        var top = new double[branches][];
+        for (var b = 0; b < branches; b++) top[b] = Offset(ref rng, 1.0);
+        var mid = new double[middle][];
+        for (var m = 0; m < middle; m++)
+        {
+            var offset = Offset(ref rng, 0.6);
+            mid[m] = top[m % branches].Zip(offset, (a, o) => a + o).ToArray();
+        }
+        var points = new double[_classes][];
+        for (var c = 0; c < _classes; c++)
+        {
+            // The leaf offset's scale varies per class too, so some siblings are near twins and others barely related.
+            var offset = Offset(ref rng, rng.Uniform(0.25, 0.5));
+            points[c] = mid[c / leaves].Zip(offset, (a, o) => a + o).ToArray();
+        }
+        return points;
+    }
+
+    /// <summary>A fixed random projection of the latent space, scaled so a latent point of unit-variance coordinates maps to about ±1.</summary>
+    private static Func<double[], double> Projection(ref Rng rng)
+    {
+        var w = new double[LatentDims];
+        for (var i = 0; i < w.Length; i++) w[i] = rng.Gaussian() / Math.Sqrt(LatentDims);
+        return z =>
+        {
+            var sum = 0.0;
+            for (var i = 0; i < w.Length; i++) sum += w[i] * z[i];
+            return sum;
+        };
+    }
+
+    /// <summary>
+    /// Every class its own appearance, each parameter a smooth function of the class's latent point: background colour
+    /// and waves, and <see cref="GradedParts"/> Gabor parts whose orientation, frequency, colour and position are fixed
+    /// projections of it. Near classes in the tree look alike; under the per-sample nuisance they are confused in
+    /// proportion — the graded similarity a teacher's soft labels can pass on.
+    /// </summary>
+    private (GroupSpec[], ClassSpec[]) BuildGradedTask()
+    {
+        var rng = new Rng(Seeds.Combine(_seed, TaskStream, (ulong)_classes, Seeds.Combine((ulong)_channels, GradedStream)));
+        var s = (double)_size;
+        var points = LatentPoints(ref rng);
+
+        var baseColour = Colour(ref rng, 0.4, 0.6);
+        var colourMaps = Enumerable.Range(0, _channels).Select(_ => Projection(ref rng)).ToArray();
+        var waveBases = Enumerable.Range(0, 2).Select(_ => (k: 2 * Math.PI * rng.Uniform(0.6, 1.6) / s, angle: rng.Uniform(0, Math.PI), phase: rng.Uniform(0, 2 * Math.PI))).ToArray();
+        var waveMaps = Enumerable.Range(0, 2).Select(_ => (angle: Projection(ref rng), phase: Projection(ref rng), colour: Enumerable.Range(0, _channels).Select(_ => Projection(ref rng)).ToArray())).ToArray();
+        var parts = Enumerable.Range(0, GradedParts).Select(_ => (
+            x: rng.Uniform(-0.25, 0.25) * s, y: rng.Uniform(-0.25, 0.25) * s, angle: rng.Uniform(0, Math.PI),
+            sigma: rng.Uniform(0.08, 0.12) * s, cycles: rng.Uniform(5, 9), colour: Colour(ref rng, -1, 1), amplitude: rng.Uniform(0.2, 0.3))).ToArray();
+        var partMaps = Enumerable.Range(0, GradedParts).Select(_ => (
+            angle: Projection(ref rng), frequency: Projection(ref rng), x: Projection(ref rng), y: Projection(ref rng),
+            colour: Enumerable.Range(0, _channels).Select(_ => Projection(ref rng)).ToArray())).ToArray();
+
+        var groups = new GroupSpec[_classes];
+        var classes = new ClassSpec[_classes];
+        for (var c = 0; c < _classes; c++)
+        {
+            var z = points[c];
+            var background = new float[_channels];
+            for (var ch = 0; ch < _channels; ch++) background[ch] = (float)(baseColour[ch] + 0.1 * Math.Tanh(colourMaps[ch](z)));
+            var waves = new Wave[waveBases.Length];
+            for (var w = 0; w < waves.Length; w++)
+            {
+                var angle = waveBases[w].angle + 0.6 * waveMaps[w].angle(z);
+                var colour = waveMaps[w].colour.Select(m => (float)(0.08 * Math.Tanh(m(z)))).ToArray();
+                waves[w] = new Wave(waveBases[w].k * Math.Cos(angle), waveBases[w].k * Math.Sin(angle), waveBases[w].phase + waveMaps[w].phase(z), colour);
+            }
+            var own = new Part[GradedParts];
+            for (var p = 0; p < own.Length; p++)
+            {
+                var (b, m) = (parts[p], partMaps[p]);
+                var angle = b.angle + 0.9 * m.angle(z); // about ±50° over the classes, a few degrees between near twins
+                var k = 2 * Math.PI * b.cycles * Math.Exp(0.25 * m.frequency(z)) / s;
+                var colour = new float[_channels];
+                for (var ch = 0; ch < _channels; ch++) colour[ch] = (float)(b.colour[ch] + 0.8 * m.colour[ch](z));
+                var norm = MathF.Sqrt(colour.Sum(v => v * v));
+                for (var ch = 0; ch < _channels; ch++) colour[ch] = norm > 1e-6f ? colour[ch] / norm : 1f / MathF.Sqrt(_channels);
+                own[p] = new Part(b.x + 0.05 * s * m.x(z), b.y + 0.05 * s * m.y(z), b.sigma, k * Math.Cos(angle), k * Math.Sin(angle), colour, b.amplitude);
+            }
+            groups[c] = new GroupSpec(background, waves, [], []);
+            classes[c] = new ClassSpec(c, own, new float[_channels]);
+        }
+        return (groups, classes);
+    }
+
+    /// <summary>How unlike two classes of the graded task are: the Euclidean distance between their latent points.</summary>
+    public double LatentDistance(int a, int b)
+    {
+        if (Similarity != "graded") throw new InvalidOperationException("latent distances exist on the graded task only (similarity: graded)");
+        var rng = new Rng(Seeds.Combine(_seed, TaskStream, (ulong)_classes, Seeds.Combine((ulong)_channels, GradedStream)));
+        var points = LatentPoints(ref rng);
+        return Math.Sqrt(points[a].Zip(points[b], (x, y) => (x - y) * (x - y)).Sum());
+    }
+
+    private static readonly ulong GradedStream = Seeds.Name("graded");
 
     private Part NewPart(ref Rng rng, double x, double y, double angle)
     {

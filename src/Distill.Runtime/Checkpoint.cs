@@ -320,6 +320,39 @@ public static class Checkpoint
         return info;
     }
 
+    /// <summary>
+    /// Writes module <paramref name="moduleName"/> of a checkpoint as a plain safetensors state dict with PyTorch's names
+    /// (<c>conv1.weight</c>, <c>bn1.running_mean</c>, ...), which <c>checkpoint:</c> loads as a teacher and PyTorch's
+    /// <c>safetensors.torch.load_file</c> reads. Written through a temporary file and a rename; the metadata names the
+    /// source checkpoint, its epoch and step.
+    /// </summary>
+    public static CheckpointInfo ExportModule(string path, string moduleName, string destination)
+    {
+        var statePath = ResolveStatePath(path);
+        using var doc = ParseJson(statePath, "checkpoint state");
+        var root = doc.RootElement;
+        CheckFormat(statePath, root);
+        var info = Info(statePath, root);
+        var savedModules = StringArray(root, "modules", statePath);
+        if (!savedModules.Contains(moduleName))
+            throw new CheckpointException(statePath, $"checkpoint '{statePath}' has no module '{moduleName}' (it has: {List(savedModules)})");
+        using var content = ReadTensors(statePath, root, info.TensorsPath);
+        var weights = Prefixed(content.ToDictionary(), $"{ModelPrefix}{moduleName}.");
+        var full = Path.GetFullPath(destination);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        var metadata = new Dictionary<string, string>
+        {
+            ["source"] = statePath,
+            ["module"] = moduleName,
+            ["epoch"] = info.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["step"] = info.GlobalStep.ToString(CultureInfo.InvariantCulture),
+        };
+        Safetensors.Save(temp, weights.OrderBy(kv => kv.Key, StringComparer.Ordinal), metadata);
+        File.Move(temp, full, overwrite: true);
+        return info;
+    }
+
     private static Safetensors.Content ReadTensors(string statePath, JsonElement root, string tensorsPath)
     {
         if (!File.Exists(tensorsPath))

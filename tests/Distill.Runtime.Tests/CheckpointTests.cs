@@ -217,4 +217,34 @@ public class CheckpointTests
         var error = Assert.Throws<CheckpointException>(() => Checkpoint.LoadModule(run.Path, "teacher", teacher));
         Assert.Contains("has no module 'teacher' (it has: student, adapter)", error.Message);
     }
+
+    [Fact]
+    public void ExportModule_writes_one_model_as_a_plain_state_dict_that_loads_strictly()
+    {
+        using var tmp = new TempDir();
+        using var s = new TinySetup();
+        s.Step();
+        var run = RunDirectory.Create("teacher", "r1", tmp.Path);
+        var saved = run.CreateCheckpointer().Save(s.State);
+        run.Dispose();
+
+        var file = Path.Combine(tmp.Path, "exported", "teacher.safetensors");
+        var info = Checkpoint.ExportModule(run.Path, "student", file);
+        Assert.Equal(saved.GlobalStep, info.GlobalStep);
+        using (var content = Safetensors.Read(file))
+        {
+            // PyTorch's names, no checkpoint prefixes, nothing of the other module or the optimizer.
+            Assert.Equal(s.Student.state_dict().Keys.Order(StringComparer.Ordinal), content.ToDictionary().Keys.Order(StringComparer.Ordinal));
+            Assert.Equal("student", content.Metadata["module"]);
+            Assert.Equal(saved.GlobalStep.ToString(System.Globalization.CultureInfo.InvariantCulture), content.Metadata["step"]);
+        }
+        using var teacher = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.3), torch.nn.ReLU(), torch.nn.Linear(8, 3));
+        TeacherWeights.LoadFromFile(teacher, "teacher", file);
+        using var x = torch.ones([2, 4]);
+        teacher.eval();
+        s.Student.eval();
+        Assert.True(teacher.call(x).equal(s.Student.call(x)));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(file)!, "*.tmp"));
+        Assert.Throws<CheckpointException>(() => Checkpoint.ExportModule(run.Path, "teacher", file));
+    }
 }
