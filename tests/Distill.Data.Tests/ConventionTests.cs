@@ -21,7 +21,7 @@ public class ConventionTests
     [Fact]
     public void The_library_declares_its_data_sets()
     {
-        Assert.Equal(["Cifar10", "Cifar100", "FaceFolder", "ImageFolder", "SyntheticFaces", "SyntheticImages", "TensorImages"], DatasetTypes().Select(t => t.Name));
+        Assert.Equal(["Cifar10", "Cifar100", "FaceFolder", "FashionMnist", "ImageFolder", "Mnist", "SyntheticFaces", "SyntheticImages", "TensorImages"], DatasetTypes().Select(t => t.Name));
     }
 
     [Theory]
@@ -97,6 +97,16 @@ public class ConventionTests
         CifarFormat.Write(dir.File("c/test.bin"), new byte[2 * CifarFormat.ImageBytes], [0, 99], [0, 19]);
         using var cifar100 = new Cifar100(dir["c"], split: "test");
         AssertShapes(cifar100, new());
+
+        foreach (var prefix in new[] { "train", "t10k" })
+        {
+            IdxFormat.WriteBytes(dir.File($"m/{prefix}-images-idx3-ubyte"), new byte[3 * 28 * 28], [3, 28, 28]);
+            IdxFormat.WriteBytes(dir.File($"m/{prefix}-labels-idx1-ubyte"), [0, 9, 4], [3]);
+        }
+        using var fashion = new FashionMnist(dir["m"], split: "test");
+        AssertShapes(fashion, new());
+        using var mnist = new Mnist(dir["m"]);
+        AssertShapes(mnist, new());
 
         using (var scope = torch.NewDisposeScope())
             Safetensors.Save(dir.File("t.safetensors"), new Dictionary<string, Tensor>

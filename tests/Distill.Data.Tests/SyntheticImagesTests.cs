@@ -145,6 +145,53 @@ public class SyntheticImagesTests
     }
 
     [Fact]
+    public void The_graded_task_is_deterministic_and_differs_from_the_grouped_one()
+    {
+        var a = new SyntheticImages(classes: 20, samples: 60, size: 16, seed: 2, similarity: "graded");
+        var b = new SyntheticImages(classes: 20, samples: 60, size: 16, seed: 2, similarity: "graded");
+        int[] indices = [0, 19, 41, 59];
+        Assert.Equal(Pixels(a, indices), Pixels(b, indices));
+        Assert.NotEqual(Pixels(a, indices), Pixels(new SyntheticImages(classes: 20, samples: 60, size: 16, seed: 2), indices));
+        Assert.Equal("graded", a.Similarity);
+        Assert.Equal(0.0, a.LatentDistance(3, 3));
+        Assert.Equal(a.LatentDistance(3, 17), a.LatentDistance(17, 3));
+        Assert.Throws<InvalidOperationException>(() => new SyntheticImages(classes: 20, samples: 60).LatentDistance(0, 1));
+    }
+
+    [Fact]
+    public void On_the_graded_task_classes_near_in_the_latent_tree_look_alike()
+    {
+        // Without nuisance, the mean images of two classes are closer the closer their latent points are: the
+        // similarity is graded, not all-or-nothing. Measured as the rank correlation over all class pairs.
+        const int classes = 20;
+        var data = new SyntheticImages(classes: classes, samples: classes * 8, size: 16, seed: 3, difficulty: 0, similarity: "graded");
+        var means = new double[classes][];
+        for (var c = 0; c < classes; c++)
+        {
+            var samples = Enumerable.Range(0, 8).Select(k => Pixels(data, c + k * classes)).ToList();
+            means[c] = Enumerable.Range(0, samples[0].Length).Select(i => samples.Average(s => (double)s[i])).ToArray();
+        }
+        var latent = new List<double>();
+        var image = new List<double>();
+        for (var i = 0; i < classes; i++)
+            for (var j = i + 1; j < classes; j++)
+            {
+                latent.Add(data.LatentDistance(i, j));
+                image.Add(Math.Sqrt(means[i].Zip(means[j], (x, y) => (x - y) * (x - y)).Sum()));
+            }
+        static double[] Ranks(List<double> v) { var order = v.Select((x, i) => (x, i)).OrderBy(p => p.x).ToList(); var r = new double[v.Count]; for (var k = 0; k < order.Count; k++) r[order[k].i] = k; return r; }
+        var (rl, ri) = (Ranks(latent), Ranks(image));
+        var (ml, mi) = (rl.Average(), ri.Average());
+        var spearman = rl.Zip(ri, (x, y) => (x - ml) * (y - mi)).Sum() / Math.Sqrt(rl.Sum(x => (x - ml) * (x - ml)) * ri.Sum(y => (y - mi) * (y - mi)));
+        Assert.True(spearman > 0.5, $"rank correlation of latent and image distances {spearman:0.00}");
+        // Siblings in the tree (one branch of GroupSize leaves) are nearer, on average, than classes of other branches.
+        var pairs = Enumerable.Range(0, classes).SelectMany(i => Enumerable.Range(i + 1, classes - i - 1).Select(j => (i, j))).ToList();
+        var within = pairs.Where(p => data.Group(p.i) == data.Group(p.j)).Average(p => data.LatentDistance(p.i, p.j));
+        var across = pairs.Where(p => data.Group(p.i) != data.Group(p.j)).Average(p => data.LatentDistance(p.i, p.j));
+        Assert.True(within < 0.8 * across, $"mean latent distance within a branch {within:0.00}, across branches {across:0.00}");
+    }
+
+    [Fact]
     public void Bad_arguments_are_rejected_with_the_argument_named()
     {
         Assert.Equal("classes", Assert.Throws<ArgumentOutOfRangeException>(() => new SyntheticImages(classes: 1)).ParamName);
@@ -154,6 +201,7 @@ public class SyntheticImagesTests
         Assert.Equal("label_noise", Assert.Throws<ArgumentOutOfRangeException>(() => new SyntheticImages(label_noise: 1.0)).ParamName);
         Assert.Equal("difficulty", Assert.Throws<ArgumentOutOfRangeException>(() => new SyntheticImages(difficulty: -1)).ParamName);
         Assert.Equal("split", Assert.Throws<ArgumentException>(() => new SyntheticImages(split: " ")).ParamName);
+        Assert.Equal("similarity", Assert.Throws<ArgumentException>(() => new SyntheticImages(similarity: "tree")).ParamName);
         var data = new SyntheticImages(samples: 5);
         Assert.Throws<ArgumentOutOfRangeException>(() => data.Collate([5]));
         Assert.Throws<ArgumentOutOfRangeException>(() => data.Label(-1));

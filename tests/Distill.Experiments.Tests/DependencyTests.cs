@@ -104,6 +104,25 @@ public class DependencyTests
     }
 
     [Fact]
+    public void Export_needs_a_destination_and_a_run_trained_as_declared()
+    {
+        using var tmp = new TempDir();
+        var teacher = new FakeExperiment { Name = "teacher" };
+        var noTo = CliResult.Run([teacher.Info], "export", "teacher", "--out", tmp.Path);
+        Assert.Equal(2, noTo.ExitCode);
+        Assert.Contains("export needs --to FILE", noTo.Error);
+        var noRun = CliResult.Run([teacher.Info], "export", "teacher", "--out", tmp.Path, "--to", tmp["t.safetensors"]);
+        Assert.Equal(1, noRun.ExitCode);
+        Assert.Contains("experiment 'teacher' has no finished run trained as declared", noRun.Error);
+        // The fake loop checkpoints no modules: the checkpoint's own message says what it has.
+        Assert.Equal(0, CliResult.Run([teacher.Info], "run", "teacher", "--out", tmp.Path, "--progress", "none").ExitCode);
+        var noModule = CliResult.Run([teacher.Info], "export", "teacher", "--out", tmp.Path, "--to", tmp["t.safetensors"]);
+        Assert.Equal(1, noModule.ExitCode);
+        Assert.Contains("has no module 'student'", noModule.Error);
+        Assert.False(File.Exists(tmp["t.safetensors"]));
+    }
+
+    [Fact]
     public void A_dependency_cycle_or_an_unregistered_teacher_is_an_error_not_a_crash()
     {
         using var tmp = new TempDir();
