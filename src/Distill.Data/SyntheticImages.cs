@@ -372,7 +372,7 @@ public sealed class SyntheticImages : ImageDataset
         for (var c = 0; c < _classes; c++)
         {
             // The leaf offset's scale varies per class too, so some siblings are near twins and others barely related.
-            var offset = Offset(ref rng, rng.Uniform(0.25, 0.5));
+            var offset = Offset(ref rng, rng.Uniform(0.1, 0.3));
             points[c] = mid[c / leaves].Zip(offset, (a, o) => a + o).ToArray();
         }
         return points;
