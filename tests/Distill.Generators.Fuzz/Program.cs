@@ -113,7 +113,9 @@ internal static class Worker
         {
             if (o.Skip.Contains(k)) continue;
             stdout.WriteLine($"START {k}");
-            pending.Add(checker.Generate(mutator.Create(k, o.Seed)));
+            var mutant = mutator.Create(k, o.Seed);
+            stdout.WriteLine($"MUTANT {k} {mutant.Description.Replace('\n', ' ')}");
+            pending.Add(checker.Generate(mutant));
             if (pending.Count >= o.Batch) Flush();
         }
         Flush();
@@ -189,6 +191,7 @@ internal static class Supervisor
 
         int? running = null;
         (int, int)? compiling = null;
+        string? description = null;
         var lastProgress = Stopwatch.StartNew();
         var lines = new System.Collections.Concurrent.BlockingCollection<string?>();
         var reader = new Thread(() =>
@@ -218,6 +221,10 @@ internal static class Supervisor
             {
                 running = int.Parse(line[6..], CultureInfo.InvariantCulture);
                 compiling = null;
+            }
+            else if (line.StartsWith("MUTANT ", StringComparison.Ordinal))
+            {
+                description = line;
             }
             else if (line.StartsWith("COMPILE ", StringComparison.Ordinal))
             {
@@ -251,7 +258,11 @@ internal static class Supervisor
             else if (running is { } k)
             {
                 culprits.Add(k);
-                results[k] = new Result(k, kind, 0, false, false, 0, 0, 0, 0, Array.Empty<string>(), $"mutant {k}: {why}");
+                // The mutant is made again here (mutants are deterministic) so that the report shows its files.
+                var shown = description is not null && description.StartsWith($"MUTANT {k} ", StringComparison.Ordinal)
+                    ? new MutantOutcome { Mutant = new YamlMutator(YamlMutator.RepositoryExperiments(o.Repo)).Create(k, o.Seed) }.Describe()
+                    : $"mutant {k} (the mutator did not finish making it)";
+                results[k] = new Result(k, kind, 0, false, false, 0, 0, 0, 0, Array.Empty<string>(), $"{why}\n{shown}");
             }
         }
     }

@@ -42,11 +42,10 @@ public sealed class YamlMutator
         var state = new State(random, path, text, _seeds);
         var edits = random.Next(1, 4);
         var what = new List<string>();
-        for (var e = 0; e < edits; e++)
-        {
-            var op = s_operators[random.Next(s_operators.Length)];
+        // Deep nesting makes the text long: it is the last edit, so that the others work on the file's own lines.
+        var ops = Enumerable.Range(0, edits).Select(_ => s_operators[random.Next(s_operators.Length)]).ToList();
+        foreach (var op in ops.Where(o => o.Method.Name != nameof(DeepNesting)).Concat(ops.Where(o => o.Method.Name == nameof(DeepNesting))))
             what.Add(op(state));
-        }
         var files = new List<(string, string)> { (state.MutantPath(index), state.Text) };
         files.AddRange(state.Companions.Select((c, i) => ($"{Path.GetDirectoryName(path)!.Replace('\\', '/')}/companion{i}-m{index}.distill.yaml", c)));
         return new Mutant(index, $"{path}: {string.Join("; ", what)}", files);
@@ -261,8 +260,9 @@ public sealed class YamlMutator
                 value = open + "1" + (balanced ? new string('}', depth) : "");
                 break;
             case 2:
-                // Block mappings, one level per line (indented by one more space each).
+                // Block mappings, one level per line (indented by one more space each: the text grows as the square of the depth).
                 var block = new StringBuilder();
+                depth = Math.Min(depth, 1_600);
                 for (var i = 0; i < depth; i++) block.Append('\n').Append(' ', i + 1).Append("k").Append(i.ToString(CultureInfo.InvariantCulture)).Append(':');
                 value = block + " 1";
                 break;
