@@ -63,7 +63,7 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
                 var source = text.GetText(ct);
                 if (source is null)
                 {
-                    diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.YamlSyntax, null, $"cannot read {text.Path}"));
+                    diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.YamlSyntax, new LocationInfo(text.Path, 0, 0, 0, 0, 0, 0), "the file cannot be read"));
                     return new ParseResult(null, diagnostics.ToEquatableArray());
                 }
                 var spec = YamlExperimentReader.Read(text.Path, source.ToString(), diagnostics);

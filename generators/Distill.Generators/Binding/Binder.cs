@@ -469,8 +469,8 @@ internal sealed partial class Binder
     private static string Describe(ValueSpec v) => v.Kind switch
     {
         ValueKind.String => $"the text '{UserText.Shorten(v.Text)}'",
-        ValueKind.Integer => $"the integer {v.Text}",
-        ValueKind.Float => $"the number {v.Text}",
+        ValueKind.Integer => $"the integer {UserText.Shorten(v.Text)}",
+        ValueKind.Float => $"the number {UserText.Shorten(v.Text)}",
         ValueKind.Bool => $"the boolean {v.Text}",
         ValueKind.List => "a list",
         _ => "null",

@@ -50,8 +50,8 @@ internal sealed class YamlNode
         {
             ValueKind.Null => "null",
             ValueKind.Bool => $"the boolean {Value}",
-            ValueKind.Integer => $"the number {Value}",
-            ValueKind.Float => $"the number {Value}",
+            ValueKind.Integer => $"the number {UserText.Shorten(Value)}",
+            ValueKind.Float => $"the number {UserText.Shorten(Value)}",
             _ => $"'{UserText.Shorten(Value)}'",
         },
     };
@@ -76,6 +76,14 @@ internal static class YamlTreeReader
         var lines = new LineMap(path, text);
         var offset = text.Length > 0 && text[0] == '\uFEFF' ? 1 : 0;
         LocationInfo At(Mark start, Mark end) => lines.Locate(offset + (int)Math.Min(int.MaxValue, Math.Max(0, start.Index)), offset + (int)Math.Min(int.MaxValue, Math.Max(0, end.Index)));
+        // YAML's character set (c-printable): binary content is an error where it starts, not something the parser half-reads
+        // (YamlDotNet takes U+0000 for the end of the text and other control characters for content).
+        if (FirstNonPrintable(text, offset) is { } bad)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.YamlSyntax, lines.Locate(bad, bad + 1),
+                $"the character U+{(int)text[bad]:X4} is not allowed in a YAML file (is it binary content?)"));
+            return null;
+        }
         Parser? parser = null;
         try
         {
@@ -189,6 +197,26 @@ internal static class YamlTreeReader
 
         void Anchor(Mark start, Mark end) =>
             diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.YamlSyntax, at(start, end), "anchors and aliases are not supported: write the value out"));
+    }
+
+    /// <summary>
+    /// The offset of the first character outside YAML's printable set (tab, LF, CR, U+0020-U+007E, NEL, U+00A0-U+D7FF,
+    /// U+E000-U+FFFD and surrogate pairs), or null.
+    /// </summary>
+    private static int? FirstNonPrintable(string text, int from)
+    {
+        for (var i = from; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c is '\t' or '\n' or '\r' or '\u0085' || (c >= ' ' && c <= '~') || (c >= '\u00A0' && c <= '\uD7FF') || (c >= '\uE000' && c <= '\uFFFD')) continue;
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                continue;
+            }
+            return i;
+        }
+        return null;
     }
 
     private static string CleanMessage(string message)
