@@ -358,6 +358,18 @@ public class CodeFirstDiagnosticsTests
     }
 
     [Fact]
+    public void DSL042_a_member_named_like_an_adapter_module() =>
+        Among(Edit("[Loss(Weight = 1)] LossTerm Fit", "int HintAdapter => 0;\n    [Loss(Weight = 1)] LossTerm Fit"), "DSL042",
+            "Adapter 'hint' becomes the member HintAdapter in the generated code, which the class 'KdTest' already has: rename it",
+            "TapRef<FeatureMap> Hint =>", "Hint");
+
+    [Fact]
+    public void DSL042_a_term_named_like_a_member_of_LossBreakdown() =>
+        Only(Edit("LossTerm Fit =>", "LossTerm Total =>"), "DSL042",
+            "Loss term 'total' becomes the property LossBreakdown.Total in the generated code, which LossBreakdown already has: rename it",
+            "LossTerm Total =>", "Total");
+
+    [Fact]
     public void DSL037_a_member_with_two_roles() =>
         Only(Edit("[Loss(Weight = 1)] LossTerm Fit", "[Loss(Weight = 1), Adapter] LossTerm Fit"), "DSL037",
             "The member 'Fit' is marked both [Loss] and [Adapter]: a member is one of a teacher, the student, an adapter, a loss term or data",

@@ -190,6 +190,13 @@ internal sealed class AttributeExperimentReader
             var adapterName = _adapterNames[m.Symbol.Name];
             if (!ValidMemberName(m, adapterName, "adapter")) continue;
             if (!names.Add(adapterName)) { Report(DuplicateName, At(m.Syntax.Identifier), "adapter", adapterName); continue; }
+            // The generated adapter module is a property of the class: the class's own members must not have its name.
+            var property = Planning.Planner.Pascal(adapterName) + "Adapter";
+            if (_class.GetMembers(property).Any(x => !x.IsImplicitlyDeclared))
+            {
+                Report(GeneratedNameCollision, At(m.Syntax.Identifier), "Adapter", adapterName, $"the member {property}", $"the class '{_class.Name}' already has");
+                continue;
+            }
             if (ReadAdapter(m, adapterName) is { } a) adapters.Add(a);
         }
 
