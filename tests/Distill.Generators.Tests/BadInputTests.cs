@@ -327,6 +327,11 @@ public class BadInputTests
                 + "\nadapters:\n  hint: { kind: conv1x1, from: student.stage3, to: hint_adapter.stage3 }\n", "DSL042", 15, 3,
             "Adapter 'hint' becomes the member HintAdapter in the generated code, which teacher 'hint_adapter' becomes too: rename it");
 
+    [Fact]
+    public void An_adapter_named_like_a_model_is_a_duplicate_name() =>
+        FindAt(Valid + "\nadapters:\n  teacher: { kind: conv1x1, from: student.stage3, to: teacher.stage3 }\n", "DSL005", "teacher: { kind",
+            "Duplicate name 'teacher': names must be unique");
+
     [Theory]
     [InlineData("DependsOn")] // its constructor parameter was its property: 'DependsOn = DependsOn;'
     [InlineData("torch")] // a local 'torch' would hide torch.no_grad()

@@ -104,6 +104,8 @@ internal sealed class YamlExperimentReader
             foreach (var (key, keyLocation, value) in adaptersNode.Entries)
             {
                 if (!IsValidName(key)) { ReportInvalidName(keyLocation, key, "adapter"); continue; }
+                // References name models, adapters and the batch alike (and parameter groups 'adapters'): one name, one thing.
+                if (key is "student" or "batch" or "adapters" || models.Any(m => m.Name == key)) { Report(DuplicateName, keyLocation, "name", key); continue; }
                 var a = ReadAdapter(key, keyLocation, value);
                 if (a is not null) adapters.Add(a);
             }

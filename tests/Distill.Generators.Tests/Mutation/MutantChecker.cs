@@ -111,8 +111,9 @@ public sealed class MutantChecker
             outcome.Exception ??= $"{d.Id}: {d.GetMessage()}";
         foreach (var source in result.GeneratedSources) outcome.Generated.Add((source.HintName, source.SourceText.ToString()));
 
+        var sourceTexts = new Dictionary<string, SourceText>(StringComparer.Ordinal);
         foreach (var d in run.Diagnostics.Where(d => d.Id.StartsWith("DSL", StringComparison.Ordinal)))
-            if (Unlocated(d, mutant) is { } why) outcome.Unlocated.Add($"{d.Id} {why}: {Shorten(d.GetMessage())}");
+            if (Unlocated(d, mutant, sourceTexts) is { } why) outcome.Unlocated.Add($"{d.Id} {why}: {Shorten(d.GetMessage())}");
 
         // Nothing is emitted for an experiment with errors. A YAML experiment's files are "<Class>.g.cs", "<Class>.Loss.g.cs", ...:
         // every file with errors must be one of the experiments that emitted nothing.
@@ -126,13 +127,13 @@ public sealed class MutantChecker
     }
 
     /// <summary>Why the diagnostic is not located inside one of the mutant's files, or null when it is.</summary>
-    private static string? Unlocated(Diagnostic d, Mutant mutant)
+    private static string? Unlocated(Diagnostic d, Mutant mutant, Dictionary<string, SourceText> texts)
     {
         if (d.Location == Location.None || d.Location.Kind is not (LocationKind.ExternalFile or LocationKind.SourceFile)) return "has no location";
         var span = d.Location.GetLineSpan();
         var file = mutant.Files.FirstOrDefault(f => f.Path == span.Path);
         if (file.Path is null) return $"points at '{span.Path}', not a file of the mutant";
-        var text = SourceText.From(file.Text);
+        if (!texts.TryGetValue(file.Path, out var text)) texts[file.Path] = text = SourceText.From(file.Text);
         var source = d.Location.SourceSpan;
         if (source.Start < 0 || source.End > text.Length) return $"has the span {source} outside the text (length {text.Length})";
         var expected = text.Lines.GetLinePositionSpan(source);
