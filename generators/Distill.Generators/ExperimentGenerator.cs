@@ -20,7 +20,9 @@ namespace Distill.Generators;
 ///                       └─ helpers (no locations) + catalog ─ emit ─► Taps/Batch of the class; Loss factories once
 /// </code>
 /// Both front ends produce the same <see cref="ExperimentSpec"/>; everything after them is shared.
-/// The planner and loop emitter join this pipeline between bind and emit.
+/// The planner and loop emitter join this pipeline between bind and emit. A check across all experiments
+/// (duplicate names, cycles of teachers, colliding file names) yields the keys of experiments that emit nothing;
+/// every emission step filters on them, so one bad experiment never takes another's code down.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class ExperimentGenerator : IIncrementalGenerator

@@ -106,23 +106,24 @@ internal sealed partial class Binder
                 Report(UnknownKey, arg.NameLocation, UserText.Shorten(arg.Name), where, NameSuggestions.DidYouMean(arg.Name, names), names.Count == 0 ? "(none)" : string.Join(", ", names));
                 continue;
             }
-            CheckSetting(setting, arg.Value, $"'{arg.Name}' of {where}");
+            CheckSetting(setting, arg.Value, arg.Name, where);
         }
     }
 
-    /// <summary>Whether the value has the setting's type and range; reports why not.</summary>
-    private bool CheckSetting(Setting s, ValueSpec value, string what)
+    /// <summary>Whether the value of the setting <paramref name="key"/> of <paramref name="where"/> has its type and range; reports why not.</summary>
+    private bool CheckSetting(Setting s, ValueSpec value, string key, string where)
     {
+        var what = $"'{key}' of {where}";
         switch (s.Type)
         {
             case SettingType.Bool:
                 if (value.Kind == ValueKind.Bool) return true;
-                Report(WrongValueType, value.Location, Name(what), "true or false", Describe(value));
+                Report(WrongValueType, value.Location, key, "true or false", Describe(value));
                 return false;
             case SettingType.Pair:
                 if (value.Kind != ValueKind.List || value.Items.Count != 2 || value.Items.Any(i => i.Kind is not (ValueKind.Integer or ValueKind.Float)))
                 {
-                    Report(WrongValueType, value.Location, Name(what), "a pair of numbers such as [0.9, 0.999]", Describe(value));
+                    Report(WrongValueType, value.Location, key, "a pair of numbers such as [0.9, 0.999]", Describe(value));
                     return false;
                 }
                 var ok = true;
@@ -132,7 +133,7 @@ internal sealed partial class Binder
                 var items = value.Kind == ValueKind.List ? value.Items.ToArray() : new[] { value };
                 if (value.Kind == ValueKind.List && items.Length == 0)
                 {
-                    Report(WrongValueType, value.Location, Name(what), "a list of epochs such as [150, 180, 210]", "an empty list");
+                    Report(WrongValueType, value.Location, key, "a list of epochs such as [150, 180, 210]", "an empty list");
                     return false;
                 }
                 var all = true;
@@ -140,7 +141,7 @@ internal sealed partial class Binder
                 {
                     if (item.Kind != ValueKind.Integer)
                     {
-                        Report(WrongValueType, item.Location, Name(what), "whole numbers of epochs", Describe(item));
+                        Report(WrongValueType, item.Location, key, "whole numbers of epochs", Describe(item));
                         all = false;
                     }
                     else all &= CheckNumber(s, item, what);
@@ -149,14 +150,14 @@ internal sealed partial class Binder
             case SettingType.WholeNumber:
                 if (value.Kind != ValueKind.Integer)
                 {
-                    Report(WrongValueType, value.Location, Name(what), "a whole number", Describe(value));
+                    Report(WrongValueType, value.Location, key, "a whole number", Describe(value));
                     return false;
                 }
                 return CheckNumber(s, value, what);
             default:
                 if (value.Kind is not (ValueKind.Integer or ValueKind.Float))
                 {
-                    Report(WrongValueType, value.Location, Name(what), "a number", Describe(value));
+                    Report(WrongValueType, value.Location, key, "a number", Describe(value));
                     return false;
                 }
                 return CheckNumber(s, value, what);
@@ -169,9 +170,6 @@ internal sealed partial class Binder
         Report(ValueOutOfRange, value.Location, what, s.Range(), Show(value));
         return false;
     }
-
-    /// <summary>"'lr' of the sgd optimizer" → "lr": the key DSL004 names.</summary>
-    private static string Name(string what) => what.Length > 1 && what[0] == '\'' ? what.Substring(1, what.IndexOf('\'', 1) - 1) : what;
 
     // ---- schedule --------------------------------------------------------------------------------
 
@@ -198,7 +196,7 @@ internal sealed partial class Binder
                     var names = settings.Select(x => x.Name).ToList();
                     Report(UnknownKey, arg.NameLocation, UserText.Shorten(arg.Name), where, NameSuggestions.DidYouMean(arg.Name, names), names.Count == 0 ? "(none)" : string.Join(", ", names));
                 }
-                else if (CheckSetting(setting, arg.Value, $"'{arg.Name}' of {where}")) valid.Add(arg.Name);
+                else if (CheckSetting(setting, arg.Value, arg.Name, where)) valid.Add(arg.Name);
             }
             if (kind == "multistep" && !s.Arguments.Any(a => a.Name == "milestones"))
                 Report(MissingKey, s.KindLocation ?? s.Location, "The multistep schedule", "milestones", "the epochs at which the rate is multiplied by gamma, e.g. [150, 180, 210]");

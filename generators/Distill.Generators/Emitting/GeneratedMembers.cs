@@ -41,10 +41,13 @@ internal static class GeneratedMembers
     /// </summary>
     public static readonly string[] UnqualifiedNames = { "System", "torch" };
 
-    /// <summary>What every class inherits from <see cref="object"/> (a member of the same name hides or clashes with it).</summary>
+    /// <summary>
+    /// What every class inherits from <see cref="object"/> (a member of the same name hides or clashes with it): its public and
+    /// protected methods, as the runtime the compiler runs on has them.
+    /// </summary>
     public static readonly string[] ObjectMembers =
-        typeof(object).GetMembers(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
-            .Where(m => m.MemberType != MemberTypes.Constructor)
+        typeof(object).GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
+            .Where(m => m.IsPublic || m.IsFamily || m.IsFamilyOrAssembly)
             .Select(m => m.Name)
             .Distinct()
             .OrderBy(n => n, System.StringComparer.Ordinal)
