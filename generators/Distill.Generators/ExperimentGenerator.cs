@@ -20,7 +20,9 @@ namespace Distill.Generators;
 ///                       └─ helpers (no locations) + catalog ─ emit ─► Taps/Batch of the class; Loss factories once
 /// </code>
 /// Both front ends produce the same <see cref="ExperimentSpec"/>; everything after them is shared.
-/// The planner and loop emitter join this pipeline between bind and emit.
+/// The planner and loop emitter join this pipeline between bind and emit. A check across all experiments
+/// (duplicate names, cycles of teachers, colliding file names) yields the keys of experiments that emit nothing;
+/// every emission step filters on them, so one bad experiment never takes another's code down.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class ExperimentGenerator : IIncrementalGenerator
@@ -63,7 +65,7 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
                 var source = text.GetText(ct);
                 if (source is null)
                 {
-                    diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.YamlSyntax, null, $"cannot read {text.Path}"));
+                    diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.YamlSyntax, new LocationInfo(text.Path, 0, 0, 0, 0, 0, 0), "the file cannot be read"));
                     return new ParseResult(null, diagnostics.ToEquatableArray());
                 }
                 var spec = YamlExperimentReader.Read(text.Path, source.ToString(), diagnostics);
@@ -89,47 +91,54 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
         ReportDiagnostics(context, yamlBound, Steps.Diagnostics);
         ReportDiagnostics(context, attributesBound, Steps.AttributeDiagnostics);
 
-        // Across experiments of both front ends: duplicate names and cycles of teachers trained by other experiments.
-        var stages = Stages(yamlParsed).Combine(Stages(attributesParsed));
-        context.RegisterSourceOutput(stages, static (spc, pair) =>
+        // Across experiments of both front ends: duplicate names, cycles of teachers trained by other experiments, and
+        // generated classes whose file names collide. Each experiment reported there emits nothing (the others keep their
+        // code): the blocked keys are location-free, so edits that move text leave the emission steps cached.
+        var stages = Stages(yamlParsed).Combine(Stages(attributesParsed))
+            .Select(static (pair, _) => Binding.StageChecker.Check(pair.Left.AddRange(pair.Right)));
+        context.RegisterSourceOutput(stages.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) =>
         {
-            foreach (var d in Binding.StageChecker.Check(pair.Left.AddRange(pair.Right))) spc.ReportDiagnostic(d.ToDiagnostic());
+            foreach (var d in diagnostics) spc.ReportDiagnostic(d.ToDiagnostic());
         });
+        var blocked = stages.Select(static (r, _) => r.Blocked);
 
-        // One source output per YAML experiment, so an edit to one file regenerates only that file. Two files
-        // mapping to the same class (reported as DSL032) emit only the first, by path.
-        var duplicateYaml = yamlParsed.Where(static r => r.Spec is not null)
-            .Select(static (r, _) => (r.Spec!.ClassName, r.Spec.SourcePath))
-            .Collect()
-            .Select(static (all, _) => all.GroupBy(x => x.ClassName, StringComparer.Ordinal)
-                .SelectMany(g => g.OrderBy(x => x.SourcePath, StringComparer.Ordinal).Skip(1).Select(x => x.SourcePath + "|" + x.ClassName))
-                .OrderBy(x => x, StringComparer.Ordinal)
-                .ToEquatableArray());
-        var yamlEmitted = Descriptions(yamlBound, Steps.Descriptions).Combine(duplicateYaml)
-            .Where(static pair => !pair.Right.Contains(pair.Left.SourcePath + "|" + pair.Left.ClassName))
+        // One source output per experiment, so an edit to one file regenerates only that file.
+        var yamlEmitted = Descriptions(yamlBound, Steps.Descriptions).Combine(blocked)
+            .Where(static pair => !pair.Right.Contains(StageInfo.KeyOf(pair.Left.SourcePath, pair.Left.Namespace, pair.Left.ClassName)))
             .Select(static (pair, _) => pair.Left)
             .WithTrackingName(Steps.Emitted);
-        context.RegisterSourceOutput(yamlEmitted, static (spc, d) => spc.AddSource(DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
+        context.RegisterSourceOutput(yamlEmitted, static (spc, d) => AddSource(spc, DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
 
         // The fused loss and training loop of every error-free experiment whose models follow the run-time tap convention.
         var planned = Plan(yamlBound, catalog)
-            .Combine(duplicateYaml)
-            .Where(static pair => !pair.Right.Contains(pair.Left.SourcePath + "|" + pair.Left.Plan.ClassName))
+            .Combine(blocked)
+            .Where(static pair => !pair.Right.Contains(StageInfo.KeyOf(pair.Left.SourcePath, pair.Left.Plan.Namespace, pair.Left.Plan.ClassName)))
             .Select(static (pair, _) => pair.Left.Plan)
             .WithTrackingName(Steps.Planned);
         context.RegisterSourceOutput(planned, static (spc, plan) => EmitPlan(spc, plan));
-        var attributesPlanned = Plan(attributesBound, catalog).Select(static (p, _) => p.Plan).WithTrackingName(Steps.AttributesPlanned);
+        var attributesPlanned = Plan(attributesBound, catalog)
+            .Combine(blocked)
+            .Where(static pair => !pair.Right.Contains(StageInfo.KeyOf(pair.Left.SourcePath, pair.Left.Plan.Namespace, pair.Left.Plan.ClassName)))
+            .Select(static (pair, _) => pair.Left.Plan)
+            .WithTrackingName(Steps.AttributesPlanned);
         context.RegisterSourceOutput(attributesPlanned, static (spc, plan) => EmitPlan(spc, plan));
         // A code-first class is read once (from its first [Experiment] declaration), so each is emitted on its own:
         // an edit to one experiment re-emits only that one.
-        context.RegisterSourceOutput(Descriptions(attributesBound, Steps.AttributeDescriptions), static (spc, d) =>
-            spc.AddSource(DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
+        var attributeDescriptions = Descriptions(attributesBound, Steps.AttributeDescriptions).Combine(blocked)
+            .Where(static pair => !pair.Right.Contains(StageInfo.KeyOf(pair.Left.SourcePath, pair.Left.Namespace, pair.Left.ClassName)))
+            .Select(static (pair, _) => pair.Left);
+        context.RegisterSourceOutput(attributeDescriptions, static (spc, d) => AddSource(spc, DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
 
-        // The typed helpers are emitted whatever the diagnostics say: without them every use would be a C# error too.
+        // The typed helpers are emitted whatever the experiment's own diagnostics say (without them every use would be a C#
+        // error too), unless its generated file names collide with another experiment's (DSL043).
         var helperSources = helpers.Combine(catalog)
-            .Select(static (pair, _) => new GeneratedSource(DslHelpersEmitter.HelpersHintName(pair.Left), DslHelpersEmitter.EmitExperimentHelpers(pair.Left, pair.Right)))
-            .WithTrackingName(Steps.AttributeHelperSources);
-        context.RegisterSourceOutput(helperSources, static (spc, s) => spc.AddSource(s.HintName, s.Text));
+            .Select(static (pair, _) => new GeneratedSource(DslHelpersEmitter.HelpersHintName(pair.Left), DslHelpersEmitter.EmitExperimentHelpers(pair.Left, pair.Right),
+                StageInfo.KeyOf(null, pair.Left.Namespace, pair.Left.ClassName)))
+            .WithTrackingName(Steps.AttributeHelperSources)
+            .Combine(blocked)
+            .Where(static pair => !pair.Right.Contains(pair.Left.Key))
+            .Select(static (pair, _) => pair.Left);
+        context.RegisterSourceOutput(helperSources, static (spc, s) => AddSource(spc, s.HintName, s.Text));
 
         // The Loss factories, once per compilation, as soon as it has a code-first experiment.
         var lossFactories = catalog.Combine(attributesRead.Collect().Select(static (all, _) => all.Length > 0))
@@ -137,8 +146,26 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             .WithTrackingName(Steps.LossFactories);
         context.RegisterSourceOutput(lossFactories, static (spc, text) =>
         {
-            if (text is not null) spc.AddSource(DslHelpersEmitter.LossHintName, text);
+            if (text is not null) AddSource(spc, DslHelpersEmitter.LossHintName, text);
         });
+    }
+
+    /// <summary>
+    /// Adds a generated file. The cross-experiment check (DSL043) keeps file names unique; should two outputs still share one,
+    /// the second is dropped with a diagnostic rather than failing the whole generator (which would take every experiment's
+    /// code down with it).
+    /// </summary>
+    private static void AddSource(SourceProductionContext spc, string hintName, string text)
+    {
+        try
+        {
+            spc.AddSource(hintName, text);
+        }
+        catch (ArgumentException)
+        {
+            spc.ReportDiagnostic(Diagnostic.Create(Diagnostics.DiagnosticDescriptors.ExperimentClassCollision, Location.None,
+                hintName, hintName, "another experiment", hintName, "generated earlier"));
+        }
     }
 
     private static IncrementalValuesProvider<ParseResult> Bind(IncrementalValuesProvider<ParseResult> parsed, IncrementalValueProvider<Catalog> catalog, string step) =>
@@ -162,9 +189,9 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
 
     private static void EmitPlan(SourceProductionContext spc, Planning.LossPlan plan)
     {
-        if (plan.DeclareMembers) spc.AddSource(LossEmitter.MembersHintName(plan), LossEmitter.EmitYamlMembers(plan));
-        spc.AddSource(LossEmitter.HintName(plan), LossEmitter.Emit(plan));
-        if (plan.Training is { } training) spc.AddSource(TrainEmitter.HintName(plan), TrainEmitter.Emit(plan, training));
+        if (plan.DeclareMembers) AddSource(spc, LossEmitter.MembersHintName(plan), LossEmitter.EmitYamlMembers(plan));
+        AddSource(spc, LossEmitter.HintName(plan), LossEmitter.Emit(plan));
+        if (plan.Training is { } training) AddSource(spc, TrainEmitter.HintName(plan), TrainEmitter.Emit(plan, training));
     }
 
     private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult> bound, string step)
@@ -179,7 +206,10 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
     private static IncrementalValueProvider<ImmutableArray<StageInfo>> Stages(IncrementalValuesProvider<ParseResult> parsed) =>
         parsed.Where(static r => r.Spec is not null)
             .Select(static (r, _) => new StageInfo(r.Spec!.Name, r.Spec.NameLocation,
-                r.Spec.Models.Where(m => m.Checkpoint?.FromExperiment is not null).Select(m => m.Checkpoint!.FromExperiment!).ToEquatableArray()))
+                r.Spec.Models.Where(m => m.Checkpoint?.FromExperiment is not null).Select(m => m.Checkpoint!.FromExperiment!).ToEquatableArray(),
+                StageInfo.KeyOf(r.Spec.SourcePath, r.Spec.Namespace, r.Spec.ClassName),
+                r.Spec.Namespace is null ? r.Spec.ClassName : DslHelpersEmitter.QualifiedHint(r.Spec.Namespace, r.Spec.ClassName),
+                r.Spec.Namespace is null || r.Spec.Namespace.Length == 0 ? r.Spec.ClassName : r.Spec.Namespace + "." + r.Spec.ClassName))
             .Collect();
 
     /// <summary>
@@ -194,7 +224,16 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
 
     internal sealed record ParseResult(ExperimentSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
 
-    internal sealed record StageInfo(string Name, LocationInfo Location, EquatableArray<string> DependsOn);
+    /// <summary>
+    /// What the cross-experiment check needs of one experiment: its name and where, the experiments it takes teachers from,
+    /// its identity (<see cref="KeyOf"/>), the stem of its generated files' names, and its class for messages.
+    /// </summary>
+    internal sealed record StageInfo(string Name, LocationInfo Location, EquatableArray<string> DependsOn, string Key, string HintStem, string ClassName)
+    {
+        /// <summary>A YAML experiment is its file; a code-first one its class (read once, whatever its partial declarations).</summary>
+        public static string KeyOf(string? sourcePath, string? ns, string className) =>
+            ns is null ? "yaml|" + sourcePath : "class|" + ns + "|" + className;
+    }
 
-    internal sealed record GeneratedSource(string HintName, string Text);
+    internal sealed record GeneratedSource(string HintName, string Text, string Key);
 }

@@ -340,7 +340,7 @@ public class CodeFirstDiagnosticsTests
     {
         var source = Edit("[Loss(Weight = 1)] LossTerm Fit", "string Paper => \"mine\";\n    [Loss(Weight = 1)] LossTerm Fit");
         var result = Run(source);
-        Only(source, "DSL038", "The member 'Paper' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, ComputeLoss, LossBreakdown, Train, Run, Info, Evaluate, DeclaredEpochs, DeclaredBatchSize): rename it",
+        Only(source, "DSL038", "The member 'Paper' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, LossBreakdown, ComputeLoss, DeclaredEpochs, DeclaredBatchSize, s_info, Info, RegisterExperiment, Run, Train, Evaluate, EvaluateTeachers, LoadTeachers, CreateOptimizer, CreateScheduler, DisposeModules, System, torch): rename it",
             "string Paper", "Paper");
         // The experiment has an error, so no description clashes with the member; the helpers still compile.
         Assert.DoesNotContain(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("Lab.KdTest.Experiment.g.cs", StringComparison.Ordinal));
@@ -352,10 +352,22 @@ public class CodeFirstDiagnosticsTests
     {
         var source = Edit("[Student] CifarResNet Student { get; } = new(20, 100);", "[Student] CifarResNet Taps { get; } = new(20, 100);");
         var result = Run(source);
-        Among(source, "DSL038", "The member 'Taps' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, ComputeLoss, LossBreakdown, Train, Run, Info, Evaluate, DeclaredEpochs, DeclaredBatchSize): rename it",
+        Among(source, "DSL038", "The member 'Taps' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, LossBreakdown, ComputeLoss, DeclaredEpochs, DeclaredBatchSize, s_info, Info, RegisterExperiment, Run, Train, Evaluate, EvaluateTeachers, LoadTeachers, CreateOptimizer, CreateScheduler, DisposeModules, System, torch): rename it",
             "CifarResNet Taps", "Taps");
         Assert.DoesNotContain(result.Errors, e => e.Location.SourceTree?.FilePath.StartsWith("Distill.Generators", StringComparison.Ordinal) == true);
     }
+
+    [Fact]
+    public void DSL042_a_member_named_like_an_adapter_module() =>
+        Among(Edit("[Loss(Weight = 1)] LossTerm Fit", "int HintAdapter => 0;\n    [Loss(Weight = 1)] LossTerm Fit"), "DSL042",
+            "Adapter 'hint' becomes the member HintAdapter in the generated code, which the class 'KdTest' already has: rename it",
+            "TapRef<FeatureMap> Hint =>", "Hint");
+
+    [Fact]
+    public void DSL042_a_term_named_like_a_member_of_LossBreakdown() =>
+        Only(Edit("LossTerm Fit =>", "LossTerm Total =>"), "DSL042",
+            "Loss term 'total' becomes the property LossBreakdown.Total in the generated code, which LossBreakdown already has: rename it",
+            "LossTerm Total =>", "Total");
 
     [Fact]
     public void DSL037_a_member_with_two_roles() =>

@@ -12,9 +12,17 @@ public class CodeFirstTests
 {
     public static TheoryData<string, string, string, string> BothWays => new()
     {
-        // yaml, class source, (YAML class, code-first class) as they appear in the generated declarations
-        { CodeFirstSources.KdYaml, CodeFirstSources.KdClass, "namespace Distill.Experiments.Generated;\n\npartial class KdTestExperiment", "namespace Lab;\n\npartial class KdTest" },
-        { CodeFirstSources.MultiYaml, CodeFirstSources.MultiClass, "namespace Distill.Experiments.Generated;\n\npartial class TwoTeachersExperiment", "namespace Lab.Multi;\n\npartial class TwoTeachers" },
+        // yaml, class source, (YAML class, code-first class) as they appear in the generated declarations (the generated YAML class is documented)
+        {
+            CodeFirstSources.KdYaml, CodeFirstSources.KdClass,
+            "namespace Distill.Experiments.Generated;\n\n/// <summary>The experiment <c>kd-test</c>, generated from its YAML file.</summary>\npartial class KdTestExperiment",
+            "namespace Lab;\n\npartial class KdTest"
+        },
+        {
+            CodeFirstSources.MultiYaml, CodeFirstSources.MultiClass,
+            "namespace Distill.Experiments.Generated;\n\n/// <summary>The experiment <c>two-teachers</c>, generated from its YAML file.</summary>\npartial class TwoTeachersExperiment",
+            "namespace Lab.Multi;\n\npartial class TwoTeachers"
+        },
     };
 
     private static GeneratorHarness.Result RunYaml(string yaml) =>
@@ -122,7 +130,7 @@ public class CodeFirstTests
         Assert.Contains("public static readonly global::Distill.Runtime.TapRef<global::Distill.Runtime.FeatureMap> stage3 = new(\"teacher.stage3\");", helpers);
         Assert.Contains("public static readonly global::Distill.Runtime.TapRef<global::Distill.Runtime.Labels> label = new(\"batch.label\");", helpers);
 
-        var loss = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("Distill.Experiments.Dsl.Loss.g.cs", StringComparison.Ordinal)).ToString();
+        var loss = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("Distill.Experiments.Dsl.LossFactories.g.cs", StringComparison.Ordinal)).ToString();
         Assert.Contains("""
                 public static global::Distill.Runtime.LossTerm hinton_kd(
                     global::Distill.Runtime.TapRef<global::Distill.Runtime.Logits> student,
@@ -207,10 +215,10 @@ public class CodeFirstTests
     {
         var two = GeneratorHarness.Run(Array.Empty<(string, string)>(), CodeFirstSources.UserTypes, CodeFirstSources.KdClass, CodeFirstSources.MultiClass);
         Assert.Empty(two.Errors);
-        Assert.Single(two.Run.GeneratedTrees, t => t.FilePath.EndsWith("Loss.g.cs", StringComparison.Ordinal));
+        Assert.Single(two.Run.GeneratedTrees, t => t.FilePath.EndsWith("LossFactories.g.cs", StringComparison.Ordinal));
         Assert.Equal(2, two.Run.GeneratedTrees.Count(t => t.FilePath.EndsWith(".Dsl.g.cs", StringComparison.Ordinal)));
 
         var none = GeneratorHarness.Run(new[] { ("e.distill.yaml", CodeFirstSources.KdYaml) });
-        Assert.DoesNotContain(none.Run.GeneratedTrees, t => t.FilePath.EndsWith("Loss.g.cs", StringComparison.Ordinal));
+        Assert.DoesNotContain(none.Run.GeneratedTrees, t => t.FilePath.EndsWith("LossFactories.g.cs", StringComparison.Ordinal));
     }
 }

@@ -199,9 +199,11 @@ public class TrainingLoopTests
         {
             var fromYaml = s_generated[yamlPart.Length == 0 ? "E2eStudentExperiment.g.cs" : $"E2eStudentExperiment.{yamlPart}.g.cs"];
             var fromClass = generated[$"Lab.E2eStudentExperiment.{classPart}.g.cs"];
-            // One difference besides the namespace: DisposeModules frees a YAML class's lazily built data sets through
-            // their fields (so a failed run never builds one just to free it); a code-first class's through its properties.
+            // Two differences besides the namespace: DisposeModules frees a YAML class's lazily built data sets through
+            // their fields (so a failed run never builds one just to free it), a code-first class's through its properties;
+            // and the generated YAML class is documented (a code-first class is the user's, documented by them).
             Assert.Equal(fromYaml.Replace("namespace Distill.Experiments.Generated;", "namespace Lab;")
+                .Replace("/// <summary>The experiment <c>e2e-student</c>, generated from its YAML file.</summary>\n", "")
                 .Replace("(_trainData as global::System.IDisposable)", "(TrainData as global::System.IDisposable)")
                 .Replace("(_valData as global::System.IDisposable)", "(ValData as global::System.IDisposable)"), fromClass);
         }

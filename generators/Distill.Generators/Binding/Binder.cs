@@ -15,7 +15,7 @@ namespace Distill.Generators.Binding;
 /// data set's batch fields, and the optimisation schedule. Every problem is a diagnostic at the exact
 /// location of the offending value, with a message that says how to fix it.
 /// </summary>
-internal sealed class Binder
+internal sealed partial class Binder
 {
     private readonly ExperimentSpec _spec;
     private readonly Catalog _catalog;
@@ -63,24 +63,40 @@ internal sealed class Binder
             Report(NothingReachesStudent, _spec.NameLocation);
         CheckDatasetAgainstStudent();
         ReportUnused();
-        CheckSchedule();
+        BindOptimizer();
+        BindSchedule();
+        BindEval();
+        CheckGeneratedNames();
     }
 
     // ---- data ------------------------------------------------------------------------------------
 
     private void BindData()
     {
+        if (_spec.Data is { } data && data.BatchSize > int.MaxValue)
+            Report(ValueOutOfRange, data.BatchLocation, "The batch size", "a whole number from 1 to 2147483647", N(data.BatchSize));
         var train = _spec.Data?.Train;
-        if (train is null) return;
-        _dataset = _catalog.Datasets.FirstOrDefault(d => d.Name == train.Type);
-        if (_dataset is null)
+        if (train is not null)
         {
-            Report(UnknownDataset, train.TypeLocation, train.Type, NameSuggestions.DidYouMean(train.Type, _catalog.Datasets.Select(d => d.Name)),
-                List(_catalog.Datasets.Select(d => d.Name)));
-            return;
+            _dataset = ResolveDataset(train);
+            if (_dataset is not null)
+            {
+                _datasetEnv = BindArguments($"data set {_dataset.Name}", _dataset.Constructor, train.Arguments, train.TypeLocation);
+                if (_spec.Data is { BatchSize: > 0 } d) _datasetEnv["N"] = d.BatchSize;
+            }
         }
-        _datasetEnv = BindArguments($"data set {_dataset.Name}", _dataset.Constructor, train.Arguments, train.TypeLocation);
-        if (_spec.Data is { BatchSize: > 0 } data) _datasetEnv["N"] = data.BatchSize;
+        // The validation data is built by the generated code exactly as the training data is: bound the same way.
+        if (_spec.Data?.Validation is { } validation && ResolveDataset(validation) is { } valInfo)
+            BindArguments($"data set {valInfo.Name}", valInfo.Constructor, validation.Arguments, validation.TypeLocation);
+    }
+
+    private DatasetInfo? ResolveDataset(DatasetSpec spec)
+    {
+        var info = _catalog.Datasets.FirstOrDefault(d => d.Name == spec.Type);
+        if (info is null)
+            Report(UnknownDataset, spec.TypeLocation, UserText.Shorten(spec.Type), NameSuggestions.DidYouMean(spec.Type, _catalog.Datasets.Select(d => d.Name)),
+                List(_catalog.Datasets.Select(d => d.Name)));
+        return info;
     }
 
     // ---- models ----------------------------------------------------------------------------------
@@ -90,7 +106,7 @@ internal sealed class Binder
         var info = _catalog.Models.FirstOrDefault(x => x.Name == m.Type);
         if (info is null)
         {
-            Report(UnknownModelType, m.TypeLocation, m.Type, NameSuggestions.DidYouMean(m.Type, _catalog.Models.Select(x => x.Name)), List(_catalog.Models.Select(x => x.Name)));
+            Report(UnknownModelType, m.TypeLocation, UserText.Shorten(m.Type), NameSuggestions.DidYouMean(m.Type, _catalog.Models.Select(x => x.Name)), List(_catalog.Models.Select(x => x.Name)));
             return;
         }
         var env = BindArguments($"model {info.Name}", info.Constructor, m.Arguments, m.TypeLocation);
@@ -104,7 +120,7 @@ internal sealed class Binder
         _models[m.Name] = new BoundModel(m, info, env);
         foreach (var tap in m.DeclaredTaps)
             if (!info.Taps.Any(t => t.Name == tap.Name))
-                Report(UnknownTap, tap.Location, m.Name, info.Name, tap.Name, NameSuggestions.DidYouMean(tap.Name, info.Taps.Select(t => t.Name)), List(info.Taps.Select(t => t.Name)));
+                Report(UnknownTap, tap.Location, m.Name, info.Name, UserText.Shorten(tap.Name), NameSuggestions.DidYouMean(tap.Name, info.Taps.Select(t => t.Name)), List(info.Taps.Select(t => t.Name)));
     }
 
     /// <summary>Checks named arguments against a constructor and returns the integer environment (arguments and defaults).</summary>
@@ -119,15 +135,11 @@ internal sealed class Binder
             var p = ctor.FirstOrDefault(c => c.Name == arg.Name);
             if (p is null)
             {
-                Report(UnknownModelArgument, arg.NameLocation, owner, arg.Name, NameSuggestions.DidYouMean(arg.Name, ctor.Select(c => c.Name)), List(ctor.Select(c => c.Name)));
+                Report(UnknownModelArgument, arg.NameLocation, owner, UserText.Shorten(arg.Name), NameSuggestions.DidYouMean(arg.Name, ctor.Select(c => c.Name)), List(ctor.Select(c => c.Name)));
                 continue;
             }
-            if (!Accepts(p.Type, arg.Value))
-            {
-                Report(IllTypedArgument, arg.Value.Location, arg.Name, owner, Describe(arg.Value), p.Type);
-                continue;
-            }
-            if (IsIntegral(p.Type) && long.TryParse(arg.Value.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) env[p.Name] = v;
+            if (!CheckLiteral(p.Type, arg.Value, arg.Name, owner)) continue;
+            if (IsIntegral(p.Type) && Numbers.TryParseLong(arg.Value.Text, out var v)) env[p.Name] = v;
         }
         foreach (var p in ctor)
             if (!p.HasDefault && !args.Any(a => a.Name == p.Name))
@@ -162,12 +174,16 @@ internal sealed class Binder
     /// <summary>Binds one term; returns whether it reads the student with a positive weight.</summary>
     private bool BindLoss(LossTermSpec term)
     {
-        if (term.Weight < 0)
+        if (!Numbers.IsFinite(term.Weight))
+            Report(ValueOutOfRange, term.WeightLocation ?? term.NameLocation, $"The weight of loss term '{term.Name}'", "a finite number >= 0", Numbers.Format(term.Weight));
+        else if (term.Weight < 0)
             Report(NegativeWeight, term.WeightLocation ?? term.NameLocation, term.Name, term.Weight.ToString("R", CultureInfo.InvariantCulture));
+        if (term.Schedule is { } ws && !(Numbers.IsFinite(ws.WarmupEpochs) && ws.WarmupEpochs >= 0))
+            Report(ValueOutOfRange, ws.Location, $"The warm-up of loss term '{term.Name}'", "a finite number of epochs >= 0", Numbers.Format(ws.WarmupEpochs));
         var loss = _catalog.Losses.FirstOrDefault(l => l.Name == term.Loss);
         if (loss is null)
         {
-            Report(UnknownLoss, term.LossLocation, term.Loss, NameSuggestions.DidYouMean(term.Loss, _catalog.Losses.Select(l => l.Name)), List(_catalog.Losses.Select(l => l.Name)));
+            Report(UnknownLoss, term.LossLocation, UserText.Shorten(term.Loss), NameSuggestions.DidYouMean(term.Loss, _catalog.Losses.Select(l => l.Name)), List(_catalog.Losses.Select(l => l.Name)));
             return term.Arguments.Any(a => a.Value.Text.StartsWith("student.", StringComparison.Ordinal)) && term.Weight > 0;
         }
 
@@ -193,7 +209,7 @@ internal sealed class Binder
             }
             else if (hyper is not null) CheckHyperParameter(loss, hyper, arg);
             else
-                Report(UnknownLossArgument, arg.NameLocation, loss.Name, arg.Name,
+                Report(UnknownLossArgument, arg.NameLocation, loss.Name, UserText.Shorten(arg.Name),
                     NameSuggestions.DidYouMean(arg.Name, loss.Inputs.Select(i => i.Name).Concat(loss.HyperParameters.Select(h => h.Name))),
                     List(loss.Inputs.Select(i => i.Name)), List(loss.HyperParameters.Select(h => h.Name)));
         }
@@ -234,14 +250,31 @@ internal sealed class Binder
 
     private void CheckHyperParameter(LossInfo loss, HyperParameterInfo h, ArgumentSpec arg)
     {
-        if (!Accepts(h.Type, arg.Value))
-        {
-            Report(IllTypedArgument, arg.Value.Location, arg.Name, $"loss {loss.Name}", Describe(arg.Value), h.Type);
-            return;
-        }
-        if (arg.Value.Kind is ValueKind.Integer or ValueKind.Float &&
-            double.TryParse(arg.Value.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && !h.Contains(v))
+        if (!CheckLiteral(h.Type, arg.Value, arg.Name, $"loss {loss.Name}")) return;
+        if (arg.Value.Kind is ValueKind.Integer or ValueKind.Float && Numbers.TryParseDouble(arg.Value.Text, out var v) && !h.Contains(v))
             Report(HyperParameterOutOfRange, arg.Value.Location, arg.Name, loss.Name, h.RangeText(), arg.Value.Text);
+    }
+
+    /// <summary>
+    /// Whether the value can be passed to a parameter of the type, as the C# literal generated code will hold; reports why not
+    /// (the wrong kind of value: DSL012; outside the type's range or not finite: DSL044).
+    /// </summary>
+    private bool CheckLiteral(string type, ValueSpec value, string name, string owner)
+    {
+        switch (Emitting.CSharpLiteral.Problem(type, value, out var range))
+        {
+            case Emitting.CSharpLiteral.Failure.None:
+                return true;
+            case Emitting.CSharpLiteral.Failure.OutOfRange:
+                Report(ValueOutOfRange, value.Location, $"'{name}' of {owner}", range, Show(value));
+                return false;
+            case Emitting.CSharpLiteral.Failure.UnsupportedType:
+                Report(IllTypedArgument, value.Location, name, owner, Describe(value), type + ", which an experiment cannot set (it takes int, long, float, double, bool, string and arrays of them)");
+                return false;
+            default:
+                Report(IllTypedArgument, value.Location, name, owner, Describe(value), type);
+                return false;
+        }
     }
 
     /// <summary>Unifies the symbolic dims of the inputs; a conflict is a class-count, channel or spatial mismatch.</summary>
@@ -289,7 +322,7 @@ internal sealed class Binder
     {
         if (value.Kind != ValueKind.String)
         {
-            Report(UnknownReference, value.Location, value.Text, KnownNames(), "");
+            Report(UnknownReference, value.Location, Show(value), KnownNames(), "");
             return null;
         }
         var text = value.Text;
@@ -301,7 +334,7 @@ internal sealed class Binder
                 _usedAdapters.Add(text);
                 return adapter.Output;
             }
-            Report(UnknownReference, value.Location, text, KnownNames(), NameSuggestions.DidYouMean(text, _adapters.Keys.Concat(_models.Keys)));
+            Report(UnknownReference, value.Location, UserText.Shorten(text), KnownNames(), NameSuggestions.DidYouMean(text, _adapters.Keys.Concat(_models.Keys)));
             return null;
         }
         return ResolveTap(new TapRef(text.Substring(0, dot), text.Substring(dot + 1), value.Location));
@@ -314,13 +347,13 @@ internal sealed class Binder
         {
             // A declared model whose type is unknown, or a missing student, was already reported.
             if (!_spec.Models.Any(m => m.Name == r.Model) && r.Model != "student")
-                Report(UnknownReference, r.Location, r.ToString(), KnownNames(), NameSuggestions.DidYouMean(r.Model, _spec.Models.Select(m => m.Name).Concat(new[] { "batch" })));
+                Report(UnknownReference, r.Location, UserText.Shorten(r.ToString()), KnownNames(), NameSuggestions.DidYouMean(r.Model, _spec.Models.Select(m => m.Name).Concat(new[] { "batch" })));
             return null;
         }
         var tap = model.Info.Taps.FirstOrDefault(t => t.Name == r.Tap);
         if (tap is null)
         {
-            Report(UnknownTap, r.Location, r.Model, model.Info.Name, r.Tap, NameSuggestions.DidYouMean(r.Tap, model.Info.Taps.Select(t => t.Name)), List(model.Info.Taps.Select(t => t.Name)));
+            Report(UnknownTap, r.Location, r.Model, model.Info.Name, UserText.Shorten(r.Tap), NameSuggestions.DidYouMean(r.Tap, model.Info.Taps.Select(t => t.Name)), List(model.Info.Taps.Select(t => t.Name)));
             return null;
         }
         // Reported, but the tap still binds: the wiring is otherwise fine, and one missing field should not cascade.
@@ -338,7 +371,7 @@ internal sealed class Binder
         var f = _dataset.Fields.FirstOrDefault(x => x.Name == field);
         if (f is null)
         {
-            Report(MissingBatchField, at, term ?? "?", field, _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
+            Report(MissingBatchField, at, term ?? "?", UserText.Shorten(field), _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
             return null;
         }
         return new Source("batch." + field, f.Kind, "Target", ShapeExpression.EvaluateAll(f.Shape, _datasetEnv), null);
@@ -385,22 +418,6 @@ internal sealed class Binder
                     Report(Unused, tap.Location, "Tap", $"{m.Name}.{tap.Name}");
     }
 
-    private void CheckSchedule()
-    {
-        var s = _spec.Schedule;
-        if (s is null || s.Epochs <= 0) return;
-        foreach (var arg in s.Arguments)
-        {
-            var values = arg.Value.Kind == ValueKind.List ? arg.Value.Items.ToArray() : new[] { arg.Value };
-            if (arg.Name is not ("milestones" or "step_size")) continue;
-            foreach (var v in values)
-                if (long.TryParse(v.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var epoch) && epoch >= s.Epochs)
-                    Report(MilestoneBeyondEpochs, v.Location, v.Text, N(s.Epochs));
-        }
-        if (s.WarmupEpochs >= s.Epochs && s.WarmupEpochs > 0)
-            Report(MilestoneBeyondEpochs, s.Location, $"warm-up of {s.WarmupEpochs} epochs", N(s.Epochs));
-    }
-
     // ---- helpers ---------------------------------------------------------------------------------
 
     /// <summary>The adapter that would fix a channel mismatch, written the way the experiment is written.</summary>
@@ -445,22 +462,15 @@ internal sealed class Binder
 
     private static bool IsIntegral(string type) => type is "int" or "long";
 
-    private static bool Accepts(string type, ValueSpec v) => type switch
-    {
-        "int" or "long" => v.Kind == ValueKind.Integer,
-        "double" or "float" => v.Kind is ValueKind.Integer or ValueKind.Float,
-        "bool" => v.Kind == ValueKind.Bool,
-        "string" => v.Kind is ValueKind.String or ValueKind.Integer or ValueKind.Float or ValueKind.Bool,
-        "int[]" or "long[]" => v.Kind == ValueKind.List && v.Items.All(i => i.Kind == ValueKind.Integer),
-        "double[]" => v.Kind == ValueKind.List && v.Items.All(i => i.Kind is ValueKind.Integer or ValueKind.Float),
-        _ => true,
-    };
+    /// <summary>A value as a message quotes it: a scalar's text (shortened), a list in brackets.</summary>
+    private static string Show(ValueSpec v) =>
+        v.Kind == ValueKind.List ? "[" + string.Join(", ", v.Items.Take(8).Select(Show)) + (v.Items.Count > 8 ? ", ..." : "") + "]" : UserText.Shorten(v.Text);
 
     private static string Describe(ValueSpec v) => v.Kind switch
     {
-        ValueKind.String => $"the text '{v.Text}'",
-        ValueKind.Integer => $"the integer {v.Text}",
-        ValueKind.Float => $"the number {v.Text}",
+        ValueKind.String => $"the text '{UserText.Shorten(v.Text)}'",
+        ValueKind.Integer => $"the integer {UserText.Shorten(v.Text)}",
+        ValueKind.Float => $"the number {UserText.Shorten(v.Text)}",
         ValueKind.Bool => $"the boolean {v.Text}",
         ValueKind.List => "a list",
         _ => "null",

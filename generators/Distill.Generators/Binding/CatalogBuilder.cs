@@ -231,7 +231,7 @@ internal static class CatalogBuilder
         string s => Emitting.SourceWriter.Literal(s),
         bool b => b ? "true" : "false",
         double d => Emitting.SourceWriter.Literal(d),
-        float f => Emitting.SourceWriter.Literal(f) + "f",
+        float f => Emitting.SourceWriter.Literal(f),
         long l => l.ToString(CultureInfo.InvariantCulture) + "L",
         int i => i.ToString(CultureInfo.InvariantCulture),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture),

@@ -42,8 +42,8 @@ internal static class DiagnosticDescriptors
         "Two keys, models, adapters or loss terms share a name.");
 
     public static readonly DiagnosticDescriptor InvalidName = Error("DSL006", "Invalid name",
-        "'{0}' is not a valid {1} name: use letters, digits, '-' and '_', starting with a letter",
-        "Names become C# identifiers and file names.");
+        "'{0}' is not a valid {1} name: use letters, digits, '-' and '_', starting with a letter{2}",
+        "Names become C# identifiers, file names and run directories: letters, digits, '-' and '_', starting with a letter, at most 100 characters.");
 
     // ---- binding against the compilation (models, taps, losses, data) -----------------------------
 
@@ -172,6 +172,24 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor VerificationNeedsEmbedding = Error("DSL040", "Verification data needs an embedding tap",
         "Validation data set {0} lists verification pairs, but the student {1} has no embedding tap to compare them with (taps: {2})",
         "A data set with verification pairs evaluates the student by comparing embeddings; the student model must declare a tap of kind Embedding (named 'embedding').");
+
+    // ---- robustness: limits, values, names in generated code -----------------------------------------
+
+    public static readonly DiagnosticDescriptor NestingTooDeep = Error("DSL041", "Nesting too deep",
+        "This value is nested {0} levels deep; an experiment file may nest at most {1} levels",
+        "An experiment needs a few levels of nesting (a mapping of mappings of lists); the reader stops at the limit so that no file can exhaust the compiler's stack or time.");
+
+    public static readonly DiagnosticDescriptor GeneratedNameCollision = Error("DSL042", "Name collides in the generated code",
+        "{0} '{1}' becomes {2} in the generated code, which {3}: rename it",
+        "Teachers, adapters and loss terms become members of the generated class (and of its LossBreakdown): their names must not map to the same member as another name, to a member the generated code already has, or to one of object's.");
+
+    public static readonly DiagnosticDescriptor ExperimentClassCollision = Error("DSL043", "Generated class or file names collide",
+        "Experiment '{0}' generates the class {1}, whose files would have the names of those of experiment '{2}' ({3}, {4}); rename one of them",
+        "Each experiment's generated files are named after its class, and file names must differ even ignoring case: two experiment names that differ only in case or in '-' against '_' map to the same files. The later one (by path) generates nothing.");
+
+    public static readonly DiagnosticDescriptor ValueOutOfRange = Error("DSL044", "Value out of range",
+        "{0} must be {1}, but is {2}",
+        "The value has the right type but is outside what it can be: a number that is not finite, an integer outside its C# type, a learning rate that is not positive, a milestone before the first epoch, ...");
 
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()

@@ -110,12 +110,28 @@ internal static class ConfigurationWriter
 
     private static string Number(double d) => d.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>A plain scalar when YAML reads it back as the same text, else a double-quoted one.</summary>
+    /// <summary>
+    /// A plain scalar when YAML reads it back as the same text, else a double-quoted one with YAML's escapes (quotes,
+    /// backslashes, and as <c>\uXXXX</c> every character <see cref="UserText.NeedsEscape"/> names: line ends, controls, ...).
+    /// </summary>
     private static string Scalar(string text)
     {
-        var plain = text.Length > 0 && text.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or ' ')
-                    && !char.IsWhiteSpace(text[0]) && !char.IsWhiteSpace(text[text.Length - 1]) && !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
+        var plain = text.Length > 0 && text.All(c => (char.IsLetterOrDigit(c) && !UserText.NeedsEscape(c)) || c is '-' or '_' or '.' or '/' or ' ')
+                    && !char.IsWhiteSpace(text[0]) && !char.IsWhiteSpace(text[text.Length - 1]) && !Numbers.IsInteger(text) && !Numbers.IsFloat(text)
+                    && !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
                     && text is not ("true" or "false" or "null" or "yes" or "no" or "~");
-        return plain ? text : "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+        if (plain) return text;
+        var quoted = new StringBuilder("\"");
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) quoted.Append(c).Append(text[++i]);
+            else if (c is '"' or '\\') quoted.Append('\\').Append(c);
+            else if (c == '\n') quoted.Append("\\n");
+            else if (c == '\t') quoted.Append("\\t");
+            else if (UserText.NeedsEscape(c)) quoted.Append("\\u").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture));
+            else quoted.Append(c);
+        }
+        return quoted.Append('"').ToString();
     }
 }

@@ -12,13 +12,6 @@ internal static class DescriptionEmitter
 {
     public const string GeneratedNamespace = "Distill.Experiments.Generated";
 
-    /// <summary>The members the generated code adds to an experiment class (here and in the code-first helpers).</summary>
-    public static readonly string[] ReservedNames =
-    {
-        "ExperimentName", "Paper", "Configuration", "Models", "LossTerms", "DependsOn", "Seeds", "Taps", "Batch",
-        "ComputeLoss", "LossBreakdown", "Train", "Run", "Info", "Evaluate", "DeclaredEpochs", "DeclaredBatchSize",
-    };
-
     /// <summary>The file name: a YAML experiment's class name, a code-first class's full name (the two never collide).</summary>
     public static string HintName(ExperimentDescription d) =>
         d.Namespace is null ? d.ClassName + ".g.cs" : DslHelpersEmitter.QualifiedHint(d.Namespace, d.ClassName) + ".Experiment.g.cs";
@@ -36,11 +29,14 @@ internal static class DescriptionEmitter
             w.Line($"namespace {ns};");
             w.Line();
         }
+        // A YAML experiment's class is documented here (a code-first class is the user's, documented by them).
+        if (d.Namespace is null) w.Line($"/// <summary>The experiment <c>{Xml(UserText.Comment(d.Name))}</c>, generated from its YAML file.</summary>");
         using (w.Open($"partial class {DslHelpersEmitter.Identifier(d.ClassName)}"))
         {
             w.Line("/// <summary>The experiment's name, as runs and reports use it.</summary>");
             w.Line($"public const string ExperimentName = {SourceWriter.Literal(d.Name)};");
             w.Line();
+            w.Line("/// <summary>The paper the experiment reproduces (empty when it names none).</summary>");
             w.Line($"public const string Paper = {SourceWriter.Literal(d.Paper ?? "")};");
             w.Line();
             w.Line("/// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>");
@@ -73,6 +69,8 @@ internal static class DescriptionEmitter
         }
         return w.ToString();
     }
+
+    private static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }
 
 /// <summary>What the description emitter needs: the spec without locations.</summary>

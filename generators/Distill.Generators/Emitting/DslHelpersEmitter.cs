@@ -27,7 +27,7 @@ internal static class DslHelpersEmitter
         "Logits", "Probabilities", "FeatureMap", "Embedding", "Mask", "Labels", "Boxes", "Weights", "Table",
     };
 
-    public static string LossHintName => LossNamespace + ".Loss.g.cs";
+    public static string LossHintName => LossNamespace + ".LossFactories.g.cs";
 
     public static string HelpersHintName(ExperimentHelpers h) => QualifiedHint(h.Namespace, h.ClassName) + ".Dsl.g.cs";
 

@@ -105,6 +105,7 @@ internal static class LossEmitter
         w.Line("/// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>");
         using (w.Open("public sealed class LossBreakdown : System.IDisposable"))
         {
+            w.Line("/// <summary>The weighted sum of the terms (with gradient).</summary>");
             w.Line("public Tensor Total { get; }");
             foreach (var t in plan.Terms)
             {
@@ -112,13 +113,18 @@ internal static class LossEmitter
                 w.Line($"public Tensor {t.Property} {{ get; }}");
             }
             w.Line();
-            var parameters = string.Join(", ", new[] { "Tensor total" }.Concat(plan.Terms.Select(t => $"Tensor {Planner.Identifier(t.Name)}")));
+            // The constructor's parameters are the terms' names, made different from the properties they set.
+            var names = new Planner.Locals(plan.Terms.Select(t => t.Property).Concat(new[] { "Total" }));
+            var total = names.Take("total");
+            var parameterNames = plan.Terms.Select(t => names.Take(t.Name)).ToList();
+            var parameters = string.Join(", ", new[] { $"Tensor {total}" }.Concat(parameterNames.Select(p => $"Tensor {p}")));
             using (w.Open($"internal LossBreakdown({parameters})"))
             {
-                w.Line("Total = total;");
-                foreach (var t in plan.Terms) w.Line($"{t.Property} = {Planner.Identifier(t.Name)};");
+                w.Line($"Total = {total};");
+                for (var i = 0; i < plan.Terms.Count; i++) w.Line($"{plan.Terms[i].Property} = {parameterNames[i]};");
             }
             w.Line();
+            w.Line("/// <summary>Frees the total and every term's value.</summary>");
             using (w.Open("public void Dispose()"))
             {
                 w.Line("Total.Dispose();");
@@ -138,18 +144,18 @@ internal static class LossEmitter
         w.Line("/// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.");
         w.Line("/// Call the teachers' <c>eval()</c> once before training; they run here without gradients.");
         w.Line("/// </summary>");
-        var batch = string.Join(", ", plan.BatchFields.Select(f => $"Tensor {Planner.Identifier(f)}"));
+        var batch = string.Join(", ", plan.BatchParameters.Select(p => $"Tensor {p}"));
         var epochs = plan.HasDecay ? $", double epochs = {SourceWriter.Literal((double)System.Math.Max(plan.Epochs, 1))}" : "";
         using (w.Open($"public LossBreakdown ComputeLoss({batch}, double epoch = 0{epochs})"))
         {
             w.Line("using var scope = torch.NewDisposeScope();");
-            var input = Planner.Identifier(plan.BatchFields.FirstOrDefault() ?? "image");
+            var input = plan.BatchParameters[0];
 
             // Forward passes: teachers under no_grad, then the student; each keeps only the taps read.
             foreach (var m in plan.Models.Where(m => m.Taps.Count > 0))
             {
                 var taps = string.Join(" | ", m.Taps.Select(t => $"{m.TypeName}.Taps.{t.Member}"));
-                var outputs = Planner.Identifier(m.Name + "_out");
+                var outputs = m.OutputsLocal;
                 var call = $"{m.Property}.forward_taps({string.Join(", ", new[] { input, taps }.Concat(m.ForwardNeeds))})";
                 if (m.IsTeacher)
                 {
@@ -191,7 +197,7 @@ internal static class LossEmitter
             var first = true;
             foreach (var t in plan.Terms)
             {
-                var local = Planner.Identifier(t.Name);
+                var local = t.Local;
                 var factor = t.WeightFactor is null ? SourceWriter.Literal(t.Weight) : $"{SourceWriter.Literal(t.Weight)} * {t.WeightFactor}";
                 if (first)
                 {
@@ -201,7 +207,7 @@ internal static class LossEmitter
                 }
                 else w.Line(t.WeightFactor is null && t.Weight == 1.0 ? $"total.add_({local});" : $"total.add_({local}, {factor});");
             }
-            var values = string.Join(", ", plan.Terms.Select(t => $"scope.MoveToOuter({Planner.Identifier(t.Name)}.detach())"));
+            var values = string.Join(", ", plan.Terms.Select(t => $"scope.MoveToOuter({t.Local}.detach())"));
             w.Line($"return new LossBreakdown(scope.MoveToOuter(total){(plan.Terms.Count > 0 ? ", " + values : "")});");
         }
     }
@@ -231,7 +237,7 @@ internal static class LossEmitter
                     heading is null ? shared : shared is null ? heading : heading + "\n" + shared));
                 heading = null;
             }
-            steps.Add(("term:" + t.Name, t.Reads, $"var {Planner.Identifier(t.Name)} = {t.Call};", heading));
+            steps.Add(("term:" + t.Name, t.Reads, $"var {t.Local} = {t.Call};", heading));
         }
         return steps;
     }

@@ -103,7 +103,7 @@ internal static class TrainEmitter
         var batchType = t.Train.BatchType;
 
         w.Line("/// <summary>");
-        w.Line($"/// Trains '{t.ExperimentName}': {DeclaredText(t)}. Everything a run writes goes to");
+        w.Line($"/// Trains '{Xml(Model.UserText.Comment(t.ExperimentName))}': {DeclaredText(t)}. Everything a run writes goes to");
         w.Line("/// <c>&lt;OutputRoot&gt;/&lt;experiment&gt;/&lt;run&gt;/</c>: the config, <c>metrics.jsonl</c> (phases train, val, teacher),");
         w.Line($"/// checkpoints (<c>latest</c>, <c>best</c> by <c>{t.DefaultBestMetric}</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues");
         w.Line("/// the latest checkpoint exactly: same batches, same optimizer and scheduler state, same random numbers.");
@@ -158,6 +158,7 @@ internal static class TrainEmitter
             }
             w.Line("var batchesPerEpoch = global::System.Math.Min(trainLoader.BatchesPerEpoch, batchLimit ?? long.MaxValue);");
             using (w.Open("if (batchesPerEpoch == 0)"))
+                // The name is an experiment name (letters, digits, '-', '_'): nothing in it can end or interpolate into the string.
                 w.Line($"throw new {Rt}DistillRuntimeException($\"'{t.ExperimentName}': the training data has {{trainLoader.Dataset.Count}} samples, fewer than one batch of {{batchSize}}\");");
             w.Line();
             w.Line($"string[] terms = [{string.Join(", ", termNames.Select(SourceWriter.Literal))}];");
@@ -350,20 +351,21 @@ internal static class TrainEmitter
         {
             foreach (var teacher in t.Teachers)
             {
+                // Every text from the experiment (names, paths) is a string literal here, never spliced into one.
                 var name = SourceWriter.Literal(teacher.Name);
                 if (teacher.FromExperiment is { } from)
                 {
                     using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.FindRun({SourceWriter.Literal(from)}, options) is null)"))
-                        w.Line($"progress.Message(\"teacher '{teacher.Name}': experiment '{from}' has no run yet; the dry run keeps its initial weights\");");
+                        w.Line($"progress.Message({SourceWriter.Literal($"teacher '{teacher.Name}': experiment '{from}' has no run yet; the dry run keeps its initial weights")});");
                     w.Line($"else {Rt}TeacherWeights.LoadFromExperiment({teacher.Member}, {name}, {SourceWriter.Literal(from)}, options);");
                 }
                 else if (teacher.Path is { } path)
                 {
                     using (w.Open($"if (options.DryRun && !global::System.IO.File.Exists({SourceWriter.Literal(path)}) && !global::System.IO.Directory.Exists({SourceWriter.Literal(path)}))"))
-                        w.Line($"progress.Message(\"teacher '{teacher.Name}': '{path}' does not exist; the dry run keeps its initial weights\");");
+                        w.Line($"progress.Message({SourceWriter.Literal($"teacher '{teacher.Name}': '{path}' does not exist; the dry run keeps its initial weights")});");
                     w.Line($"else {Rt}TeacherWeights.LoadFromFile({teacher.Member}, {name}, {SourceWriter.Literal(path)});");
                 }
-                else w.Line($"progress.Message(\"teacher '{teacher.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights\");");
+                else w.Line($"progress.Message({SourceWriter.Literal($"teacher '{teacher.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights")});");
                 w.Line($"{teacher.Member}.to(device);");
                 w.Line($"{teacher.Member}.eval();");
             }
@@ -373,7 +375,7 @@ internal static class TrainEmitter
     private static void EmitOptimizer(SourceWriter w, TrainPlan t)
     {
         var o = t.Optimizer;
-        w.Line($"/// <summary>The optimizer: {o.Class} over {string.Join("; ", o.Groups.Select(g => g.Description))}. <c>options.LearningRate</c> scales every group's rate alike.</summary>");
+        w.Line($"/// <summary>The optimizer: {o.Class} over {Xml(string.Join("; ", o.Groups.Select(g => g.Description)))}. <c>options.LearningRate</c> scales every group's rate alike.</summary>");
         using (w.Open($"private Optimizer CreateOptimizer({Rt}TrainOptions options)"))
         {
             w.Line($"const double declaredLr = {SourceWriter.Literal(o.Lr)};");
@@ -386,7 +388,7 @@ internal static class TrainEmitter
                 var parameters = string.Join(".Concat(", g.Modules.Select(m => m + ".parameters()")) + new string(')', g.Modules.Count - 1);
                 var options = g.Options.Count == 0 ? "" : ", new global::System.Collections.Generic.Dictionary<string, object> { " + string.Join(", ", g.Options) + " }";
                 // Frozen parameters (requires_grad false, such as insightface's fixed embedding BatchNorm scale) are left out.
-                w.Line($"new ParamGroup({parameters}.Where(p => p.requires_grad){options}), // {g.Description}");
+                w.Line($"new ParamGroup({parameters}.Where(p => p.requires_grad){options}), // {Model.UserText.Comment(g.Description)}");
             }
             w.Indent--;
             w.Line("];");
@@ -457,4 +459,6 @@ internal static class TrainEmitter
             "step" => $"×{SourceWriter.Literal(s.Gamma)} every {s.StepSize} epochs",
             _ => "constant rate",
         }) + (s.WarmupEpochs > 0 ? $" after a {s.WarmupEpochs}-epoch warm-up" : "");
+
+    private static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

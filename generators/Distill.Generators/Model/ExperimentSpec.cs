@@ -68,7 +68,8 @@ internal sealed record ModelSpec(
     CheckpointSpec? Checkpoint,
     EquatableArray<NameSpec> DeclaredTaps,
     LocationInfo Location,
-    string Member);
+    string Member,
+    LocationInfo? NameLocation = null);
 
 internal sealed record NameSpec(string Name, LocationInfo Location);
 
@@ -82,7 +83,7 @@ internal sealed record TapRef(string Model, string Tap, LocationInfo Location)
 }
 
 /// <summary>An adapter joining a student tap to a teacher tap's channel count.</summary>
-internal sealed record AdapterSpec(string Name, AdapterKind Kind, TapRef From, TapRef To, LocationInfo Location);
+internal sealed record AdapterSpec(string Name, AdapterKind Kind, TapRef From, TapRef To, LocationInfo Location, LocationInfo? NameLocation = null);
 
 /// <summary>
 /// A loss term: the loss, its arguments (inputs and hyper-parameters, told apart by the binder from the
@@ -109,6 +110,10 @@ internal sealed record OptimizerSpec(string Kind, LocationInfo KindLocation, Equ
 /// <summary>A parameter group: which modules ("student", "adapters", an adapter's name) and its overrides.</summary>
 internal sealed record ParamGroupSpec(EquatableArray<NameSpec> Modules, EquatableArray<ArgumentSpec> Arguments, LocationInfo Location);
 
+/// <summary>
+/// The LR schedule: epochs, the kind (multistep, cosine, step, constant) with its settings, warm-up epochs and gradient clipping
+/// (0: none), with the locations of the values that have one.
+/// </summary>
 internal sealed record ScheduleSpec(
     long Epochs,
     LocationInfo EpochsLocation,
@@ -117,7 +122,9 @@ internal sealed record ScheduleSpec(
     EquatableArray<ArgumentSpec> Arguments,
     long WarmupEpochs,
     double ClipGradNorm,
-    LocationInfo Location);
+    LocationInfo Location,
+    LocationInfo? WarmupLocation = null,
+    LocationInfo? ClipGradNormLocation = null);
 
 /// <summary>Evaluation: metric names, how often, and (verification) whether embeddings add the horizontally flipped image's.</summary>
 internal sealed record EvalSpec(EquatableArray<NameSpec> Metrics, long Every, LocationInfo Location, bool Flip = false);

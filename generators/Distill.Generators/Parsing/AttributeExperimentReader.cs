@@ -142,18 +142,18 @@ internal sealed class AttributeExperimentReader
             ? experiment.ConstructorArguments[0].Value as string : null;
         if (name is null || !YamlExperimentReader.IsValidName(name))
         {
-            Report(InvalidName, nameLocation, name ?? "", "experiment");
+            Report(InvalidName, nameLocation, UserText.Shorten(name ?? ""), "experiment", YamlExperimentReader.NameRule(name ?? ""));
             name = null;
         }
         var paper = attributeSyntax is not null && Named(attributeSyntax, "Paper") is { } paperArgument ? Constant(paperArgument.Expression) as string : null;
 
         // The names the generated code gives the class.
         var reserved = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var member in _class.GetMembers().Where(m => !m.IsImplicitlyDeclared && Emitting.DescriptionEmitter.ReservedNames.Contains(m.Name)))
+        foreach (var member in _class.GetMembers().Where(m => !m.IsImplicitlyDeclared && Emitting.GeneratedMembers.ForCodeFirst.Contains(m.Name)))
         {
             reserved.Add(member.Name);
             if (member.Locations.FirstOrDefault(l => l.IsInSource) is { } at)
-                Report(ReservedMemberName, LocationInfo.From(at), member.Name, string.Join(", ", Emitting.DescriptionEmitter.ReservedNames));
+                Report(ReservedMemberName, LocationInfo.From(at), member.Name, string.Join(", ", Emitting.GeneratedMembers.ForCodeFirst));
         }
 
         var members = Members();
@@ -190,6 +190,13 @@ internal sealed class AttributeExperimentReader
             var adapterName = _adapterNames[m.Symbol.Name];
             if (!ValidMemberName(m, adapterName, "adapter")) continue;
             if (!names.Add(adapterName)) { Report(DuplicateName, At(m.Syntax.Identifier), "adapter", adapterName); continue; }
+            // The generated adapter module is a property of the class: the class's own members must not have its name.
+            var property = Planning.Planner.Pascal(adapterName) + "Adapter";
+            if (_class.GetMembers(property).Any(x => !x.IsImplicitlyDeclared))
+            {
+                Report(GeneratedNameCollision, At(m.Syntax.Identifier), "Adapter", adapterName, $"the member {property}", $"the class '{_class.Name}' already has");
+                continue;
+            }
             if (ReadAdapter(m, adapterName) is { } a) adapters.Add(a);
         }
 
@@ -262,7 +269,7 @@ internal sealed class AttributeExperimentReader
     private bool ValidMemberName(Member m, string name, string what)
     {
         if (YamlExperimentReader.IsValidName(name)) return true;
-        Report(InvalidName, At(m.Syntax.Identifier), name, what);
+        Report(InvalidName, At(m.Syntax.Identifier), UserText.Shorten(name), what, YamlExperimentReader.NameRule(name));
         return false;
     }
 
@@ -567,7 +574,8 @@ internal sealed class AttributeExperimentReader
             var clip = 0.0;
             if (Named(syntax, "ClipGradNorm") is { } c) Number(c.Expression, "ClipGradNorm", out clip);
             var args = NamedSettings(syntax, "a schedule setting", "Warmup", "ClipGradNorm");
-            result = new ScheduleSpec(epochs, epochsLocation, kind, kind is null ? null : At(syntax.Name), args, warmup, clip, At(syntax));
+            result = new ScheduleSpec(epochs, epochsLocation, kind, kind is null ? null : At(syntax.Name), args, warmup, clip, At(syntax),
+                Named(syntax, "Warmup") is { } wa ? At(wa.Expression) : null, Named(syntax, "ClipGradNorm") is { } ca ? At(ca.Expression) : null);
         }
         return result;
     }
@@ -665,8 +673,8 @@ internal sealed class AttributeExperimentReader
         bool b => ValueSpec.Scalar(ValueKind.Bool, b ? "true" : "false", at),
         string s => ValueSpec.Scalar(ValueKind.String, s, at),
         char c => ValueSpec.Scalar(ValueKind.String, c.ToString(), at),
-        double d => ValueSpec.Scalar(ValueKind.Float, d.ToString("R", CultureInfo.InvariantCulture), at),
-        float f => ValueSpec.Scalar(ValueKind.Float, f.ToString("R", CultureInfo.InvariantCulture), at),
+        double d => ValueSpec.Scalar(ValueKind.Float, Numbers.Format(d), at),
+        float f => ValueSpec.Scalar(ValueKind.Float, Numbers.IsFinite(f) ? f.ToString("R", CultureInfo.InvariantCulture) : Numbers.Format(f), at),
         decimal m => ValueSpec.Scalar(ValueKind.Float, m.ToString(CultureInfo.InvariantCulture), at),
         sbyte or byte or short or ushort or int or uint or long or ulong => ValueSpec.Scalar(ValueKind.Integer, Convert.ToString(value, CultureInfo.InvariantCulture)!, at),
         _ => null,

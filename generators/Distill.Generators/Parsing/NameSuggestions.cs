@@ -8,23 +8,34 @@ namespace Distill.Generators.Parsing;
 internal static class NameSuggestions
 {
     /// <summary>
+    /// Names longer than this get no suggestion (and candidates longer than this are never suggested): a typo of a
+    /// name is about as long as the name, and the names of the DSL are short. This bounds the work per candidate, so
+    /// a suggestion costs time linear in the number of candidates whatever the length of the text.
+    /// </summary>
+    public const int MaxLength = 64;
+
+    /// <summary>
     /// The closest candidate: within an edit distance (transpositions count once) of about a third of the
     /// name's length, or one that starts with / is contained in the name (SynthImages → SyntheticImages).
     /// </summary>
     public static string? Closest(string name, IEnumerable<string> candidates)
     {
+        if (name.Length == 0 || name.Length > MaxLength) return null;
+        var list = candidates.Where(c => c.Length > 0 && c.Length <= MaxLength).ToList();
+        var threshold = Math.Max(2, name.Length / 3);
         string? best = null;
         var bestDistance = int.MaxValue;
         var lower = name.ToLowerInvariant();
-        foreach (var c in candidates)
+        foreach (var c in list)
         {
-            var lc = c.ToLowerInvariant();
-            var d = Distance(lower, lc);
+            // The distance is at least the difference in length: such a candidate could never be close enough.
+            if (Math.Abs(c.Length - name.Length) > threshold) continue;
+            var d = Distance(lower, c.ToLowerInvariant());
             if (d < bestDistance) { best = c; bestDistance = d; }
         }
-        if (best is not null && bestDistance <= Math.Max(2, name.Length / 3)) return best;
+        if (best is not null && bestDistance <= threshold) return best;
         // Abbreviations: every character of the name appears in order in the candidate, sharing the first letter.
-        return candidates.FirstOrDefault(c => name.Length >= 3 && IsSubsequence(lower, c.ToLowerInvariant()));
+        return name.Length >= 3 ? list.FirstOrDefault(c => IsSubsequence(lower, c.ToLowerInvariant())) : null;
     }
 
     private static bool IsSubsequence(string name, string candidate)

@@ -24,7 +24,7 @@ internal sealed class YamlExperimentReader
     private static readonly string[] LossReservedKeys = { "loss", "weight", "schedule" };
     private static readonly string[] WeightScheduleKeys = { "warmup", "decay" };
     private static readonly string[] OptimizerKinds = { "sgd", "adam", "adamw" };
-    private static readonly string[] GroupKeys = { "params", "lr", "momentum", "weight_decay", "betas", "eps", "nesterov", "dampening" };
+    private static readonly string[] GroupKeys = { "params", "lr", "momentum", "weight_decay", "betas", "eps", "nesterov", "dampening", "amsgrad" };
     private static readonly string[] ScheduleKeys = { "epochs", "multistep", "cosine", "step", "constant", "warmup", "clip_grad_norm" };
     private static readonly string[] EvalKeys = { "metrics", "every", "flip" };
 
@@ -48,6 +48,12 @@ internal sealed class YamlExperimentReader
     private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor d, LocationInfo at, params string[] args) =>
         _diagnostics.Add(DiagnosticInfo.Create(d, at, args));
 
+    private void ReportInvalidName(LocationInfo at, string name, string what) =>
+        Report(InvalidName, at, UserText.Shorten(name), what, NameRule(name));
+
+    /// <summary>What an invalid name breaks beyond the characters: "" or the length limit.</summary>
+    internal static string NameRule(string name) => name.Length > MaxNameLength ? $", at most {MaxNameLength} characters long" : "";
+
     // ---- root ------------------------------------------------------------------------------------
 
     private ExperimentSpec? ReadRoot(YamlNode root)
@@ -61,7 +67,7 @@ internal sealed class YamlExperimentReader
         {
             name = nameNode.Value;
             nameLocation = nameNode.Location;
-            if (!IsValidName(name)) Report(InvalidName, nameNode.Location, name, "experiment");
+            if (!IsValidName(name)) ReportInvalidName(nameNode.Location, name, "experiment");
         }
         else if (nameNode is null) Report(MissingKey, FirstLine(root), "The experiment", "name", "the name runs and reports use, e.g. hinton-resnet56-resnet20");
 
@@ -80,9 +86,9 @@ internal sealed class YamlExperimentReader
         {
             foreach (var (key, keyLocation, value) in teachers.Entries)
             {
-                if (!IsValidName(key)) { Report(InvalidName, keyLocation, key, "teacher"); continue; }
+                if (!IsValidName(key)) { ReportInvalidName(keyLocation, key, "teacher"); continue; }
                 if (key == "student" || key == "batch") { Report(DuplicateName, keyLocation, "model", key); continue; }
-                var m = ReadModel(value, key, ModelRole.Teacher);
+                var m = ReadModel(value, key, ModelRole.Teacher, keyLocation);
                 if (m is not null) models.Add(m);
             }
         }
@@ -97,18 +103,22 @@ internal sealed class YamlExperimentReader
         if (keys.TryGetValue("adapters", out var adaptersNode) && ExpectMapping(adaptersNode, "adapters"))
             foreach (var (key, keyLocation, value) in adaptersNode.Entries)
             {
-                if (!IsValidName(key)) { Report(InvalidName, keyLocation, key, "adapter"); continue; }
-                var a = ReadAdapter(key, value);
+                if (!IsValidName(key)) { ReportInvalidName(keyLocation, key, "adapter"); continue; }
+                // References name models, adapters and the batch alike (and parameter groups 'adapters'): one name, one thing.
+                if (key is "student" or "batch" or "adapters" || models.Any(m => m.Name == key)) { Report(DuplicateName, keyLocation, "name", key); continue; }
+                var a = ReadAdapter(key, keyLocation, value);
                 if (a is not null) adapters.Add(a);
             }
 
         var losses = new List<LossTermSpec>();
         if (keys.TryGetValue("losses", out var lossesNode))
         {
-            if (ExpectMapping(lossesNode, "losses"))
+            if (lossesNode.Kind == YamlNodeKind.Mapping && lossesNode.Entries.Count == 0)
+                Report(WrongValueType, lossesNode.Location, "losses", "at least one loss term, e.g. { ce: { loss: cross_entropy, input: student.logits } }", lossesNode.Describe());
+            else if (ExpectMapping(lossesNode, "losses"))
                 foreach (var (key, keyLocation, value) in lossesNode.Entries)
                 {
-                    if (!IsValidName(key)) { Report(InvalidName, keyLocation, key, "loss term"); continue; }
+                    if (!IsValidName(key)) { ReportInvalidName(keyLocation, key, "loss term"); continue; }
                     var l = ReadLoss(key, keyLocation, value);
                     if (l is not null) losses.Add(l);
                 }
@@ -139,7 +149,7 @@ internal sealed class YamlExperimentReader
 
     // ---- parts -----------------------------------------------------------------------------------
 
-    private ModelSpec? ReadModel(YamlNode node, string name, ModelRole role)
+    private ModelSpec? ReadModel(YamlNode node, string name, ModelRole role, LocationInfo? nameLocation = null)
     {
         if (!ExpectMapping(node, name)) return null;
         var keys = Keys(node, $"'{name}'", ModelKeys);
@@ -163,10 +173,10 @@ internal sealed class YamlExperimentReader
         if (keys.TryGetValue("taps", out var tapsNode) && ExpectSequence(tapsNode, "taps", "a list of tap names"))
             foreach (var t in tapsNode.Items)
                 if (ExpectScalar(t, "taps", "a tap name")) taps.Add(new NameSpec(t.Value, t.Location));
-        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, Planning.Planner.Pascal(name));
+        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, Planning.Planner.Pascal(name), nameLocation);
     }
 
-    private AdapterSpec? ReadAdapter(string name, YamlNode node)
+    private AdapterSpec? ReadAdapter(string name, LocationInfo nameLocation, YamlNode node)
     {
         if (!ExpectMapping(node, name)) return null;
         var keys = Keys(node, $"adapter '{name}'", AdapterKeys);
@@ -179,7 +189,7 @@ internal sealed class YamlExperimentReader
         else if (kindNode is null) Report(MissingKey, FirstLine(node), $"adapter '{name}'", "kind", "conv1x1, conv3x3 or linear");
         var from = RequiredRef(keys, node, $"adapter '{name}'", "from", "the student tap it reads, e.g. student.stage3");
         var to = RequiredRef(keys, node, $"adapter '{name}'", "to", "the teacher tap whose shape it produces, e.g. teacher.stage3");
-        return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location);
+        return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location, nameLocation);
     }
 
     private LossTermSpec? ReadLoss(string name, LocationInfo nameLocation, YamlNode node)
@@ -246,8 +256,7 @@ internal sealed class YamlExperimentReader
         if (keys.TryGetValue("batch", out var batchNode))
         {
             batchLocation = batchNode.Location;
-            if (ExpectInteger(batchNode, "batch", out batch) && batch <= 0)
-                Report(WrongValueType, batchNode.Location, "batch", "a positive batch size", batchNode.Describe());
+            ExpectInteger(batchNode, "batch", out batch, 1, int.MaxValue, "a positive batch size");
         }
         else Report(MissingKey, FirstLine(node), "data", "batch", "the batch size");
         return new DataSpec(train, val, batch, batchLocation, node.Location);
@@ -307,7 +316,7 @@ internal sealed class YamlExperimentReader
             }
             if (Array.IndexOf(OptimizerKinds, key) < 0)
             {
-                Report(UnknownKey, keyLocation, key, "optimizer", NameSuggestions.DidYouMean(key, OptimizerKinds.Concat(new[] { "groups" })), "sgd, adam, adamw, groups");
+                Report(UnknownKey, keyLocation, UserText.Shorten(key), "optimizer", NameSuggestions.DidYouMean(key, OptimizerKinds.Concat(new[] { "groups" })), "sgd, adam, adamw, groups");
                 continue;
             }
             if (kind is not null)
@@ -336,8 +345,7 @@ internal sealed class YamlExperimentReader
         if (keys.TryGetValue("epochs", out var epochsNode))
         {
             epochsLocation = epochsNode.Location;
-            if (ExpectInteger(epochsNode, "epochs", out epochs) && epochs <= 0)
-                Report(WrongValueType, epochsNode.Location, "epochs", "a positive number of epochs", epochsNode.Describe());
+            ExpectInteger(epochsNode, "epochs", out epochs, 1, int.MaxValue, "a positive number of epochs");
         }
         else Report(MissingKey, FirstLine(node), "schedule", "epochs", "the number of training epochs");
         string? kind = null;
@@ -352,11 +360,10 @@ internal sealed class YamlExperimentReader
             args = value.Kind == YamlNodeKind.Scalar && value.ScalarKind() == ValueKind.Null ? EquatableArray<ArgumentSpec>.Empty : ReadArguments(value, key);
         }
         long warmup = 0;
-        if (keys.TryGetValue("warmup", out var warmupNode) && ExpectInteger(warmupNode, "warmup", out warmup) && warmup < 0)
-            Report(WrongValueType, warmupNode.Location, "warmup", "a number of warm-up epochs >= 0", warmupNode.Describe());
+        if (keys.TryGetValue("warmup", out var warmupNode)) ExpectInteger(warmupNode, "warmup", out warmup, 0, int.MaxValue, "a number of warm-up epochs >= 0");
         var clip = 0.0;
         if (keys.TryGetValue("clip_grad_norm", out var clipNode)) ExpectNumber(clipNode, "clip_grad_norm", out clip);
-        return new ScheduleSpec(epochs, epochsLocation, kind, kindLocation, args, warmup, clip, node.Location);
+        return new ScheduleSpec(epochs, epochsLocation, kind, kindLocation, args, warmup, clip, node.Location, warmupNode?.Location, clipNode?.Location);
     }
 
     private EvalSpec? ReadEval(YamlNode node)
@@ -368,7 +375,7 @@ internal sealed class YamlExperimentReader
             foreach (var m in metricsNode.Items)
                 if (ExpectScalar(m, "metrics", "a metric name")) metrics.Add(new NameSpec(m.Value, m.Location));
         long every = 1;
-        if (keys.TryGetValue("every", out var everyNode)) ExpectInteger(everyNode, "every", out every);
+        if (keys.TryGetValue("every", out var everyNode) && !ExpectInteger(everyNode, "every", out every, 1, int.MaxValue, "a positive number of epochs")) every = 1;
         var flip = false;
         if (keys.TryGetValue("flip", out var flipNode)) ExpectBool(flipNode, "flip", out flip);
         return new EvalSpec(metrics.ToEquatableArray(), every, node.Location, flip);
@@ -394,7 +401,8 @@ internal sealed class YamlExperimentReader
                 var text = kind switch
                 {
                     ValueKind.Bool => node.Value.ToLowerInvariant(),
-                    ValueKind.Float => double.Parse(node.Value, NumberStyles.Float, CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture),
+                    ValueKind.Integer => Numbers.NormalizeInteger(node.Value),
+                    ValueKind.Float => Numbers.NormalizeFloat(node.Value),
                     _ => node.Value,
                 };
                 return ValueSpec.Scalar(kind, text, node.Location);
@@ -434,7 +442,7 @@ internal sealed class YamlExperimentReader
         {
             if (Array.IndexOf(allowed, key) < 0)
             {
-                Report(UnknownKey, keyLocation, key, where, NameSuggestions.DidYouMean(key, allowed), string.Join(", ", allowed));
+                Report(UnknownKey, keyLocation, UserText.Shorten(key), where, NameSuggestions.DidYouMean(key, allowed), string.Join(", ", allowed));
                 continue;
             }
             result[key] = value;
@@ -463,12 +471,26 @@ internal sealed class YamlExperimentReader
         return false;
     }
 
-    private bool ExpectInteger(YamlNode node, string key, out long value)
+    /// <summary>
+    /// A whole number in [<paramref name="min"/>, <paramref name="max"/>]: one below the minimum is the wrong value (DSL004, saying
+    /// <paramref name="meaning"/>), one above the maximum or outside a long out of range (DSL044).
+    /// </summary>
+    private bool ExpectInteger(YamlNode node, string key, out long value, long min = long.MinValue, long max = long.MaxValue, string? meaning = null)
     {
         value = 0;
-        if (node.Kind == YamlNodeKind.Scalar && node.ScalarKind() == ValueKind.Integer)
-            return long.TryParse(node.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
-        Report(WrongValueType, node.Location, key, "a whole number", node.Describe());
+        if (node.Kind != YamlNodeKind.Scalar || node.ScalarKind() != ValueKind.Integer)
+        {
+            Report(WrongValueType, node.Location, key, "a whole number", node.Describe());
+            return false;
+        }
+        var fits = Numbers.TryParseLong(node.Value, out value);
+        if (fits && value >= min && value <= max) return true;
+        if (fits && value < min && meaning is not null)
+            Report(WrongValueType, node.Location, key, meaning, node.Describe());
+        else
+            Report(ValueOutOfRange, node.Location, $"'{key}'", $"a whole number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}",
+                UserText.Shorten(Numbers.NormalizeInteger(node.Value)));
+        value = 0;
         return false;
     }
 
@@ -481,11 +503,12 @@ internal sealed class YamlExperimentReader
         return false;
     }
 
+    /// <summary>A number (NaN and the infinities included: the binder checks ranges, for both front ends).</summary>
     private bool ExpectNumber(YamlNode node, string key, out double value)
     {
         value = 0;
         if (node.Kind == YamlNodeKind.Scalar && node.ScalarKind() is ValueKind.Integer or ValueKind.Float)
-            return double.TryParse(node.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+            return Numbers.TryParseDouble(node.Value, out value);
         Report(WrongValueType, node.Location, key, "a number", node.Describe());
         return false;
     }
@@ -494,8 +517,11 @@ internal sealed class YamlExperimentReader
     private static LocationInfo FirstLine(YamlNode node) =>
         node.Location with { Length = 0, EndLine = node.Location.StartLine, EndColumn = node.Location.StartColumn };
 
+    /// <summary>The longest name of an experiment, model, adapter or term (names become class, member, file and directory names).</summary>
+    public const int MaxNameLength = 100;
+
     internal static bool IsValidName(string name) =>
-        name.Length > 0 && char.IsLetter(name[0]) && name.All(c => char.IsLetterOrDigit(c) || c == '-' || c == '_');
+        name.Length > 0 && name.Length <= MaxNameLength && char.IsLetter(name[0]) && name.All(c => char.IsLetterOrDigit(c) || c == '-' || c == '_');
 
     /// <summary>The generated class's name: hinton-resnet56-resnet20 → HintonResnet56Resnet20Experiment.</summary>
     internal static string ClassNameOf(string name)

@@ -7,10 +7,11 @@ namespace Distill.Generators.Planning;
 
 /// <summary>
 /// A model property: its type, constructor call arguments, the taps read from it (in tap order) and the batch fields
-/// its forward pass needs besides the input (the labels of a margin head's logits), as locals of <c>ComputeLoss</c>.
+/// its forward pass needs besides the input (the labels of a margin head's logits), as parameters of <c>ComputeLoss</c>;
+/// <see cref="OutputsLocal"/> holds its forward's outputs there ("" when no tap is read).
 /// </summary>
 internal sealed record PlannedModel(string Name, string Property, string TypeName, bool IsTeacher, string ConstructorArguments, EquatableArray<PlannedTap> Taps,
-    EquatableArray<string> ForwardNeeds);
+    EquatableArray<string> ForwardNeeds, string OutputsLocal);
 
 /// <summary>A tap read once per batch into a local.</summary>
 internal sealed record PlannedTap(string Tap, string Member, string Local);
@@ -19,17 +20,19 @@ internal sealed record PlannedTap(string Tap, string Member, string Local);
 internal sealed record PlannedAdapter(string Name, string Property, AdapterKind Kind, long InChannels, long OutChannels, string SourceLocal, string Local);
 
 /// <summary>
-/// A loss term: the call that computes it, its (possibly scheduled) weight, the locals it reads, and the shared
-/// quantities it needs computed before it.
+/// A loss term: the call that computes it, its (possibly scheduled) weight, the locals it reads, the shared
+/// quantities it needs computed before it, and the local that holds its value in <c>ComputeLoss</c>.
+/// <see cref="Formula"/> shows the term as written, safe for a comment (one line, invisible characters escaped).
 /// </summary>
 internal sealed record PlannedTerm(string Name, string Property, string Loss, string Call, string Formula, double Weight, string? WeightFactor, EquatableArray<string> Reads,
-    EquatableArray<string> Needs);
+    EquatableArray<string> Needs, string Local);
 
 /// <summary>A quantity derived from a tap once per batch and shared by the terms that need it (e.g. log_softmax(z / T)).</summary>
 internal sealed record PlannedDerived(string Local, string Expression, string Source);
 
 /// <summary>
-/// The generated code of one experiment. <see cref="DeclareMembers"/>: the class is generated from YAML, so its
+/// The generated code of one experiment. <see cref="BatchFields"/> are the training batch's fields, in the order
+/// <c>ComputeLoss</c> takes them, as <see cref="BatchParameters"/> (its parameter names). <see cref="DeclareMembers"/>: the class is generated from YAML, so its
 /// model and data-set properties are generated too (a code-first class declares its own). <see cref="Training"/>
 /// is null when the compilation lacks the training runtime or the experiment declares no data to train on.
 /// </summary>
@@ -44,4 +47,5 @@ internal sealed record LossPlan(
     long Epochs,
     bool HasDecay,
     TrainPlan? Training,
-    EquatableArray<PlannedDerived> Derived);
+    EquatableArray<PlannedDerived> Derived,
+    EquatableArray<string> BatchParameters);

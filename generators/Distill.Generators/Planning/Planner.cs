@@ -12,12 +12,15 @@ namespace Distill.Generators.Planning;
 /// Lays out the fused loss computation of a bound, error-free experiment: which taps each model must
 /// produce (one forward per model), the adapters, and each term's call with its inputs bound to locals.
 /// Returns null when the experiment cannot run as generated code (a model without the run-time tap
-/// convention, an adapter whose channels are not known at compile time).
+/// convention, an adapter whose channels are not known at compile time, no loss term). Values reach the
+/// plan only as <see cref="CSharpLiteral"/>s (the binder has checked each one); locals of <c>ComputeLoss</c>
+/// get names that cannot collide (<see cref="Locals"/>), whatever the experiment's names are.
 /// </summary>
 internal static class Planner
 {
     public static LossPlan? Plan(ExperimentSpec spec, Catalog catalog)
     {
+        if (spec.Losses.Count == 0) return null;
         var dataset = spec.Data?.Train is { } train ? catalog.Datasets.FirstOrDefault(d => d.Name == train.Type) : null;
         var models = new List<(ModelSpec Spec, ModelInfo Info, Dictionary<string, long> Env)>();
         foreach (var m in spec.Models.OrderBy(m => m.Role == ModelRole.Student ? 1 : 0))
@@ -28,20 +31,35 @@ internal static class Planner
             foreach (var p in info.Constructor)
                 if (p.HasDefault && long.TryParse(p.DefaultText?.TrimEnd('L'), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var d)) env[p.Name] = d;
             foreach (var a in m.Arguments)
-                if (a.Value.Kind == ValueKind.Integer && long.TryParse(a.Value.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) env[a.Name] = v;
+                if (a.Value.Kind == ValueKind.Integer && Numbers.TryParseLong(a.Value.Text, out var v)) env[a.Name] = v;
             models.Add((m, info, env));
         }
 
+        // The names ComputeLoss uses besides its locals: its parameters, the class's members it reads, and what it names unqualified.
+        var fields = dataset?.Fields.Select(f => f.Name).ToEquatableArray() ?? new[] { "image", "label" }.ToEquatableArray();
+        if (fields.Count == 0) return null;
+        var locals = new Locals(new[] { "scope", "total", "epoch", "epochs", "LossBreakdown", "var", "dynamic", "nameof", "global" }
+            .Concat(GeneratedMembers.UnqualifiedNames).Concat(new[] { "Tensor" })
+            .Concat(models.Select(m => m.Spec.Member)).Concat(spec.Adapters.Select(a => Pascal(a.Name) + "Adapter")));
+        var batchParameters = fields.Select(f => (Field: f, Parameter: locals.Take(f))).ToList();
+        var tapLocals = new Dictionary<string, string>(StringComparer.Ordinal);
+
         // Every reference the terms and adapters read, resolved to the local that will hold it.
         var used = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
-        string Local(string model, string tap) => Identifier(model + "_" + tap);
+        var adapterLocals = new Dictionary<string, string>(StringComparer.Ordinal);
+        string Local(string model, string tap)
+        {
+            var key = model + "." + tap;
+            if (!tapLocals.TryGetValue(key, out var local)) tapLocals[key] = local = locals.Take(model + "_" + tap);
+            return local;
+        }
         string? Reference(string text)
         {
             var dot = text.IndexOf('.');
-            if (dot < 0) return spec.Adapters.Any(a => a.Name == text) ? Identifier(text) : null;
+            if (dot < 0) return adapterLocals.TryGetValue(text, out var adapterLocal) ? adapterLocal : null;
             var model = text.Substring(0, dot);
             var tap = text.Substring(dot + 1);
-            if (model == "batch") return Identifier(tap);
+            if (model == "batch") return batchParameters.FirstOrDefault(b => b.Field == tap).Parameter;
             if (!used.TryGetValue(model, out var taps)) used[model] = taps = new SortedSet<string>(StringComparer.Ordinal);
             taps.Add(tap);
             return Local(model, tap);
@@ -56,7 +74,10 @@ internal static class Planner
             var inCh = Channels(from.Info, a.From.Tap, from.Env);
             var outCh = Channels(to.Info, a.To.Tap, to.Env);
             if (inCh is null || outCh is null) return null;
-            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name) + "Adapter", a.Kind, inCh.Value, outCh.Value, Reference(a.From.ToString())!, Identifier(a.Name)));
+            var source = Reference(a.From.ToString());
+            if (source is null) return null;
+            adapterLocals[a.Name] = locals.Take(a.Name);
+            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name) + "Adapter", a.Kind, inCh.Value, outCh.Value, source, adapterLocals[a.Name]));
             // The target tap is not read at run time: only its shape (the output channels) mattered.
         }
 
@@ -76,7 +97,7 @@ internal static class Planner
                 {
                     string? expression;
                     if (given is null)
-                        expression = input.BatchField is { } field ? Identifier(field) : null;
+                        expression = input.BatchField is { } field ? batchParameters.FirstOrDefault(b => b.Field == field).Parameter : null;
                     else if (input.IsList)
                     {
                         var items = (given.Value.Kind == ValueKind.List ? given.Value.Items.ToArray() : new[] { given.Value }).Select(v => Reference(v.Text)).ToList();
@@ -95,12 +116,16 @@ internal static class Planner
                     continue;
                 }
                 var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == name);
-                if (hyper is not null && given is not null) args.Add((name, Literal(hyper.Type, given.Value)));
+                if (hyper is not null && given is not null)
+                {
+                    if (CSharpLiteral.Of(hyper.Type, given.Value) is not { } literal) return null;
+                    args.Add((name, literal));
+                }
             }
             var containing = loss.ContainingType;
             var call = $"{containing}.{loss.Method}({Arguments(args)})";
             var needs = new List<string>();
-            if (loss.Shared is { } shared && SharedCall(loss, shared, t, args, derived, needs) is { } sharedCall)
+            if (loss.Shared is { } shared && SharedCall(loss, shared, t, args, derived, needs, locals) is { } sharedCall)
             {
                 call = sharedCall;
                 reads.Clear();
@@ -111,26 +136,36 @@ internal static class Planner
             }
             var formula = $"{loss.Name}({string.Join(", ", t.Arguments.Select(a => $"{a.Name}: {Show(a.Value)}"))})";
             terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, WeightFactor(t.Schedule, spec.Schedule?.Epochs ?? 0), reads.Distinct().ToEquatableArray(),
-                needs.ToEquatableArray()));
+                needs.ToEquatableArray(), locals.Take(t.Name)));
         }
 
-        var planned = models.Select(m =>
+        var planned = new List<PlannedModel>();
+        foreach (var m in models)
         {
             var taps = used.TryGetValue(m.Spec.Name, out var set) ? set : new SortedSet<string>();
             // Tap order follows the model's declaration (the order its forward produces them).
             var read = m.Info.Taps.Where(tap => taps.Contains(tap.Name)).ToList();
-            var ordered = read.Select(tap => new PlannedTap(tap.Name, Pascal(tap.Name), Local(m.Spec.Name, tap.Name)));
-            var forwardNeeds = read.Where(tap => tap.Needs is not null).Select(tap => Identifier(tap.Needs!)).Distinct();
-            return new PlannedModel(m.Spec.Name, m.Spec.Member, m.Info.TypeName, m.Spec.Role == ModelRole.Teacher,
-                string.Join(", ", m.Spec.Arguments.Select(a => $"{a.Name}: {Literal(m.Info.Constructor.First(p => p.Name == a.Name).Type, a.Value)}")),
-                ordered.ToEquatableArray(), forwardNeeds.ToEquatableArray());
-        }).ToEquatableArray();
+            var ordered = read.Select(tap => new PlannedTap(tap.Name, Pascal(tap.Name), Local(m.Spec.Name, tap.Name))).ToEquatableArray();
+            var forwardNeeds = new List<string>();
+            foreach (var needed in read.Where(tap => tap.Needs is not null).Select(tap => tap.Needs!).Distinct())
+            {
+                if (batchParameters.FirstOrDefault(b => b.Field == needed).Parameter is not { } parameter) return null;
+                forwardNeeds.Add(parameter);
+            }
+            var arguments = new List<string>();
+            foreach (var a in m.Spec.Arguments)
+            {
+                if (m.Info.Constructor.FirstOrDefault(p => p.Name == a.Name) is not { } parameter || CSharpLiteral.Of(parameter.Type, a.Value) is not { } literal) return null;
+                arguments.Add($"{a.Name}: {literal}");
+            }
+            planned.Add(new PlannedModel(m.Spec.Name, m.Spec.Member, m.Info.TypeName, m.Spec.Role == ModelRole.Teacher, string.Join(", ", arguments),
+                ordered, forwardNeeds.ToEquatableArray(), ordered.Count > 0 ? locals.Take(m.Spec.Name + "_out") : ""));
+        }
 
-        var fields = dataset?.Fields.Select(f => f.Name).ToEquatableArray() ?? new[] { "image", "label" }.ToEquatableArray();
         var hasDecay = spec.Losses.Any(l => l.Schedule?.Kind is WeightScheduleKind.LinearDecay or WeightScheduleKind.WarmupThenDecay);
         var training = catalog.CanTrain ? TrainPlanner.Plan(spec, catalog, models.Select(m => (m.Spec, m.Info)).ToList(), adapters) : null;
-        return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned, adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
-            spec.Schedule?.Epochs ?? 0, hasDecay, training, derived.ToEquatableArray());
+        return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned.ToEquatableArray(), adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
+            spec.Schedule?.Epochs ?? 0, hasDecay, training, derived.ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray());
     }
 
     /// <summary>
@@ -139,7 +174,7 @@ internal static class Planner
     /// locals the call reads go to <paramref name="needs"/>. Null when an input is a list or a hyper-parameter has no value.
     /// </summary>
     private static string? SharedCall(LossInfo loss, SharedFormInfo shared, LossTermSpec term, List<(string Name, string Expression)> args,
-        List<PlannedDerived> derived, List<string> needs)
+        List<PlannedDerived> derived, List<string> needs, Locals names)
     {
         var sharedArgs = new List<(string Name, string Expression)>();
         var locals = new List<string>();
@@ -163,7 +198,7 @@ internal static class Planner
                     var hyperName = p.With[i];
                     var given = term.Arguments.FirstOrDefault(a => a.Name == hyperName);
                     var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == hyperName);
-                    value = given is not null ? Literal(qp.Type, given.Value) : hyper?.DefaultText;
+                    value = given is not null ? CSharpLiteral.Of(qp.Type, given.Value) : hyper?.DefaultText;
                 }
                 else if (qp.HasDefault) value = qp.DefaultText;
                 if (value is null) return null;
@@ -174,7 +209,7 @@ internal static class Planner
             if (existing is null)
             {
                 var suffix = string.Concat(values.Select(v => "_" + new string(v.TrimEnd('f', 'L').Replace(".0", "").Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray())));
-                existing = new PlannedDerived(Identifier($"{of.TrimStart('@')}_{p.Quantity}{suffix}"), expression, of);
+                existing = new PlannedDerived(names.Take($"{of.TrimStart('@')}_{p.Quantity}{suffix}"), expression, of);
                 derived.Add(existing);
             }
             sharedArgs.Add((p.Name, existing.Local));
@@ -207,24 +242,33 @@ internal static class Planner
         _ => null,
     };
 
-    internal static string Literal(string type, ValueSpec v) => type switch
-    {
-        "double" => SourceWriter.Literal(double.Parse(v.Text, NumberStyles.Float, CultureInfo.InvariantCulture)),
-        "float" => SourceWriter.Literal(double.Parse(v.Text, NumberStyles.Float, CultureInfo.InvariantCulture)) + "f",
-        "long" => v.Text + "L",
-        "int" => v.Text,
-        "bool" => v.Text,
-        "string" => SourceWriter.Literal(v.Text),
-        _ => v.Kind == ValueKind.String ? SourceWriter.Literal(v.Text) : v.Text,
-    };
-
-    private static string Show(ValueSpec v) => v.Kind == ValueKind.List ? "[" + string.Join(", ", v.Items.Select(Show)) + "]" : v.Text;
+    /// <summary>A value as the term's formula (a comment of the generated code) shows it: on one line, invisible characters escaped.</summary>
+    private static string Show(ValueSpec v) => v.Kind == ValueKind.List ? "[" + string.Join(", ", v.Items.Select(Show)) + "]" : UserText.Comment(v.Text);
 
     /// <summary>snake/kebab case → a C# local identifier (keywords escaped).</summary>
     internal static string Identifier(string name)
     {
         var s = new string(name.Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray());
         return Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(s) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + s : s;
+    }
+
+    /// <summary>
+    /// The locals of one method: each name asked for becomes an identifier (<see cref="Identifier"/>) not yet taken and not
+    /// reserved (a name the method uses otherwise), with a suffix <c>_2</c>, <c>_3</c>, ... only when it would collide.
+    /// </summary>
+    internal sealed class Locals
+    {
+        private readonly HashSet<string> _taken;
+
+        public Locals(IEnumerable<string> reserved) => _taken = new HashSet<string>(reserved, StringComparer.Ordinal);
+
+        public string Take(string name)
+        {
+            var id = Identifier(name);
+            if (_taken.Add(id)) return id;
+            for (var i = 2; ; i++)
+                if (_taken.Add(id + "_" + i.ToString(CultureInfo.InvariantCulture))) return id + "_" + i.ToString(CultureInfo.InvariantCulture);
+        }
     }
 
     /// <summary>student → Student, pre_stage3 → PreStage3.</summary>

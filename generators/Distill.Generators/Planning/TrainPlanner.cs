@@ -10,7 +10,9 @@ namespace Distill.Generators.Planning;
 /// <summary>
 /// Lays out the training loop of a bound, error-free experiment: its data, teacher weights, optimizer with
 /// parameter groups, LR schedule and evaluation. Returns null when the experiment cannot train as generated
-/// code (no training data, or a data set that does not collate batches).
+/// code (no training data, or a data set that does not collate batches). Every value was bound and checked by
+/// the binder; it reaches the plan as a <see cref="CSharpLiteral"/> (a value that has none, which the binder
+/// reports, makes the plan null rather than code).
 /// </summary>
 internal static class TrainPlanner
 {
@@ -22,7 +24,8 @@ internal static class TrainPlanner
         if (spec.Data?.Train is not { } trainSpec) return null;
         var train = Data(trainSpec, catalog);
         if (train is null) return null;
-        var validation = spec.Data.Validation is { } v ? Data(v, catalog) : null;
+        PlannedData? validation = null;
+        if (spec.Data.Validation is { } v && (validation = Data(v, catalog)) is null && catalog.Datasets.FirstOrDefault(d => d.Name == v.Type)?.BatchType is not null) return null;
 
         var teachers = models.Where(m => m.Spec.Role == ModelRole.Teacher)
             .Select(m => new PlannedWeights(m.Spec.Name, m.Spec.Member, m.Spec.Checkpoint?.FromExperiment, m.Spec.Checkpoint?.Path))
@@ -36,6 +39,10 @@ internal static class TrainPlanner
             ? new[] { 1, 5 }
             : eval.Metrics.Select(m => m.Name.StartsWith("top", StringComparison.Ordinal) && int.TryParse(m.Name.Substring(3), NumberStyles.None, CultureInfo.InvariantCulture, out var k) ? k : 0)
                 .Where(k => k > 0).Distinct().OrderBy(k => k).ToArray();
+        if (topK.Length == 0) topK = new[] { 1, 5 };
+        var optimizer = Optimizer(spec, adapters);
+        var lrSchedule = Schedule(schedule);
+        if (optimizer is null || lrSchedule is null) return null;
 
         return new TrainPlan(
             spec.Name,
@@ -45,8 +52,8 @@ internal static class TrainPlanner
             train,
             validation,
             teachers,
-            Optimizer(spec, adapters),
-            Schedule(schedule),
+            optimizer,
+            lrSchedule,
             schedule?.ClipGradNorm ?? 0,
             topK.ToEquatableArray(),
             eval?.Every is > 0 ? eval.Every : 1,
@@ -59,9 +66,13 @@ internal static class TrainPlanner
     {
         var info = catalog.Datasets.FirstOrDefault(d => d.Name == spec.Type);
         if (info?.BatchType is null) return null;
-        var args = string.Join(", ", spec.Arguments.Select(a =>
-            $"{a.Name}: {Planner.Literal(info.Constructor.FirstOrDefault(p => p.Name == a.Name)?.Type ?? "", a.Value)}"));
-        return new PlannedData(spec.Member, info.TypeName, args, info.BatchType, info.IsImageDataset, info.Fields.Select(f => f.Name).ToEquatableArray(), info.HasPairs);
+        var args = new List<string>();
+        foreach (var a in spec.Arguments)
+        {
+            if (info.Constructor.FirstOrDefault(p => p.Name == a.Name) is not { } parameter || CSharpLiteral.Of(parameter.Type, a.Value) is not { } literal) return null;
+            args.Add($"{a.Name}: {literal}");
+        }
+        return new PlannedData(spec.Member, info.TypeName, string.Join(", ", args), info.BatchType, info.IsImageDataset, info.Fields.Select(f => f.Name).ToEquatableArray(), info.HasPairs);
     }
 
     private static PlannedClassifier? Classifier(ModelSpec spec, ModelInfo info) =>
@@ -73,16 +84,20 @@ internal static class TrainPlanner
     internal static TapInfo? EmbeddingTap(ModelInfo info) =>
         info.Taps.FirstOrDefault(t => t.Name == "embedding" && t.Kind == "Embedding") ?? info.Taps.FirstOrDefault(t => t.Kind == "Embedding");
 
-    private static PlannedOptimizer Optimizer(ExperimentSpec spec, IReadOnlyList<PlannedAdapter> adapters)
+    private static PlannedOptimizer? Optimizer(ExperimentSpec spec, IReadOnlyList<PlannedAdapter> adapters)
     {
         var o = spec.Optimizer;
         var kind = o?.Kind ?? "sgd";
         var args = o?.Arguments ?? EquatableArray<ArgumentSpec>.Empty;
+        if (args.FirstOrDefault(a => a.Name == "lr") is { } lrArgument && !Numbers.TryParseDouble(lrArgument.Value.Text, out _)) return null;
         var lr = Number(args, "lr") ?? (kind == "sgd" ? 0.1 : 1e-3);
         var className = kind switch { "adam" => "Adam", "adamw" => "AdamW", _ => "SGD" };
         var named = new List<string>();
         foreach (var a in args.Where(a => a.Name != "lr"))
-            if (OptimizerArgument(a) is { } text) named.Add(text);
+        {
+            if (OptimizerArgument(a) is not { } text) return null;
+            named.Add(text);
+        }
 
         // Every trained module's parameters: the student and each adapter, unless a group claims them.
         var modules = new List<(string Name, string Expression)> { ("student", spec.Models.First(m => m.Role == ModelRole.Student).Member) };
@@ -99,46 +114,58 @@ internal static class TrainPlanner
                     if (claimed.Add(m.Name)) members.Add(m.Expression);
             }
             if (members.Count == 0) continue;
-            var options = g.Arguments.Select(a => a.Name == "lr"
-                    ? $"[\"lr\"] = {Float(a.Value)} * lrScale"
-                    : GroupOption(a))
-                .Where(x => x is not null).Select(x => x!).ToEquatableArray();
-            groups.Add(new PlannedGroup(members.ToEquatableArray(), options, string.Join(", ", g.Modules.Select(n => n.Name))));
+            var options = g.Arguments.Select(a => a.Name == "lr" ? (Float(a.Value) is { } groupLr ? $"[\"lr\"] = {groupLr} * lrScale" : null) : GroupOption(a)).ToList();
+            if (options.Any(x => x is null)) return null;
+            groups.Add(new PlannedGroup(members.ToEquatableArray(), options.Select(x => x!).ToEquatableArray(), string.Join(", ", g.Modules.Select(n => n.Name))));
         }
         var rest = modules.Where(m => !claimed.Contains(m.Name)).Select(m => m.Expression).ToEquatableArray();
         if (rest.Count > 0) groups.Insert(0, new PlannedGroup(rest, EquatableArray<string>.Empty, "the rest"));
         return new PlannedOptimizer(className, lr, string.Join(", ", named), groups.ToEquatableArray());
     }
 
+    /// <summary>A named argument of the optimizer's constructor, or null when the setting or its value cannot be one.</summary>
     private static string? OptimizerArgument(ArgumentSpec a) => a.Name switch
     {
-        "momentum" or "dampening" or "weight_decay" or "eps" => $"{a.Name}: {Float(a.Value)}",
-        "nesterov" or "amsgrad" => $"{a.Name}: {a.Value.Text}",
-        "betas" when a.Value.Kind == ValueKind.List && a.Value.Items.Count == 2 => $"betas: ({Float(a.Value.Items[0])}, {Float(a.Value.Items[1])})",
+        "momentum" or "dampening" or "weight_decay" or "eps" => Float(a.Value) is { } v ? $"{a.Name}: {v}" : null,
+        "nesterov" or "amsgrad" => Bool(a.Value) is { } b ? $"{a.Name}: {b}" : null,
+        "betas" => Pair(a.Value) is { } pair ? $"betas: {pair}" : null,
         _ => null,
     };
 
+    /// <summary>A parameter group's option (a C# dictionary entry), or null when the setting or its value cannot be one.</summary>
     private static string? GroupOption(ArgumentSpec a) => a.Name switch
     {
-        "momentum" or "dampening" or "weight_decay" or "eps" => $"[\"{a.Name}\"] = {Float(a.Value)}",
-        "nesterov" => $"[\"nesterov\"] = {a.Value.Text}",
-        "betas" when a.Value.Kind == ValueKind.List && a.Value.Items.Count == 2 => $"[\"betas\"] = ({Float(a.Value.Items[0])}, {Float(a.Value.Items[1])})",
+        "momentum" or "dampening" or "weight_decay" or "eps" => Float(a.Value) is { } v ? $"[\"{a.Name}\"] = {v}" : null,
+        "nesterov" or "amsgrad" => Bool(a.Value) is { } b ? $"[\"{a.Name}\"] = {b}" : null,
+        "betas" => Pair(a.Value) is { } pair ? $"[\"betas\"] = {pair}" : null,
         _ => null,
     };
 
-    private static PlannedSchedule Schedule(ScheduleSpec? s)
+    private static PlannedSchedule? Schedule(ScheduleSpec? s)
     {
         if (s?.Kind is null) return new PlannedSchedule("constant", EquatableArray<long>.Empty, 1, 0, 0, s?.WarmupEpochs ?? 0);
         var args = s.Arguments;
-        var milestones = args.FirstOrDefault(a => a.Name == "milestones")?.Value is { } m
-            ? (m.Kind == ValueKind.List ? m.Items.ToArray() : new[] { m })
-                .Select(x => long.TryParse(x.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var e) ? e : 0).ToEquatableArray()
-            : EquatableArray<long>.Empty;
-        return new PlannedSchedule(s.Kind, milestones, Number(args, "gamma") ?? 0.1, (long)(Number(args, "step_size") ?? 30), Number(args, "eta_min") ?? 0, s.WarmupEpochs);
+        var milestones = new List<long>();
+        if (args.FirstOrDefault(a => a.Name == "milestones")?.Value is { } m)
+            foreach (var x in m.Kind == ValueKind.List ? m.Items.ToArray() : new[] { m })
+            {
+                if (!Numbers.TryParseLong(x.Text, out var epoch) || epoch < 1 || epoch > int.MaxValue) return null;
+                milestones.Add(epoch);
+            }
+        if (s.Kind == "multistep" && milestones.Count == 0) return null;
+        var stepSize = Number(args, "step_size") ?? 30;
+        if (stepSize < 1 || stepSize > int.MaxValue) return null;
+        return new PlannedSchedule(s.Kind, milestones.ToEquatableArray(), Number(args, "gamma") ?? 0.1, (long)stepSize, Number(args, "eta_min") ?? 0, s.WarmupEpochs);
     }
 
+    /// <summary>A finite number setting's value (null when absent or not a finite number).</summary>
     private static double? Number(EquatableArray<ArgumentSpec> args, string name) =>
-        args.FirstOrDefault(a => a.Name == name) is { } a && double.TryParse(a.Value.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+        args.FirstOrDefault(a => a.Name == name) is { } a && Numbers.TryParseDouble(a.Value.Text, out var v) && Numbers.IsFinite(v) ? v : null;
 
-    private static string Float(ValueSpec v) => Planner.Literal("double", v);
+    private static string? Float(ValueSpec v) => CSharpLiteral.Of("double", v);
+
+    private static string? Bool(ValueSpec v) => CSharpLiteral.Of("bool", v);
+
+    private static string? Pair(ValueSpec v) =>
+        v.Kind == ValueKind.List && v.Items.Count == 2 && Float(v.Items[0]) is { } a && Float(v.Items[1]) is { } b ? $"({a}, {b})" : null;
 }

@@ -9,6 +9,7 @@ partial class TwoTeachers
     /// <summary>The experiment's name, as runs and reports use it.</summary>
     public const string ExperimentName = "two-teachers";
 
+    /// <summary>The paper the experiment reproduces (empty when it names none).</summary>
     public const string Paper = "";
 
     /// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>

@@ -10,6 +10,7 @@ partial class TwoTeacherKdExperiment
     /// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>
     public sealed class LossBreakdown : System.IDisposable
     {
+        /// <summary>The weighted sum of the terms (with gradient).</summary>
         public Tensor Total { get; }
         /// <summary>cross_entropy(input: student.logits, target: batch.label)</summary>
         public Tensor Ce { get; }
@@ -29,6 +30,7 @@ partial class TwoTeacherKdExperiment
             KdPlain = kd_plain;
         }
 
+        /// <summary>Frees the total and every term's value.</summary>
         public void Dispose()
         {
             Total.Dispose();

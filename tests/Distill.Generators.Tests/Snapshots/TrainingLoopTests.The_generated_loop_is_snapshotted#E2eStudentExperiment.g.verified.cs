@@ -4,11 +4,13 @@
 
 namespace Distill.Experiments.Generated;
 
+/// <summary>The experiment <c>e2e-student</c>, generated from its YAML file.</summary>
 partial class E2eStudentExperiment
 {
     /// <summary>The experiment's name, as runs and reports use it.</summary>
     public const string ExperimentName = "e2e-student";
 
+    /// <summary>The paper the experiment reproduces (empty when it names none).</summary>
     public const string Paper = "";
 
     /// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>
