@@ -31,6 +31,17 @@ public static partial class torch
     public static void manual_seed(ulong seed) => Check(dst_manual_seed(seed));
     public static void manual_seed(long seed) => Check(dst_manual_seed(unchecked((ulong)seed)));
     public static void set_num_threads(int threads) => Check(dst_set_num_threads(threads));
+
+    /// <summary>
+    /// Flush denormal floats to zero (and read denormal inputs as zero) on this thread and libtorch's intra-op
+    /// workers, as PyTorch's <c>torch.set_flush_denormal</c>; returns false where the CPU cannot (then nothing
+    /// changes). Off by default, as in PyTorch.
+    /// </summary>
+    public static bool set_flush_denormal(bool mode)
+    {
+        Check(dst_set_flush_denormal(mode ? 1 : 0, out var supported));
+        return supported != 0;
+    }
     public static int get_num_threads() { Check(dst_get_num_threads(out var n)); return n; }
     public static string version { get { Check(dst_version(out var p)); return System.Runtime.InteropServices.Marshal.PtrToStringUTF8(p) ?? ""; } }
 
