@@ -191,13 +191,13 @@ public class BadInputTests
 
     [Theory]
     [InlineData("samples: 32", "sampels: 32", "sampels", "DSL011",
-        "data set SyntheticImages has no constructor parameter 'sampels' (did you mean 'samples'?); its parameters are: classes, samples, channels, size, seed, split, label_noise, difficulty")]
+        "data set SyntheticImages has no constructor parameter 'sampels' (did you mean 'samples'?); its parameters are: classes, samples, channels, size, seed, split, label_noise, difficulty, similarity")]
     [InlineData("samples: 32", "samples: -2147483649", "-2147483649", "DSL044",
         "'samples' of data set SyntheticImages must be a whole number from -2147483648 to 2147483647 (an int), but is -2147483649")]
     [InlineData("samples: 32", "samples: many", "many", "DSL012", "'samples' of data set SyntheticImages is the text 'many', but the parameter is of type int")]
     [InlineData("split: val", "split: ~", "~", "DSL012", "'split' of data set SyntheticImages is null, but the parameter is of type string")]
     [InlineData("val: { dataset: SyntheticImages", "val: { dataset: SynthImages", "SynthImages", "DSL027",
-        "Unknown data set 'SynthImages' (did you mean 'SyntheticImages'?); available data sets: Cifar10, Cifar100, FaceFolder, ImageFolder, SyntheticFaces, SyntheticImages, TensorImages")]
+        "Unknown data set 'SynthImages' (did you mean 'SyntheticImages'?); available data sets: Cifar10, Cifar100, FaceFolder, FashionMnist, ImageFolder, Mnist, SyntheticFaces, SyntheticImages, TensorImages")]
     public void Validation_data_arguments_are_bound_like_training_data(string from, string to, string at, string id, string message) =>
         FindAt(ReplaceOnLine(Valid, 4, from, to), id, at, message);
 
