@@ -385,7 +385,7 @@ public static class Commands
         var width = data.Entries.Max(e => e.Entry.Label.Length) + 2;
         foreach (var e in data.Entries)
             o.WriteLine($"  {e.Entry.Label.PadRight(width)}{ReportWriter.MeanCell(suite, e)}{(e.Anchor is { } a ? $"   (published {a.Value})" : "")}");
-        if (ReportWriter.Ordering(data) is { } ordering) o.WriteLine(ordering.Replace("**", "", StringComparison.Ordinal));
+        foreach (var line in ReportWriter.ConsoleVerdicts(data)) o.WriteLine(line);
         o.WriteLine($"wrote {string.Join(", ", files)}");
         var failures = data.Entries.Sum(e => e.Failed.Count);
         if (failures > 0) context.Error.WriteLine($"{failures.ToString(CultureInfo.InvariantCulture)} run{(failures == 1 ? "" : "s")} failed (see the report's Gaps)");
@@ -420,9 +420,6 @@ public static class Commands
         return ordered;
     }
 
-    // ---- shared --------------------------------------------------------------------------------------------
-
-    /// <summary>--out, or <c>runs</c> (<c>runs-quick</c> for quick runs, so a smoke-test teacher never feeds a real student), from the working directory.</summary>
     // ---- export ----------------------------------------------------------------------------------------------
 
     public static int Export(RunnerContext context, ParsedArguments args)
@@ -447,6 +444,9 @@ public static class Commands
         return Cli.Ok;
     }
 
+    // ---- shared --------------------------------------------------------------------------------------------
+
+    /// <summary>--out, or <c>runs</c> (<c>runs-quick</c> for quick runs, so a smoke-test teacher never feeds a real student), from the working directory.</summary>
     private static string OutputRoot(RunnerContext context, ParsedArguments args, bool quick) =>
         Path.GetFullPath(args.String("--out") ?? (quick ? RunDirectory.DefaultRoot + "-quick" : RunDirectory.DefaultRoot), context.WorkingDirectory);
 

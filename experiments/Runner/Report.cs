@@ -354,6 +354,24 @@ public static class ReportWriter
     }
 
     /// <summary>
+    /// What the console says under the rows: each row against the student alone, failed teacher checks, and the
+    /// ordering against the published numbers where one may be claimed (as in <c>report.md</c>).
+    /// </summary>
+    public static IEnumerable<string> ConsoleVerdicts(ReportData data)
+    {
+        var suite = data.Suite;
+        foreach (var g in Gains(data))
+        {
+            var delta = (g.Delta >= 0 ? "+" : "−") + Format.Fixed(Math.Abs(g.Delta) * suite.Scale, suite.ShownDecimals);
+            var verdict = g.BeatsEverySeed ? "every seed beats every seed of it" : g.LosesToEverySeed ? "every seed is worse than every seed of it" : "the seeds overlap";
+            yield return $"  {g.Row.Entry.Label} vs {data.Baseline!.Entry.Label}: {delta} ({verdict})";
+        }
+        var flags = TeacherFlags(data);
+        foreach (var f in flags) yield return $"  teacher check failed: {f.Row}: {f.Problem}";
+        if (!data.Quick && flags.Count == 0 && Ordering(data) is { } ordering) yield return ordering.Replace("**", "", StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// BatchNorm's running statistics (momentum 0.1) keep 0.9^k of their initial values after k training steps; a
     /// teacher trained fewer steps than this is, in evaluation mode, not the model it trained (a 5-step teacher's
     /// logits reached norms near 30,000).

@@ -91,6 +91,7 @@ public class ReportTests
 
         // The console says the same.
         Assert.Matches(@"KD\s+60\.20 ± 0\.10 \(n=3\)\s+\(published 55\.00 ± 0\.30\)", r.Out);
+        Assert.Contains("  KD vs Student alone: +2.20 (every seed beats every seed of it)", r.Out);
     }
 
     [Fact]
