@@ -303,6 +303,22 @@ public static class Checkpoint
     public static CheckpointInfo LoadModule(string path, string moduleName, Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
+        return WithModuleWeights(path, moduleName, (info, weights) =>
+        {
+            var statePath = info.StatePath;
+            var problems = CompareModule(moduleName, module, weights).ToList();
+            if (problems.Count > 0)
+                throw new CheckpointException(statePath, $"checkpoint '{statePath}' does not match the model:\n  - {string.Join("\n  - ", problems)}");
+            Apply(statePath, $"module '{moduleName}'", () => module.load_state_dict(weights, strict: true));
+        });
+    }
+
+    /// <summary>
+    /// Reads a checkpoint and hands <paramref name="use"/> what it holds and module <paramref name="moduleName"/>'s
+    /// weights under their own names (the checkpoint's prefix removed), alive for the call.
+    /// </summary>
+    private static CheckpointInfo WithModuleWeights(string path, string moduleName, Action<CheckpointInfo, Dictionary<string, Tensor>> use)
+    {
         var statePath = ResolveStatePath(path);
         using var doc = ParseJson(statePath, "checkpoint state");
         var root = doc.RootElement;
@@ -312,11 +328,7 @@ public static class Checkpoint
         if (!savedModules.Contains(moduleName))
             throw new CheckpointException(statePath, $"checkpoint '{statePath}' has no module '{moduleName}' (it has: {List(savedModules)})");
         using var content = ReadTensors(statePath, root, info.TensorsPath);
-        var weights = Prefixed(content.ToDictionary(), $"{ModelPrefix}{moduleName}.");
-        var problems = CompareModule(moduleName, module, weights).ToList();
-        if (problems.Count > 0)
-            throw new CheckpointException(statePath, $"checkpoint '{statePath}' does not match the model:\n  - {string.Join("\n  - ", problems)}");
-        Apply(statePath, $"module '{moduleName}'", () => module.load_state_dict(weights, strict: true));
+        use(info, Prefixed(content.ToDictionary(), $"{ModelPrefix}{moduleName}."));
         return info;
     }
 
@@ -328,29 +340,21 @@ public static class Checkpoint
     /// </summary>
     public static CheckpointInfo ExportModule(string path, string moduleName, string destination)
     {
-        var statePath = ResolveStatePath(path);
-        using var doc = ParseJson(statePath, "checkpoint state");
-        var root = doc.RootElement;
-        CheckFormat(statePath, root);
-        var info = Info(statePath, root);
-        var savedModules = StringArray(root, "modules", statePath);
-        if (!savedModules.Contains(moduleName))
-            throw new CheckpointException(statePath, $"checkpoint '{statePath}' has no module '{moduleName}' (it has: {List(savedModules)})");
-        using var content = ReadTensors(statePath, root, info.TensorsPath);
-        var weights = Prefixed(content.ToDictionary(), $"{ModelPrefix}{moduleName}.");
         var full = Path.GetFullPath(destination);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        var metadata = new Dictionary<string, string>
+        return WithModuleWeights(path, moduleName, (info, weights) =>
         {
-            ["source"] = statePath,
-            ["module"] = moduleName,
-            ["epoch"] = info.Epoch.ToString(CultureInfo.InvariantCulture),
-            ["step"] = info.GlobalStep.ToString(CultureInfo.InvariantCulture),
-        };
-        Safetensors.Save(temp, weights.OrderBy(kv => kv.Key, StringComparer.Ordinal), metadata);
-        File.Move(temp, full, overwrite: true);
-        return info;
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+            var metadata = new Dictionary<string, string>
+            {
+                ["source"] = info.StatePath,
+                ["module"] = moduleName,
+                ["epoch"] = info.Epoch.ToString(CultureInfo.InvariantCulture),
+                ["step"] = info.GlobalStep.ToString(CultureInfo.InvariantCulture),
+            };
+            Safetensors.Save(temp, weights.OrderBy(kv => kv.Key, StringComparer.Ordinal), metadata);
+            File.Move(temp, full, overwrite: true);
+        });
     }
 
     private static Safetensors.Content ReadTensors(string statePath, JsonElement root, string tensorsPath)
