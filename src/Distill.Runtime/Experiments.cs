@@ -175,15 +175,33 @@ public static class TeacherWeights
     }
 
     /// <summary>
+    /// Where a teacher's <c>checkpoint:</c> file is: an absolute path as it is; a relative one taken from the working
+    /// directory or, failing that, from the nearest directory above it that has it — as the runner finds suites, so a
+    /// repository-relative path (<c>experiments/fashion-kd-small/teacher.safetensors</c>) works from anywhere inside
+    /// the repository (a test's output directory too). Null when no such file or directory exists.
+    /// </summary>
+    public static string? ResolveFile(string path)
+    {
+        if (Path.IsPathFullyQualified(path)) return File.Exists(path) || Directory.Exists(path) ? Path.GetFullPath(path) : null;
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.GetFullPath(Path.Combine(dir.FullName, path));
+            if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    /// <summary>
     /// Loads a teacher from a file: a Distill checkpoint (state JSON, pointer, or run directory: its student
     /// module), or a plain <c>.safetensors</c> state dict with PyTorch's names (a PyTorch-trained model), strictly.
-    /// A relative path is taken from the working directory.
+    /// A relative path is found as <see cref="ResolveFile"/> says.
     /// </summary>
     public static void LoadFromFile(Module teacher, string teacherName, string path)
     {
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full) && !Directory.Exists(full))
-            throw new DistillRuntimeException($"teacher '{teacherName}': checkpoint '{full}' does not exist");
+        var full = ResolveFile(path)
+            ?? throw new DistillRuntimeException(Path.IsPathFullyQualified(path)
+                ? $"teacher '{teacherName}': checkpoint '{path}' does not exist"
+                : $"teacher '{teacherName}': checkpoint '{path}' does not exist in '{Environment.CurrentDirectory}' nor in any directory above it");
         if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
             using var content = Safetensors.Read(full);

@@ -219,6 +219,23 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void A_relative_teacher_file_is_found_in_the_working_directory_or_the_nearest_one_above_it()
+    {
+        // The tests run inside the repository, below Dsl.sln and src/.
+        var sln = TeacherWeights.ResolveFile("Dsl.sln");
+        Assert.NotNull(sln);
+        Assert.True(File.Exists(sln));
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(sln)!, "src", "Distill.Runtime"), TeacherWeights.ResolveFile(Path.Combine("src", "Distill.Runtime")));
+        Assert.Null(TeacherWeights.ResolveFile(Path.Combine("no", "such", "teacher.safetensors")));
+        Assert.Equal(sln, TeacherWeights.ResolveFile(sln!));
+        Assert.Null(TeacherWeights.ResolveFile(Path.Combine(Path.GetTempPath(), "no-such-teacher.safetensors")));
+        using var teacher = torch.nn.Linear(1, 1);
+        var e = Assert.Throws<DistillRuntimeException>(() => TeacherWeights.LoadFromFile(teacher, "teacher", "missing/teacher.safetensors"));
+        Assert.Contains("checkpoint 'missing/teacher.safetensors' does not exist in", e.Message);
+        Assert.Contains("nor in any directory above it", e.Message);
+    }
+
+    [Fact]
     public void ExportModule_writes_one_model_as_a_plain_state_dict_that_loads_strictly()
     {
         using var tmp = new TempDir();

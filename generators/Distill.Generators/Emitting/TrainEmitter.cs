@@ -361,7 +361,7 @@ internal static class TrainEmitter
                 }
                 else if (teacher.Path is { } path)
                 {
-                    using (w.Open($"if (options.DryRun && !global::System.IO.File.Exists({SourceWriter.Literal(path)}) && !global::System.IO.Directory.Exists({SourceWriter.Literal(path)}))"))
+                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.ResolveFile({SourceWriter.Literal(path)}) is null)"))
                         w.Line($"progress.Message({SourceWriter.Literal($"teacher '{teacher.Name}': '{path}' does not exist; the dry run keeps its initial weights")});");
                     w.Line($"else {Rt}TeacherWeights.LoadFromFile({teacher.Member}, {name}, {SourceWriter.Literal(path)});");
                 }
