@@ -229,7 +229,7 @@ public sealed class FashionMnist : IdxImageDataset
     /// <param name="root">The directory with the four IDX files (plain or <c>.gz</c>).</param>
     /// <param name="split">"train" (60,000 images) or "test" (10,000).</param>
     /// <param name="per_class">Keep the first this many images of each class, in file order (0: all).</param>
-    public FashionMnist(string root = DebianRoot, string split = "train", int per_class = 0)
+    public FashionMnist(string root = DebianRoot, string split = "train", [HyperParameter(Min = 0)] int per_class = 0)
         : base(root, split, per_class, "Fashion-MNIST", Names,
             root == DebianRoot ? " (install Debian's dataset-fashion-mnist package: bash scripts/install-deps.sh does)" : "")
     {
@@ -252,7 +252,7 @@ public sealed class Mnist : IdxImageDataset
     /// <param name="root">The directory with the four IDX files (plain or <c>.gz</c>).</param>
     /// <param name="split">"train" (60,000 images) or "test" (10,000).</param>
     /// <param name="per_class">Keep the first this many images of each class, in file order (0: all).</param>
-    public Mnist(string root = "data/mnist", string split = "train", int per_class = 0)
+    public Mnist(string root = "data/mnist", string split = "train", [HyperParameter(Min = 0)] int per_class = 0)
         : base(root, split, per_class, "MNIST", ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"])
     {
     }

@@ -65,8 +65,10 @@ public sealed class SyntheticImages : ImageDataset
     /// <param name="similarity">How classes resemble each other: "groups" (superclasses of equally distinct siblings) or
     /// "graded" (every class's appearance a smooth function of a point in a latent class tree, so classes resemble each
     /// other to every degree, as in real data).</param>
-    public SyntheticImages(int classes = 10, int samples = 10000, int channels = 3, int size = 32, int seed = 0,
-        string split = "train", double label_noise = 0.0, double difficulty = 1.0, string similarity = "groups")
+    public SyntheticImages([HyperParameter(Min = 2)] int classes = 10, [HyperParameter(Min = 1)] int samples = 10000,
+        [HyperParameter(Min = 1)] int channels = 3, [HyperParameter(Min = 8)] int size = 32, int seed = 0, string split = "train",
+        [HyperParameter(Min = 0, Max = 1, MaxExclusive = true)] double label_noise = 0.0, [HyperParameter(Min = 0, Max = 4)] double difficulty = 1.0,
+        string similarity = "groups")
     {
         if (similarity is not ("groups" or "graded"))
             throw new ArgumentException($"similarity must be \"groups\" or \"graded\", got \"{similarity}\"", nameof(similarity));

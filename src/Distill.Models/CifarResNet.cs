@@ -69,7 +69,8 @@ public sealed class CifarResNet : TappedModel<CifarResNet.Taps, CifarResNet.Outp
     /// <param name="width">Channels of stage 1 (stages 2 and 3 have 2× and 4×): 16, or 64 for the ×4 models.</param>
     /// <param name="stem">Channels of the stem convolution: 16, or 32 for the ×4 models.</param>
     /// <param name="in_channels">Channels of the input images: 3 (colour), or 1 for grey-scale data such as Fashion-MNIST.</param>
-    public CifarResNet(int depth, int classes = 100, int width = 16, int stem = 16, int in_channels = 3)
+    public CifarResNet([HyperParameter(Min = 8)] int depth, [HyperParameter(Min = 1)] int classes = 100, [HyperParameter(Min = 1)] int width = 16,
+        [HyperParameter(Min = 1)] int stem = 16, [HyperParameter(Min = 1)] int in_channels = 3)
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
             throw new ArgumentOutOfRangeException(nameof(depth), depth, "a CIFAR ResNet has depth 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110)");

@@ -201,6 +201,18 @@ public class BadInputTests
     public void Validation_data_arguments_are_bound_like_training_data(string from, string to, string at, string id, string message) =>
         FindAt(ReplaceOnLine(Valid, 4, from, to), id, at, message);
 
+    // ---- ranges the constructors declare ---------------------------------------------------------------
+
+    [Theory]
+    [InlineData("classes: 4, samples: 64", "classes: 4, samples: 0", "0, size", "DSL044", "'samples' of data set SyntheticImages must be at least 1, but is 0")]
+    [InlineData("samples: 32, size: 8", "samples: 32, size: 4", "4, seed: 2", "DSL044", "'size' of data set SyntheticImages must be at least 8, but is 4")]
+    [InlineData("seed: 1 }", "seed: 1, label_noise: 1.0 }", "1.0 }", "DSL044", "'label_noise' of data set SyntheticImages must be in [0, 1), but is 1")]
+    [InlineData("seed: 2, split: val", "seed: 2, split: val, difficulty: 5", "5 }", "DSL044", "'difficulty' of data set SyntheticImages must be from 0 to 4, but is 5")]
+    [InlineData("depth: 8, classes: 4, width: 2", "depth: 8, classes: 4, width: 0", "0, stem", "DSL044", "'width' of model CifarResNet must be at least 1, but is 0")]
+    [InlineData("depth: 8, classes: 4, width: 4", "depth: 2, classes: 4, width: 4", "2, classes", "DSL044", "'depth' of model CifarResNet must be at least 8, but is 2")]
+    public void Values_outside_a_constructors_declared_range_are_diagnosed_at_the_value(string from, string to, string at, string id, string message) =>
+        FindAt(Valid.Replace(from, to), id, at, message);
+
     private static string ReplaceOnLine(string text, int line, string from, string to)
     {
         var lines = text.Split('\n');

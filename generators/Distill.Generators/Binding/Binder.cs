@@ -139,6 +139,12 @@ internal sealed partial class Binder
                 continue;
             }
             if (!CheckLiteral(p.Type, arg.Value, arg.Name, owner)) continue;
+            // The constructor's own range: what it would reject at run time is an error at the value's line.
+            if (p.HasRange && Numbers.TryParseDouble(arg.Value.Text, out var number) && !p.Contains(number))
+            {
+                Report(ValueOutOfRange, arg.Value.Location, $"'{arg.Name}' of {owner}", p.RangeText(), UserText.Shorten(arg.Value.Text));
+                continue;
+            }
             if (IsIntegral(p.Type) && Numbers.TryParseLong(arg.Value.Text, out var v)) env[p.Name] = v;
         }
         foreach (var p in ctor)

@@ -209,7 +209,17 @@ internal static class CatalogBuilder
         var ctor = type.InstanceConstructors.Where(c => c.DeclaredAccessibility == Accessibility.Public).OrderByDescending(c => c.Parameters.Length).FirstOrDefault();
         return ctor is null
             ? EquatableArray<ParameterInfo>.Empty
-            : ctor.Parameters.Select(p => new ParameterInfo(p.Name, TypeName(p.Type), p.HasExplicitDefaultValue, p.HasExplicitDefaultValue ? DefaultText(p.ExplicitDefaultValue) : null)).ToEquatableArray();
+            : ctor.Parameters.Select(p =>
+            {
+                var info = new ParameterInfo(p.Name, TypeName(p.Type), p.HasExplicitDefaultValue, p.HasExplicitDefaultValue ? DefaultText(p.ExplicitDefaultValue) : null);
+                // A range, where the constructor declares one with [HyperParameter(Min = ..., Max = ...)] as a loss's hyper-parameters do.
+                var range = p.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == "Distill.Metadata.HyperParameterAttribute");
+                return range is null ? info : info with
+                {
+                    Min = NamedDouble(range, "Min"), Max = NamedDouble(range, "Max"),
+                    MinExclusive = NamedBool(range, "MinExclusive"), MaxExclusive = NamedBool(range, "MaxExclusive"),
+                };
+            }).ToEquatableArray();
     }
 
     private static string FullName(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);

@@ -14,7 +14,25 @@ internal sealed record Catalog(EquatableArray<LossInfo> Losses, EquatableArray<M
 }
 
 /// <summary>A constructor or method parameter: name, C# type keyword (or full name), default value as C# text.</summary>
-internal sealed record ParameterInfo(string Name, string Type, bool HasDefault, string? DefaultText);
+/// <summary>A constructor parameter of a model or data set; a numeric one may carry a valid range (<c>[HyperParameter(Min, Max)]</c>; NaN: unbounded).</summary>
+internal sealed record ParameterInfo(string Name, string Type, bool HasDefault, string? DefaultText,
+    double Min = double.NaN, double Max = double.NaN, bool MinExclusive = false, bool MaxExclusive = false)
+{
+    public bool HasRange => !double.IsNaN(Min) || !double.IsNaN(Max);
+
+    public bool Contains(double v) =>
+        (double.IsNaN(Min) || (MinExclusive ? v > Min : v >= Min)) && (double.IsNaN(Max) || (MaxExclusive ? v < Max : v <= Max));
+
+    /// <summary>"at least 1", "from 0 to 4", "in [0, 1)" — for messages.</summary>
+    public string RangeText()
+    {
+        static string N(double d) => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (double.IsNaN(Max)) return MinExclusive ? $"greater than {N(Min)}" : $"at least {N(Min)}";
+        if (double.IsNaN(Min)) return MaxExclusive ? $"less than {N(Max)}" : $"at most {N(Max)}";
+        if (!MinExclusive && !MaxExclusive) return $"from {N(Min)} to {N(Max)}";
+        return $"in {(MinExclusive ? "(" : "[")}{N(Min)}, {N(Max)}{(MaxExclusive ? ")" : "]")}";
+    }
+}
 
 internal sealed record LossInputInfo(string Name, string Role, string Kind, string? Shape, string? BatchField, bool IsList);
 

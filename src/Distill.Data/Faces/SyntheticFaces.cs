@@ -70,8 +70,9 @@ public sealed class SyntheticFaces : ImageDataset, IVerificationPairs
     /// <param name="folds">The folds the pairs form (LFW: 10).</param>
     /// <param name="difficulty">Scales every per-sample nuisance (1 = default, 0 = none), at most 4.</param>
     /// <param name="family_size">People per family of similar faces (1: unrelated people).</param>
-    public SyntheticFaces(int identities = 1000, int samples_per_identity = 8, int size = 32, int seed = 0, string split = "train",
-        int pairs = 600, int folds = 10, double difficulty = 1.0, int family_size = 10)
+    public SyntheticFaces([HyperParameter(Min = 2)] int identities = 1000, [HyperParameter(Min = 1)] int samples_per_identity = 8,
+        [HyperParameter(Min = 16)] int size = 32, int seed = 0, string split = "train", [HyperParameter(Min = 0)] int pairs = 600,
+        [HyperParameter(Min = 1)] int folds = 10, [HyperParameter(Min = 0, Max = 4)] double difficulty = 1.0, [HyperParameter(Min = 1)] int family_size = 10)
     {
         if (identities < 2) throw new ArgumentOutOfRangeException(nameof(identities), identities, "SyntheticFaces needs at least 2 identities");
         if (samples_per_identity < 1) throw new ArgumentOutOfRangeException(nameof(samples_per_identity), samples_per_identity, "samples_per_identity must be at least 1");

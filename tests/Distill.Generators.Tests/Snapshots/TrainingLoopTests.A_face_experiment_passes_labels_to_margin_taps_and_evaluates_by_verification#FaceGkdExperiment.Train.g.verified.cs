@@ -243,7 +243,7 @@ partial class FaceGkdExperiment
     /// <summary>Loads each teacher's weights (a dry run tolerates missing ones), moves it to the device, sets evaluation mode.</summary>
     private void LoadTeachers(global::Distill.Runtime.TrainOptions options, global::Distill.Runtime.IProgressReporter progress, Device device)
     {
-        if (options.DryRun && !global::System.IO.File.Exists("teacher.safetensors") && !global::System.IO.Directory.Exists("teacher.safetensors"))
+        if (options.DryRun && global::Distill.Runtime.TeacherWeights.ResolveFile("teacher.safetensors") is null)
         {
             progress.Message("teacher 'teacher': 'teacher.safetensors' does not exist; the dry run keeps its initial weights");
         }
