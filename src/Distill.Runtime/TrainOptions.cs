@@ -112,8 +112,11 @@ public sealed record TrainOptions
     /// <summary>Log the running training metrics to <c>metrics.jsonl</c> every this many optimizer steps (the epoch average is logged at every epoch's end regardless).</summary>
     public int LogInterval { get; init; } = 50;
 
-    /// <summary>Evaluate every this many epochs (the last epoch is always evaluated); 0 evaluates only at the end.</summary>
-    public int EvalInterval { get; init; } = 1;
+    /// <summary>Evaluate every this many epochs (the last epoch is always evaluated); 0 evaluates only at the end; null keeps the experiment's <c>eval.every</c>.</summary>
+    public int? EvalInterval { get; init; }
+
+    /// <summary>Sum the gradients of this many batches before each optimizer step (each loss scaled by 1/N); null keeps the experiment's.</summary>
+    public int? AccumulationSteps { get; init; }
 
     /// <summary>Checkpoint every this many epochs (the last epoch always is); 0 checkpoints only at the end.</summary>
     public int CheckpointInterval { get; init; } = 1;
@@ -191,6 +194,7 @@ public sealed record TrainOptions
         if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr))) problems.Add($"LearningRate must be a positive number (got {lr})");
         if (LogInterval < 1) problems.Add($"LogInterval must be at least 1 step (got {LogInterval})");
         if (EvalInterval < 0) problems.Add($"EvalInterval must be 0 (only at the end) or more (got {EvalInterval})");
+        if (AccumulationSteps < 1) problems.Add($"AccumulationSteps must be at least 1 batch (got {AccumulationSteps})");
         if (CheckpointInterval < 0) problems.Add($"CheckpointInterval must be 0 (only at the end) or more (got {CheckpointInterval})");
         if (CheckpointEverySteps is < 1) problems.Add($"CheckpointEverySteps must be at least 1 (got {CheckpointEverySteps})");
         if (KeepLastCheckpoints is < 1) problems.Add($"KeepLastCheckpoints must be at least 1, or null to keep all (got {KeepLastCheckpoints})");

@@ -1,0 +1,299 @@
+using Distill.Data;
+using Distill.Torch.Modules;
+
+namespace Distill.Runtime;
+
+/// <summary>One training step's loss: what the loop backpropagates, and each term's value for the logs and the divergence guard.</summary>
+public interface IStepLoss : IDisposable
+{
+    /// <summary>The weighted sum of the terms, with gradient.</summary>
+    Tensor Total { get; }
+
+    /// <summary>Each term's value, in the order of <see cref="Trainer{TBatch}.Terms"/>.</summary>
+    IReadOnlyList<Tensor> Terms { get; }
+}
+
+/// <summary>When the learning-rate schedule advances.</summary>
+public enum ScheduleStep
+{
+    /// <summary>After every epoch (PyTorch's usual <c>scheduler.step()</c> at the epoch's end).</summary>
+    PerEpoch,
+
+    /// <summary>After every optimizer step (warm-ups and cosine schedules counted in iterations).</summary>
+    PerIteration,
+}
+
+/// <summary>What a hook sees of the running loop.</summary>
+public sealed class TrainerContext
+{
+    internal TrainerContext(TrainOptions options, RunDirectory run, TrainingState state, Optimizer optimizer, LRScheduler scheduler, IProgressReporter progress, int epochs, long batchesPerEpoch)
+    {
+        Options = options;
+        Run = run;
+        State = state;
+        Optimizer = optimizer;
+        Scheduler = scheduler;
+        Progress = progress;
+        Epochs = epochs;
+        BatchesPerEpoch = batchesPerEpoch;
+    }
+
+    public TrainOptions Options { get; }
+    public RunDirectory Run { get; }
+
+    /// <summary>The counters (<see cref="TrainingState.Epoch"/>, <see cref="TrainingState.GlobalStep"/>, ...) and everything checkpointed.</summary>
+    public TrainingState State { get; }
+
+    public Optimizer Optimizer { get; }
+    public LRScheduler Scheduler { get; }
+    public IProgressReporter Progress { get; }
+
+    /// <summary>The epochs this run trains (overrides and quick runs applied).</summary>
+    public int Epochs { get; }
+
+    public long BatchesPerEpoch { get; }
+}
+
+/// <summary>
+/// Extension points of the loop, for an experiment's own partial class: derive and override what you need (each
+/// default does nothing). Hooks run on the training thread, inside the loop's dispose scopes.
+/// </summary>
+public class TrainerHooks<TBatch> where TBatch : IBatch
+{
+    /// <summary>After each batch's backward pass (and, at an accumulation boundary, the optimizer step).</summary>
+    public virtual void OnBatchEnd(TrainerContext context, TBatch batch, IStepLoss loss) { }
+
+    /// <summary>
+    /// After each epoch's training and evaluation, before the epoch is logged and checkpointed: add custom metrics
+    /// to <paramref name="values"/> (they are logged under the "train" phase's record of the epoch and shown).
+    /// </summary>
+    public virtual void OnEpochEnd(TrainerContext context, IDictionary<string, double> values) { }
+}
+
+/// <summary>
+/// The training loop as a library object: epochs of batches from a seeded loader, a step the experiment provides
+/// (the generated fused loss), backward, gradient accumulation, clipping by norm and by value, the optimizer and a
+/// per-epoch or per-iteration LR schedule, the divergence guard, loss averages logged every
+/// <see cref="TrainOptions.LogInterval"/> steps and at each epoch's end, evaluation every N epochs, atomic checkpoints
+/// (<c>latest</c>, <c>best</c> by a metric) with exact resume — mid-epoch too —, progress, and <c>summary.json</c>.
+/// Generic over the batch type, so classification, detection and person search plug in their own step and
+/// evaluation and share the rest.
+/// </summary>
+public sealed class Trainer<TBatch> where TBatch : class, IBatch
+{
+    /// <summary>The experiment's name: the run directory's parent and the messages' subject.</summary>
+    public required string Experiment { get; init; }
+
+    /// <summary>The experiment's resolved configuration (YAML), written to the run directory with the run's settings.</summary>
+    public string Configuration { get; init; } = "";
+
+    /// <summary>The loss terms' names, in the order of <see cref="IStepLoss.Terms"/>.</summary>
+    public required IReadOnlyList<string> Terms { get; init; }
+
+    /// <summary>
+    /// One step's loss for a batch; the second argument is the training progress in epochs (fractional within an
+    /// epoch) for weight schedules. The loop backpropagates its total and disposes it.
+    /// </summary>
+    public required Func<TBatch, double, IStepLoss> Step { get; init; }
+
+    /// <summary>The modules that train (the student, adapters), by checkpoint name: put in training mode each epoch, clipped, checkpointed.</summary>
+    public required IReadOnlyList<KeyValuePair<string, Module>> Trained { get; init; }
+
+    public required IBatchDataset<TBatch> TrainData { get; init; }
+
+    /// <summary>The training augmentation, applied per batch from a generator seeded by (run seed, epoch, batch).</summary>
+    public IBatchTransform<TBatch>? TrainTransform { get; init; }
+
+    /// <summary>Builds the optimizer for the trained modules' parameters (frozen ones left out).</summary>
+    public required Func<TrainOptions, Optimizer> CreateOptimizer { get; init; }
+
+    /// <summary>Builds the LR schedule for the run's epochs and the optimizer steps per epoch.</summary>
+    public required Func<Optimizer, int, long, LRScheduler> CreateScheduler { get; init; }
+
+    public ScheduleStep ScheduleStep { get; init; } = ScheduleStep.PerEpoch;
+
+    /// <summary>The student's evaluation (<c>val_top1</c>, ...) given an optional batch cap; null: the run is not evaluated.</summary>
+    public Func<long?, Dictionary<string, double>>? Evaluate { get; init; }
+
+    /// <summary>The teachers' evaluation, logged once before the first step (<c>teacher_top1</c>, ...); null: none.</summary>
+    public Func<long?, Dictionary<string, double>>? EvaluateTeachers { get; init; }
+
+    /// <summary>Loads the teachers' weights and moves them to the device in evaluation mode, before anything trains.</summary>
+    public Action<TrainOptions, IProgressReporter, Device>? LoadTeachers { get; init; }
+
+    /// <summary>The modules that must be on the run's device besides the trained ones (teachers move themselves in <see cref="LoadTeachers"/>).</summary>
+    public IReadOnlyList<Module> Others { get; init; } = [];
+
+    public required int DeclaredEpochs { get; init; }
+
+    public required int DeclaredBatchSize { get; init; }
+
+    /// <summary>The declared clipping of the gradients' total norm; a run's <see cref="TrainOptions.GradClipNorm"/> overrides it.</summary>
+    public double? DeclaredClipGradNorm { get; init; }
+
+    /// <summary>The declared evaluation interval in epochs (0: only at the end); a run's <see cref="TrainOptions.EvalInterval"/> overrides it.</summary>
+    public int DeclaredEvalEvery { get; init; } = 1;
+
+    /// <summary>Batches whose gradients are summed before one optimizer step (each loss scaled by 1/N); a run's <see cref="TrainOptions.AccumulationSteps"/> overrides it.</summary>
+    public int DeclaredAccumulationSteps { get; init; } = 1;
+
+    /// <summary>The metric that picks the <c>best</c> checkpoint, unless the run names another.</summary>
+    public string DefaultBestMetric { get; init; } = "val_top1";
+
+    public TrainerHooks<TBatch> Hooks { get; init; } = new();
+
+    /// <summary>
+    /// Trains with <paramref name="options"/>: a new run, or with <see cref="TrainOptions.Resume"/> the continuation of
+    /// a checkpoint, exactly (the same batches, optimizer and scheduler state and random numbers as an uninterrupted run).
+    /// </summary>
+    public TrainResult Fit(TrainOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        options.ApplyThreads();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var device = options.ResolveDevice();
+        var epochs = options.EffectiveEpochs(DeclaredEpochs);
+        var batchSize = options.BatchSize ?? DeclaredBatchSize;
+        var batchLimit = options.EffectiveBatchLimit;
+        var clipNorm = options.GradClipNorm ?? DeclaredClipGradNorm;
+        var evalEvery = options.EvalInterval ?? DeclaredEvalEvery;
+        var accumulation = options.AccumulationSteps ?? DeclaredAccumulationSteps;
+        if (accumulation < 1) throw new DistillRuntimeException($"'{Experiment}': gradient accumulation needs at least 1 batch per step (got {accumulation})");
+
+        using var run = RunDirectory.ForOptions(Experiment, options);
+        run.WriteConfig(Configuration + FormattableString.Invariant(
+            $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")} }}\n"));
+        using var progress = ProgressReporter.Create(options.Progress, options.ProgressInterval);
+
+        LoadTeachers?.Invoke(options, progress, device);
+        foreach (var (_, module) in Trained) module.to(device);
+        foreach (var module in Others) module.to(device);
+        using var optimizer = CreateOptimizer(options);
+        var trainable = Trained.SelectMany(m => m.Value.parameters()).Where(p => p.requires_grad).ToArray();
+
+        var loader = new DataLoader<TBatch>(TrainData,
+            new DataLoaderOptions { BatchSize = batchSize, Seed = options.SeedFor("loader"), Device = device, DropLast = true }, TrainTransform);
+        var batchesPerEpoch = Math.Min(loader.BatchesPerEpoch, batchLimit ?? long.MaxValue);
+        if (batchesPerEpoch == 0)
+            throw new DistillRuntimeException($"'{Experiment}': the training data has {TrainData.Count} samples, fewer than one batch of {batchSize}");
+        var stepsPerEpoch = (batchesPerEpoch + accumulation - 1) / accumulation;
+        var scheduler = CreateScheduler(optimizer, epochs, stepsPerEpoch);
+
+        var state = new TrainingState().AddOptimizer("optimizer", optimizer).AddScheduler("scheduler", scheduler);
+        foreach (var (name, module) in Trained) state.AddModule(name, module);
+        var checkpointer = run.CreateCheckpointer(options.KeepLastCheckpoints, options.BestMode);
+        if (run.ResumeCheckpoint is { } resumeFrom)
+        {
+            var resumed = checkpointer.Restore(resumeFrom, state);
+            run.LogResume(resumed);
+            progress.Message($"resumed from {resumed.Name} (epoch {state.Epoch}, step {state.GlobalStep})");
+        }
+        var context = new TrainerContext(options, run, state, optimizer, scheduler, progress, epochs, batchesPerEpoch);
+
+        using var guard = new DivergenceGuard(Terms, options.DivergenceCheckInterval);
+        using var averages = new LossAverages([LossAverages.TotalName, .. Terms]);
+        using var window = new LossAverages([LossAverages.TotalName, .. Terms]);
+        var bestMetric = options.BestMetric ?? DefaultBestMetric;
+        var last = new Dictionary<string, double>();
+        if (state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null)
+        {
+            var teacherValues = EvaluateTeachers(batchLimit);
+            run.Log("teacher", teacherValues, 0, 0);
+            progress.Message("teachers: " + string.Join(", ", teacherValues.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}"))));
+        }
+
+        for (var epoch = state.Epoch; epoch < epochs; epoch++)
+        {
+            progress.StartEpoch(epoch + 1, epochs, batchesPerEpoch - state.BatchInEpoch);
+            averages.Reset();
+            foreach (var (_, module) in Trained) module.train();
+            var lr = optimizer.param_groups[0].lr;
+            foreach (var batch in loader.Epoch(epoch, state.BatchInEpoch))
+            {
+                using (batch)
+                {
+                    if (state.BatchInEpoch >= batchesPerEpoch) break;
+                    var groupStart = state.BatchInEpoch / accumulation * accumulation;
+                    if (state.BatchInEpoch == groupStart && state.GlobalStep >= options.StopAfterSteps)
+                        return Stopped(run, checkpointer, state, guard, progress, last, clock);
+                    using (torch.NewDisposeScope())
+                    {
+                        // The batches of one optimizer step: `accumulation` of them, fewer in the epoch's last group.
+                        var group = Math.Min(accumulation, batchesPerEpoch - groupStart);
+                        if (state.BatchInEpoch == groupStart) optimizer.zero_grad();
+                        using var loss = Step(batch, epoch + (double)state.BatchInEpoch / batchesPerEpoch);
+                        (group == 1 ? loss.Total : loss.Total / group).backward();
+                        state.BatchInEpoch++;
+                        var stepped = state.BatchInEpoch - groupStart == group;
+                        if (stepped)
+                        {
+                            if (clipNorm is { } maxNorm) torch.nn.utils.clip_grad_norm_(trainable, maxNorm);
+                            if (options.GradClipValue is { } maxValue) torch.nn.utils.clip_grad_value_(trainable, maxValue);
+                            optimizer.step();
+                            state.GlobalStep++;
+                            if (ScheduleStep == ScheduleStep.PerIteration) scheduler.step();
+                        }
+                        guard.Observe(loss.Total, loss.Terms, epoch + 1, state.GlobalStep);
+                        averages.Add(LossAverages.TotalName, loss.Total, batch.Count);
+                        window.Add(LossAverages.TotalName, loss.Total, batch.Count);
+                        for (var t = 0; t < Terms.Count; t++)
+                        {
+                            averages.Add(Terms[t], loss.Terms[t], batch.Count);
+                            window.Add(Terms[t], loss.Terms[t], batch.Count);
+                        }
+                        progress.Advance(1, batch.Count);
+                        Hooks.OnBatchEnd(context, batch, loss);
+                        if (stepped)
+                        {
+                            if (options.LogInterval > 0 && state.GlobalStep % options.LogInterval == 0)
+                            {
+                                run.Log("train_step", new Dictionary<string, double>(window.Compute()) { ["lr"] = optimizer.param_groups[0].lr }, epoch + 1, state.GlobalStep);
+                                window.Reset();
+                            }
+                            if (options.CheckpointEverySteps is { } every && state.GlobalStep % every == 0) checkpointer.Save(state);
+                        }
+                    }
+                }
+            }
+            guard.Flush();
+            if (ScheduleStep == ScheduleStep.PerEpoch) scheduler.step();
+            state.Epoch = epoch + 1;
+            state.BatchInEpoch = 0;
+
+            var trainValues = new Dictionary<string, double>(averages.Compute()) { ["lr"] = lr };
+            var evaluation = Evaluate is not null && (state.Epoch == epochs || (evalEvery > 0 && state.Epoch % evalEvery == 0))
+                ? Evaluate(batchLimit)
+                : null;
+            var values = new Dictionary<string, double>(trainValues);
+            foreach (var (name, value) in evaluation ?? []) values[name] = value;
+            var known = values.Keys.ToHashSet(StringComparer.Ordinal);
+            Hooks.OnEpochEnd(context, values);
+            // A hook's own metrics are logged with the epoch's training record.
+            foreach (var (name, value) in values)
+                if (!known.Contains(name)) trainValues[name] = value;
+            run.Log("train", trainValues, state.Epoch, state.GlobalStep);
+            if (evaluation is not null) run.Log("val", evaluation, state.Epoch, state.GlobalStep);
+            double? metric = values.TryGetValue(bestMetric, out var selected) ? selected : null;
+            progress.EndEpoch(values);
+            last = values;
+            if (state.Epoch == epochs || (options.CheckpointInterval > 0 && state.Epoch % options.CheckpointInterval == 0)) checkpointer.Save(state, metric);
+        }
+
+        var result = new TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed);
+        run.WriteSummary(result.ToJson());
+        return result;
+    }
+
+    private static TrainResult Stopped(RunDirectory run, Checkpointer checkpointer, TrainingState state, DivergenceGuard guard, IProgressReporter progress,
+        Dictionary<string, double> last, System.Diagnostics.Stopwatch clock)
+    {
+        // Stopped on request: a checkpoint (mid-epoch, too) from which a resumed run continues exactly.
+        guard.Flush();
+        checkpointer.Save(state);
+        var stopped = new TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed, Completed: false);
+        run.WriteSummary(stopped.ToJson());
+        progress.Message($"stopped after step {state.GlobalStep} (epoch {state.Epoch + 1}, batch {state.BatchInEpoch}); resume to continue");
+        return stopped;
+    }
+}
