@@ -130,13 +130,13 @@ internal sealed record StepSubject(
         {
             var e = new FaceGkdK10000Experiment();
             return new StepSubject(FaceGkdK10000Experiment.ExperimentName, e.Teacher, e.Student, GroupSizeOf(FaceGkdK10000Experiment.LossTerms),
-                (x, y) => { var l = e.ComputeLoss(x, y); return (l.Total, l.Ce, l.Gkd, l); }, e.DisposeModules);
+                (x, y) => { var l = e.ComputeLoss(x, y, epoch: 0); return (l.Total, l.Ce, l.Gkd, l); }, e.DisposeModules);
         },
         [50000] = () =>
         {
             var e = new FaceGkdK50000Experiment();
             return new StepSubject(FaceGkdK50000Experiment.ExperimentName, e.Teacher, e.Student, GroupSizeOf(FaceGkdK50000Experiment.LossTerms),
-                (x, y) => { var l = e.ComputeLoss(x, y); return (l.Total, l.Ce, l.Gkd, l); }, e.DisposeModules);
+                (x, y) => { var l = e.ComputeLoss(x, y, epoch: 0); return (l.Total, l.Ce, l.Gkd, l); }, e.DisposeModules);
         },
     };
 

@@ -27,7 +27,7 @@ var baseline = Tensor.LiveCount;
 (double Total, long Live) Fused()
 {
     using var scope = torch.NewDisposeScope();
-    using var loss = experiment.ComputeLoss(x, y);
+    using var loss = experiment.ComputeLoss(x, y, epoch: 0);
     var live = Tensor.LiveCount - baseline;
     loss.Total.backward();
     return (loss.Total.item<float>(), live);

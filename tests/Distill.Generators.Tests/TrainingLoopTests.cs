@@ -158,6 +158,59 @@ public class TrainingLoopTests
     }
 
     [Fact]
+    public void The_experiments_own_part_of_the_class_adds_hooks_and_metrics_to_the_generated_loop()
+    {
+        const string yaml = "name: e2e-hooked\n" + Data + "\n" + """
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
+            losses:
+              ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+            schedule: { epochs: 2 }
+            """;
+        const string part = """
+            using Distill.Data;
+            using Distill.Runtime;
+
+            namespace Distill.Experiments.Generated;
+
+            public sealed partial class E2eHookedExperiment
+            {
+                partial void ConfigureHooks(ref TrainerHooks<ImageBatch>? hooks) => hooks = new Counting();
+
+                private sealed class Counting : TrainerHooks<ImageBatch>
+                {
+                    private int _batches;
+                    private double _lastCe;
+
+                    public override void OnBatchEnd(TrainerContext context, ImageBatch batch, IStepLoss loss)
+                    {
+                        _batches++;
+                        _lastCe = loss.Terms[0].item<float>();
+                    }
+
+                    public override void OnEpochEnd(TrainerContext context, System.Collections.Generic.IDictionary<string, double> values)
+                    {
+                        values["batches_seen"] = _batches;
+                        values["last_ce"] = _lastCe;
+                    }
+                }
+            }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("hooked.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation(part));
+        Assert.Empty(result.GeneratorDiagnostics);
+        using var pe = new MemoryStream();
+        var emit = result.Output.Emit(pe);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        var assembly = Assembly.Load(pe.ToArray());
+        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+
+        using var tmp = new TempDir();
+        var run = ExperimentRegistry.Find("e2e-hooked")!.Run(Options(tmp.Path));
+        var train = RunDirectory.ReadMetrics(run.RunPath).Where(r => r.Phase == "train").ToList();
+        Assert.Equal(new[] { 6.0, 12.0 }, train.Select(r => r.Values["batches_seen"])); // 96 samples in batches of 16, two epochs
+        Assert.All(train, r => Assert.True(r.Values["last_ce"] > 0));
+    }
+
+    [Fact]
     public void The_run_sets_the_thread_count_it_is_given()
     {
         using var tmp = new TempDir();
@@ -261,7 +314,7 @@ public class TrainingLoopTests
         Assert.Contains("Student.forward_taps(image, global::Distill.Models.MobileFaceNet.Taps.MarginLogits, label)", loss);
         var train = generated["FaceGkdExperiment.Train.g.cs"];
         Assert.Contains("new global::Distill.Runtime.EmbeddingCollector(flip: true)", train);
-        Assert.Contains("var bestMetric = options.BestMetric ?? \"val_verify_acc\";", train);
+        Assert.Contains("DefaultBestMetric = \"val_verify_acc\",", train);
         Assert.DoesNotContain("TopKAccuracy", train);
         Snapshot.Verify(train, nameof(TrainingLoopTests), nameof(A_face_experiment_passes_labels_to_margin_taps_and_evaluates_by_verification), "FaceGkdExperiment.Train.g.cs");
     }

@@ -23,7 +23,7 @@ internal static class GeneratedMembers
     public static readonly string[] Train =
     {
         "DeclaredEpochs", "DeclaredBatchSize", "s_info", "Info", "RegisterExperiment", "Run", "Train", "Evaluate", "EvaluateTeachers", "LoadTeachers",
-        "CreateOptimizer", "CreateScheduler", "DisposeModules",
+        "CreateOptimizer", "CreateScheduler", "DisposeModules", "ConfigureHooks", "ValidationLoader",
     };
 
     /// <summary><see cref="LossEmitter.EmitYamlMembers"/>: a YAML experiment's data sets (its models are named after them).</summary>

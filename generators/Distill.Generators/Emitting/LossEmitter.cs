@@ -103,7 +103,7 @@ internal static class LossEmitter
     private static void EmitTerms(SourceWriter w, LossPlan plan)
     {
         w.Line("/// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>");
-        using (w.Open("public sealed class LossBreakdown : System.IDisposable"))
+        using (w.Open("public sealed class LossBreakdown : global::Distill.Runtime.IStepLoss"))
         {
             w.Line("/// <summary>The weighted sum of the terms (with gradient).</summary>");
             w.Line("public Tensor Total { get; }");
@@ -124,6 +124,9 @@ internal static class LossEmitter
                 for (var i = 0; i < plan.Terms.Count; i++) w.Line($"{plan.Terms[i].Property} = {parameterNames[i]};");
             }
             w.Line();
+            w.Line("/// <summary>Every term's value, in the order the experiment declares them (the loop's logs and divergence guard).</summary>");
+            w.Line($"global::System.Collections.Generic.IReadOnlyList<Tensor> global::Distill.Runtime.IStepLoss.Terms => [{string.Join(", ", plan.Terms.Select(t => t.Property))}];");
+            w.Line();
             w.Line("/// <summary>Frees the total and every term's value.</summary>");
             using (w.Open("public void Dispose()"))
             {
@@ -141,12 +144,15 @@ internal static class LossEmitter
         w.Line("/// total = " + Xml(string.Join(" + ", plan.Terms.Select(t => $"{Weight(t)}·{t.Name}"))));
         foreach (var t in plan.Terms) w.Line($"/// {t.Name} = {Xml(t.Formula)}");
         w.Line("/// </code>");
-        w.Line("/// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.");
+        w.Line(plan.HasDecay
+            ? "/// <c>epoch</c> is the training progress in epochs (fractional within an epoch) and <c>epochs</c> the run's length, for the weight schedules."
+            : "/// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.");
         w.Line("/// Call the teachers' <c>eval()</c> once before training; they run here without gradients.");
         w.Line("/// </summary>");
         var batch = string.Join(", ", plan.BatchParameters.Select(p => $"Tensor {p}"));
-        var epochs = plan.HasDecay ? $", double epochs = {SourceWriter.Literal((double)System.Math.Max(plan.Epochs, 1))}" : "";
-        using (w.Open($"public LossBreakdown ComputeLoss({batch}, double epoch = 0{epochs})"))
+        // No defaults: a forgotten progress argument would silently give warmed-up terms weight 0.
+        var epochs = plan.HasDecay ? ", double epochs" : "";
+        using (w.Open($"public LossBreakdown ComputeLoss({batch}, double epoch{epochs})"))
         {
             w.Line("using var scope = torch.NewDisposeScope();");
             var input = plan.BatchParameters[0];

@@ -4,11 +4,12 @@ using Distill.Generators.Planning;
 namespace Distill.Generators.Emitting;
 
 /// <summary>
-/// Emits an experiment's training loop on the runtime services: <c>Train(options)</c> (run directory, teacher
-/// weights, optimizer and LR schedule, epochs of fused loss steps with gradient clipping and the divergence
-/// guard, evaluation, atomic checkpoints, exact resume, summary), the static <c>Run(options)</c> that builds the
-/// experiment from the run's seed, and the registration the runner lists. The loop is written out in full so a
-/// researcher can read and step through it; what is the same for every experiment lives in Distill.Runtime.
+/// Emits what only the generator knows of an experiment's training: <c>Train(options)</c>, which hands the runtime's
+/// <c>Trainer</c> the fused loss as its step, the trained modules, the data, the declared settings and the
+/// evaluation; the typed evaluation of the student and the teachers; the teachers' weights; the optimizer and LR
+/// schedule; the static <c>Run(options)</c> that builds the experiment from the run's seed; and the registration
+/// the runner lists. The loop itself (accumulation, clipping, schedules, the divergence guard, checkpoints, exact
+/// resume, logging, progress, hooks) is library code in Distill.Runtime.
 /// </summary>
 internal static class TrainEmitter
 {
@@ -98,150 +99,67 @@ internal static class TrainEmitter
     private static void EmitTrain(SourceWriter w, LossPlan plan, TrainPlan t)
     {
         var student = plan.Models.First(m => !m.IsTeacher);
-        var trained = new[] { student.Property }.Concat(plan.Adapters.Select(a => a.Property)).ToList();
-        var termNames = plan.Terms.Select(x => x.Name).ToList();
         var batchType = t.Train.BatchType;
+        var trainer = $"{Rt}Trainer<{batchType}>";
+        var hooks = $"{Rt}TrainerHooks<{batchType}>";
 
         w.Line("/// <summary>");
-        w.Line($"/// Trains '{Xml(Model.UserText.Comment(t.ExperimentName))}': {DeclaredText(t)}. Everything a run writes goes to");
-        w.Line("/// <c>&lt;OutputRoot&gt;/&lt;experiment&gt;/&lt;run&gt;/</c>: the config, <c>metrics.jsonl</c> (phases train, val, teacher),");
-        w.Line($"/// checkpoints (<c>latest</c>, <c>best</c> by <c>{t.DefaultBestMetric}</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues");
-        w.Line("/// the latest checkpoint exactly: same batches, same optimizer and scheduler state, same random numbers.");
+        w.Line($"/// Trains '{Xml(Model.UserText.Comment(t.ExperimentName))}': {DeclaredText(t)}, on the runtime's");
+        w.Line("/// <c>Trainer</c>. Everything a run writes goes to <c>&lt;OutputRoot&gt;/&lt;experiment&gt;/&lt;run&gt;/</c>:");
+        w.Line("/// the config, <c>metrics.jsonl</c> (phases train, train_step, val, teacher), checkpoints (<c>latest</c>, <c>best</c> by");
+        w.Line($"/// <c>{t.DefaultBestMetric}</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues the latest checkpoint exactly.");
         w.Line("/// </summary>");
         using (w.Open($"public {Rt}TrainResult Train({Rt}TrainOptions options)"))
         {
-            w.Line("options.Validate();");
-            w.Line("options.ApplyThreads();");
-            w.Line("var clock = global::System.Diagnostics.Stopwatch.StartNew();");
-            w.Line("var device = options.ResolveDevice();");
-            w.Line("var epochs = options.EffectiveEpochs(DeclaredEpochs);");
-            w.Line("var batchSize = options.BatchSize ?? DeclaredBatchSize;");
-            w.Line("var batchLimit = options.EffectiveBatchLimit;");
-            w.Line("var clipNorm = options.GradClipNorm" + (t.ClipGradNorm > 0 ? $" ?? {SourceWriter.Literal(t.ClipGradNorm)}" : "") + ";");
-            w.Line($"using var run = {Rt}RunDirectory.ForOptions(ExperimentName, options);");
-            w.Line("run.WriteConfig(Configuration + global::System.FormattableString.Invariant(");
-            w.Line("    $\"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? \"true\" : \"false\")} }}\\n\"));");
-            w.Line($"using var progress = {Rt}ProgressReporter.Create(options.Progress, options.ProgressInterval);");
-            w.Line();
-            w.Line("// The models: teachers with their weights, in evaluation mode (they never train); the student and adapters on the device.");
-            w.Line("LoadTeachers(options, progress, device);");
-            foreach (var m in trained) w.Line($"{m}.to(device);");
-            w.Line("using var optimizer = CreateOptimizer(options);");
-            w.Line("var scheduler = CreateScheduler(optimizer, epochs);");
-            w.Line($"var trainable = {string.Join(".Concat(", trained.Select(m => m + ".parameters()"))}{new string(')', trained.Count - 1)}.Where(p => p.requires_grad).ToArray<Tensor>();");
-            w.Line();
-            w.Line("// Checkpointed state; a resumed run continues from it.");
-            w.Line($"var state = new {Rt}TrainingState()");
-            w.Line($"    .AddModule({Rt}TeacherWeights.StudentModule, {student.Property})");
-            foreach (var a in plan.Adapters) w.Line($"    .AddModule({SourceWriter.Literal(a.Name)}, {a.Property})");
-            w.Line("    .AddOptimizer(\"optimizer\", optimizer)");
-            w.Line("    .AddScheduler(\"scheduler\", scheduler);");
-            w.Line("var checkpointer = run.CreateCheckpointer(options.KeepLastCheckpoints, options.BestMode);");
-            using (w.Open("if (run.ResumeCheckpoint is { } resumeFrom)"))
-            {
-                w.Line("var resumed = checkpointer.Restore(resumeFrom, state);");
-                w.Line("run.LogResume(resumed);");
-                w.Line("progress.Message($\"resumed from {resumed.Name} (epoch {state.Epoch}, step {state.GlobalStep})\");");
-            }
-            w.Line();
-            w.Line("// The data: shuffled from the run's seed, augmented per (seed, epoch, batch), so a resumed epoch replays exactly.");
-            var trainTransform = t.Train.IsImageDataset ? $"{Data}ImageTransform.Train({t.Train.Member}.Normalization)" : "null";
-            w.Line($"var trainLoader = new {Data}DataLoader<{batchType}>({t.Train.Member},");
-            w.Line($"    new {Data}DataLoaderOptions {{ BatchSize = batchSize, Seed = options.SeedFor(\"loader\"), Device = device, DropLast = true }}, {trainTransform});");
-            if (t.Validation is { } val)
-            {
-                // Every split is normalised with the training split's statistics, as the model was trained on them.
-                var normalization = t.Train.IsImageDataset ? t.Train.Member : val.Member;
-                var valTransform = val.IsImageDataset ? $"{Data}ImageTransform.Eval({normalization}.Normalization)" : "null";
-                w.Line($"var valLoader = new {Data}DataLoader<{val.BatchType}>({val.Member},");
-                w.Line($"    new {Data}DataLoaderOptions {{ BatchSize = batchSize, Shuffle = false, Device = device }}, {valTransform});");
-            }
-            w.Line("var batchesPerEpoch = global::System.Math.Min(trainLoader.BatchesPerEpoch, batchLimit ?? long.MaxValue);");
-            using (w.Open("if (batchesPerEpoch == 0)"))
-                // The name is an experiment name (letters, digits, '-', '_'): nothing in it can end or interpolate into the string.
-                w.Line($"throw new {Rt}DistillRuntimeException($\"'{t.ExperimentName}': the training data has {{trainLoader.Dataset.Count}} samples, fewer than one batch of {{batchSize}}\");");
-            w.Line();
-            w.Line($"string[] terms = [{string.Join(", ", termNames.Select(SourceWriter.Literal))}];");
-            w.Line($"using var guard = new {Rt}DivergenceGuard(terms, options.DivergenceCheckInterval);");
-            w.Line($"using var averages = new {Rt}LossAverages([{Rt}LossAverages.TotalName, .. terms]);");
-            w.Line($"var bestMetric = options.BestMetric ?? {SourceWriter.Literal(t.DefaultBestMetric)};");
-            w.Line("var last = new global::System.Collections.Generic.Dictionary<string, double>();");
+            w.Line($"{hooks}? hooks = null;");
+            w.Line("ConfigureHooks(ref hooks);");
+            w.Line($"var trainer = new {trainer}");
+            w.Line("{");
+            w.Indent++;
+            w.Line("Experiment = ExperimentName,");
+            w.Line("Configuration = Configuration,");
+            w.Line($"Terms = [{string.Join(", ", plan.Terms.Select(x => SourceWriter.Literal(x.Name)))}],");
+            var args = string.Join(", ", plan.BatchFields.Select(f => "batch." + f));
+            w.Line($"Step = (batch, progress) => ComputeLoss({args}, progress.Epoch{(plan.HasDecay ? ", progress.Epochs" : "")}),");
+            var trained = new[] { $"new({Rt}TeacherWeights.StudentModule, {student.Property})" }
+                .Concat(plan.Adapters.Select(a => $"new({SourceWriter.Literal(a.Name)}, {a.Property})"));
+            w.Line($"Trained = [{string.Join(", ", trained)}],");
+            w.Line($"TrainData = {t.Train.Member},");
+            if (t.Train.IsImageDataset)
+                // Augmented per (seed, epoch, batch), so a resumed epoch replays exactly.
+                w.Line($"TrainTransform = {Data}ImageTransform.Train({t.Train.Member}.Normalization),");
+            w.Line("CreateOptimizer = CreateOptimizer,");
+            w.Line("CreateScheduler = (optimizer, epochs, _) => CreateScheduler(optimizer, epochs),");
+            if (t.Validation is not null && t.Student is not null)
+                w.Line("Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),");
             if (t.EvaluatesTeachers)
-            {
-                using (w.Open("if (state.GlobalStep == 0)"))
-                {
-                    w.Line("// The teachers' accuracy, once: the reference the student is measured against.");
-                    w.Line("var teacherValues = EvaluateTeachers(valLoader, batchLimit);");
-                    w.Line("run.Log(\"teacher\", teacherValues, 0, 0);");
-                    w.Line("progress.Message(\"teachers: \" + string.Join(\", \", global::System.Linq.Enumerable.Select(teacherValues, kv => global::System.FormattableString.Invariant($\"{kv.Key} {kv.Value:0.0000}\"))));");
-                }
-            }
-            w.Line();
-            using (w.Open("for (var epoch = state.Epoch; epoch < epochs; epoch++)"))
-            {
-                w.Line("progress.StartEpoch(epoch + 1, epochs, batchesPerEpoch - state.BatchInEpoch);");
-                w.Line("averages.Reset();");
-                foreach (var m in trained) w.Line($"{m}.train();");
-                w.Line("var lr = optimizer.param_groups[0].lr;");
-                using (w.Open("foreach (var batch in trainLoader.Epoch(epoch, state.BatchInEpoch))"))
-                using (w.Open("using (batch)"))
-                {
-                    w.Line("if (state.BatchInEpoch >= batchesPerEpoch) break;");
-                    using (w.Open("if (state.GlobalStep >= options.StopAfterSteps)"))
-                    {
-                        w.Line("// Stopped on request: a checkpoint (mid-epoch, too) from which a resumed run continues exactly.");
-                        w.Line("guard.Flush();");
-                        w.Line("checkpointer.Save(state);");
-                        w.Line($"var stopped = new {Rt}TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed, Completed: false);");
-                        w.Line("run.WriteSummary(stopped.ToJson());");
-                        w.Line("progress.Message($\"stopped after step {state.GlobalStep} (epoch {state.Epoch + 1}, batch {state.BatchInEpoch}); resume to continue\");");
-                        w.Line("return stopped;");
-                    }
-                    using (w.Open("using (torch.NewDisposeScope())"))
-                    {
-                        var args = string.Join(", ", plan.BatchFields.Select(f => "batch." + f));
-                        var epochArg = plan.HasDecay ? ", epochs" : "";
-                        w.Line("optimizer.zero_grad();");
-                        w.Line($"using var loss = ComputeLoss({args}, epoch + (double)state.BatchInEpoch / batchesPerEpoch{epochArg});");
-                        w.Line("loss.Total.backward();");
-                        w.Line("if (clipNorm is { } maxNorm) torch.nn.utils.clip_grad_norm_(trainable, maxNorm);");
-                        w.Line("optimizer.step();");
-                        w.Line("state.GlobalStep++;");
-                        w.Line("state.BatchInEpoch++;");
-                        w.Line($"guard.Observe(loss.Total, [{string.Join(", ", plan.Terms.Select(x => "loss." + x.Property))}], epoch + 1, state.GlobalStep);");
-                        w.Line($"averages.Add({Rt}LossAverages.TotalName, loss.Total, batch.Count);");
-                        foreach (var term in plan.Terms) w.Line($"averages.Add({SourceWriter.Literal(term.Name)}, loss.{term.Property}, batch.Count);");
-                        w.Line("progress.Advance(1, batch.Count);");
-                        w.Line("if (options.CheckpointEverySteps is { } every && state.GlobalStep % every == 0) checkpointer.Save(state);");
-                    }
-                }
-                w.Line("guard.Flush();");
-                w.Line("scheduler.step();");
-                w.Line("state.Epoch = epoch + 1;");
-                w.Line("state.BatchInEpoch = 0;");
-                w.Line();
-                w.Line("var values = new global::System.Collections.Generic.Dictionary<string, double>(averages.Compute()) { [\"lr\"] = lr };");
-                w.Line("run.Log(\"train\", values, state.Epoch, state.GlobalStep);");
-                w.Line("double? metric = null;");
-                if (t.Validation is not null && t.Student is not null)
-                {
-                    using (w.Open(t.EvalEvery == 1 ? "// Evaluated every epoch." : $"if (state.Epoch % {t.EvalEvery} == 0 || state.Epoch == epochs)"))
-                    {
-                        w.Line("var evaluation = Evaluate(valLoader, batchLimit);");
-                        w.Line("run.Log(\"val\", evaluation, state.Epoch, state.GlobalStep);");
-                        w.Line("foreach (var (name, value) in evaluation) values[name] = value;");
-                        w.Line("if (evaluation.TryGetValue(bestMetric, out var selected)) metric = selected;");
-                    }
-                }
-                w.Line("progress.EndEpoch(values);");
-                w.Line("last = values;");
-                w.Line("if (state.Epoch == epochs || (options.CheckpointInterval > 0 && state.Epoch % options.CheckpointInterval == 0)) checkpointer.Save(state, metric);");
-            }
-            w.Line();
-            w.Line($"var result = new {Rt}TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed);");
-            w.Line("run.WriteSummary(result.ToJson());");
-            w.Line("return result;");
+                w.Line("EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),");
+            if (t.Teachers.Count > 0) w.Line("LoadTeachers = LoadTeachers,");
+            w.Line("DeclaredEpochs = DeclaredEpochs,");
+            w.Line("DeclaredBatchSize = DeclaredBatchSize,");
+            if (t.ClipGradNorm > 0) w.Line($"DeclaredClipGradNorm = {SourceWriter.Literal(t.ClipGradNorm)},");
+            w.Line($"DeclaredEvalEvery = {t.EvalEvery},");
+            w.Line($"DefaultBestMetric = {SourceWriter.Literal(t.DefaultBestMetric)},");
+            w.Line("Hooks = hooks ?? new(),");
+            w.Indent--;
+            w.Line("};");
+            w.Line("return trainer.Fit(options);");
         }
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Called by <see cref=\"Train\"/> before it builds the loop: implement it in your part of the class and set");
+        w.Line("/// <paramref name=\"hooks\"/> to a <c>Distill.Runtime.TrainerHooks</c> of your own to run code after each batch or epoch");
+        w.Line("/// (custom metrics are logged with the epoch).");
+        w.Line("/// </summary>");
+        w.Line($"partial void ConfigureHooks(ref {hooks}? hooks);");
+        if (t.Validation is not { } val) return;
+        // Every split is normalised with the training split's statistics, as the model was trained on them.
+        var normalization = t.Train.IsImageDataset ? t.Train.Member : val.Member;
+        var valTransform = val.IsImageDataset ? $"{Data}ImageTransform.Eval({normalization}.Normalization)" : "null";
+        w.Line();
+        w.Line("/// <summary>The validation data in order, in the run's batches on its device, normalised as the training data is.</summary>");
+        w.Line($"private {Data}DataLoader<{val.BatchType}> ValidationLoader({Rt}EvaluationRequest request) =>");
+        w.Line($"    new({val.Member}, new {Data}DataLoaderOptions {{ BatchSize = request.BatchSize, Shuffle = false, Device = request.Device }}, {valTransform});");
     }
 
     private static void EmitEvaluate(SourceWriter w, LossPlan plan, TrainPlan t)

@@ -44,7 +44,6 @@ internal sealed record LossPlan(
     EquatableArray<PlannedAdapter> Adapters,
     EquatableArray<PlannedTerm> Terms,
     EquatableArray<string> BatchFields,
-    long Epochs,
     bool HasDecay,
     TrainPlan? Training,
     EquatableArray<PlannedDerived> Derived,

@@ -165,7 +165,7 @@ internal static class Planner
         var hasDecay = spec.Losses.Any(l => l.Schedule?.Kind is WeightScheduleKind.LinearDecay or WeightScheduleKind.WarmupThenDecay);
         var training = catalog.CanTrain ? TrainPlanner.Plan(spec, catalog, models.Select(m => (m.Spec, m.Info)).ToList(), adapters) : null;
         return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned.ToEquatableArray(), adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
-            spec.Schedule?.Epochs ?? 0, hasDecay, training, derived.ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray());
+            hasDecay, training, derived.ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray());
     }
 
     /// <summary>

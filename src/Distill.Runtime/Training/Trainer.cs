@@ -13,6 +13,17 @@ public interface IStepLoss : IDisposable
     IReadOnlyList<Tensor> Terms { get; }
 }
 
+/// <summary>Where training stands when a step's loss is computed, for the loss terms' weight schedules.</summary>
+/// <param name="Epoch">The progress in epochs, fractional within an epoch (0.5: half-way through the first).</param>
+/// <param name="Epochs">The epochs this run trains (overrides and quick runs applied).</param>
+public readonly record struct TrainingProgress(double Epoch, int Epochs);
+
+/// <summary>What an evaluation needs from the run: where to put the data, in which batches, and how many of them.</summary>
+/// <param name="Device">The run's device.</param>
+/// <param name="BatchSize">The run's batch size.</param>
+/// <param name="BatchLimit">At most this many batches (dry and quick runs); null: the whole set.</param>
+public readonly record struct EvaluationRequest(Device Device, int BatchSize, long? BatchLimit);
+
 /// <summary>When the learning-rate schedule advances.</summary>
 public enum ScheduleStep
 {
@@ -91,10 +102,10 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
     public required IReadOnlyList<string> Terms { get; init; }
 
     /// <summary>
-    /// One step's loss for a batch; the second argument is the training progress in epochs (fractional within an
-    /// epoch) for weight schedules. The loop backpropagates its total and disposes it.
+    /// One step's loss for a batch, given where training stands (for weight schedules). The loop backpropagates
+    /// its total and disposes it.
     /// </summary>
-    public required Func<TBatch, double, IStepLoss> Step { get; init; }
+    public required Func<TBatch, TrainingProgress, IStepLoss> Step { get; init; }
 
     /// <summary>The modules that train (the student, adapters), by checkpoint name: put in training mode each epoch, clipped, checkpointed.</summary>
     public required IReadOnlyList<KeyValuePair<string, Module>> Trained { get; init; }
@@ -112,11 +123,11 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
 
     public ScheduleStep ScheduleStep { get; init; } = ScheduleStep.PerEpoch;
 
-    /// <summary>The student's evaluation (<c>val_top1</c>, ...) given an optional batch cap; null: the run is not evaluated.</summary>
-    public Func<long?, Dictionary<string, double>>? Evaluate { get; init; }
+    /// <summary>The student's evaluation (<c>val_top1</c>, ...); null: the run is not evaluated.</summary>
+    public Func<EvaluationRequest, Dictionary<string, double>>? Evaluate { get; init; }
 
     /// <summary>The teachers' evaluation, logged once before the first step (<c>teacher_top1</c>, ...); null: none.</summary>
-    public Func<long?, Dictionary<string, double>>? EvaluateTeachers { get; init; }
+    public Func<EvaluationRequest, Dictionary<string, double>>? EvaluateTeachers { get; init; }
 
     /// <summary>Loads the teachers' weights and moves them to the device in evaluation mode, before anything trains.</summary>
     public Action<TrainOptions, IProgressReporter, Device>? LoadTeachers { get; init; }
@@ -190,6 +201,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             progress.Message($"resumed from {resumed.Name} (epoch {state.Epoch}, step {state.GlobalStep})");
         }
         var context = new TrainerContext(options, run, state, optimizer, scheduler, progress, epochs, batchesPerEpoch);
+        var evaluation = new EvaluationRequest(device, batchSize, batchLimit);
 
         using var guard = new DivergenceGuard(Terms, options.DivergenceCheckInterval);
         using var averages = new LossAverages([LossAverages.TotalName, .. Terms]);
@@ -198,7 +210,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         var last = new Dictionary<string, double>();
         if (state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null)
         {
-            var teacherValues = EvaluateTeachers(batchLimit);
+            var teacherValues = EvaluateTeachers(evaluation);
             run.Log("teacher", teacherValues, 0, 0);
             progress.Message("teachers: " + string.Join(", ", teacherValues.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}"))));
         }
@@ -222,7 +234,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
                         // The batches of one optimizer step: `accumulation` of them, fewer in the epoch's last group.
                         var group = Math.Min(accumulation, batchesPerEpoch - groupStart);
                         if (state.BatchInEpoch == groupStart) optimizer.zero_grad();
-                        using var loss = Step(batch, epoch + (double)state.BatchInEpoch / batchesPerEpoch);
+                        using var loss = Step(batch, new TrainingProgress(epoch + (double)state.BatchInEpoch / batchesPerEpoch, epochs));
                         (group == 1 ? loss.Total : loss.Total / group).backward();
                         state.BatchInEpoch++;
                         var stepped = state.BatchInEpoch - groupStart == group;
@@ -262,18 +274,18 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             state.BatchInEpoch = 0;
 
             var trainValues = new Dictionary<string, double>(averages.Compute()) { ["lr"] = lr };
-            var evaluation = Evaluate is not null && (state.Epoch == epochs || (evalEvery > 0 && state.Epoch % evalEvery == 0))
-                ? Evaluate(batchLimit)
+            var evaluated = Evaluate is not null && (state.Epoch == epochs || (evalEvery > 0 && state.Epoch % evalEvery == 0))
+                ? Evaluate(evaluation)
                 : null;
             var values = new Dictionary<string, double>(trainValues);
-            foreach (var (name, value) in evaluation ?? []) values[name] = value;
+            foreach (var (name, value) in evaluated ?? []) values[name] = value;
             var known = values.Keys.ToHashSet(StringComparer.Ordinal);
             Hooks.OnEpochEnd(context, values);
             // A hook's own metrics are logged with the epoch's training record.
             foreach (var (name, value) in values)
                 if (!known.Contains(name)) trainValues[name] = value;
             run.Log("train", trainValues, state.Epoch, state.GlobalStep);
-            if (evaluation is not null) run.Log("val", evaluation, state.Epoch, state.GlobalStep);
+            if (evaluated is not null) run.Log("val", evaluated, state.Epoch, state.GlobalStep);
             double? metric = values.TryGetValue(bestMetric, out var selected) ? selected : null;
             progress.EndEpoch(values);
             last = values;

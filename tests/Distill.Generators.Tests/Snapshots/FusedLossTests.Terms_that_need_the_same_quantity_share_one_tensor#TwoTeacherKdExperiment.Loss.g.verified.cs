@@ -8,7 +8,7 @@ namespace Distill.Experiments.Generated;
 partial class TwoTeacherKdExperiment
 {
     /// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>
-    public sealed class LossBreakdown : System.IDisposable
+    public sealed class LossBreakdown : global::Distill.Runtime.IStepLoss
     {
         /// <summary>The weighted sum of the terms (with gradient).</summary>
         public Tensor Total { get; }
@@ -29,6 +29,9 @@ partial class TwoTeacherKdExperiment
             KdWide = kd_wide;
             KdPlain = kd_plain;
         }
+
+        /// <summary>Every term's value, in the order the experiment declares them (the loop's logs and divergence guard).</summary>
+        global::System.Collections.Generic.IReadOnlyList<Tensor> global::Distill.Runtime.IStepLoss.Terms => [Ce, KdBig, KdWide, KdPlain];
 
         /// <summary>Frees the total and every term's value.</summary>
         public void Dispose()
@@ -53,7 +56,7 @@ partial class TwoTeacherKdExperiment
     /// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.
     /// Call the teachers' <c>eval()</c> once before training; they run here without gradients.
     /// </summary>
-    public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch = 0)
+    public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch)
     {
         using var scope = torch.NewDisposeScope();
 

@@ -11,7 +11,7 @@ partial class FusedKdExperiment
     public global::Distill.Torch.Modules.Conv2d HintAdapter { get; } = global::Distill.Torch.torch.nn.Conv2d(16, 32, 1, bias: false);
 
     /// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>
-    public sealed class LossBreakdown : System.IDisposable
+    public sealed class LossBreakdown : global::Distill.Runtime.IStepLoss
     {
         /// <summary>The weighted sum of the terms (with gradient).</summary>
         public Tensor Total { get; }
@@ -29,6 +29,9 @@ partial class FusedKdExperiment
             Kd = kd;
             Fit = fit;
         }
+
+        /// <summary>Every term's value, in the order the experiment declares them (the loop's logs and divergence guard).</summary>
+        global::System.Collections.Generic.IReadOnlyList<Tensor> global::Distill.Runtime.IStepLoss.Terms => [Ce, Kd, Fit];
 
         /// <summary>Frees the total and every term's value.</summary>
         public void Dispose()
@@ -51,7 +54,7 @@ partial class FusedKdExperiment
     /// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.
     /// Call the teachers' <c>eval()</c> once before training; they run here without gradients.
     /// </summary>
-    public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch = 0)
+    public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch)
     {
         using var scope = torch.NewDisposeScope();
 

@@ -56,133 +56,48 @@ partial class FaceGkdExperiment
     }
 
     /// <summary>
-    /// Trains 'face-gkd': 4 epochs of batch 16, SGD at lr 0.1, cosine to 0.0 after a 1-epoch warm-up. Everything a run writes goes to
-    /// <c>&lt;OutputRoot&gt;/&lt;experiment&gt;/&lt;run&gt;/</c>: the config, <c>metrics.jsonl</c> (phases train, val, teacher),
-    /// checkpoints (<c>latest</c>, <c>best</c> by <c>val_verify_acc</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues
-    /// the latest checkpoint exactly: same batches, same optimizer and scheduler state, same random numbers.
+    /// Trains 'face-gkd': 4 epochs of batch 16, SGD at lr 0.1, cosine to 0.0 after a 1-epoch warm-up, on the runtime's
+    /// <c>Trainer</c>. Everything a run writes goes to <c>&lt;OutputRoot&gt;/&lt;experiment&gt;/&lt;run&gt;/</c>:
+    /// the config, <c>metrics.jsonl</c> (phases train, train_step, val, teacher), checkpoints (<c>latest</c>, <c>best</c> by
+    /// <c>val_verify_acc</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues the latest checkpoint exactly.
     /// </summary>
     public global::Distill.Runtime.TrainResult Train(global::Distill.Runtime.TrainOptions options)
     {
-        options.Validate();
-        options.ApplyThreads();
-        var clock = global::System.Diagnostics.Stopwatch.StartNew();
-        var device = options.ResolveDevice();
-        var epochs = options.EffectiveEpochs(DeclaredEpochs);
-        var batchSize = options.BatchSize ?? DeclaredBatchSize;
-        var batchLimit = options.EffectiveBatchLimit;
-        var clipNorm = options.GradClipNorm;
-        using var run = global::Distill.Runtime.RunDirectory.ForOptions(ExperimentName, options);
-        run.WriteConfig(Configuration + global::System.FormattableString.Invariant(
-            $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")} }}\n"));
-        using var progress = global::Distill.Runtime.ProgressReporter.Create(options.Progress, options.ProgressInterval);
-
-        // The models: teachers with their weights, in evaluation mode (they never train); the student and adapters on the device.
-        LoadTeachers(options, progress, device);
-        Student.to(device);
-        using var optimizer = CreateOptimizer(options);
-        var scheduler = CreateScheduler(optimizer, epochs);
-        var trainable = Student.parameters().Where(p => p.requires_grad).ToArray<Tensor>();
-
-        // Checkpointed state; a resumed run continues from it.
-        var state = new global::Distill.Runtime.TrainingState()
-            .AddModule(global::Distill.Runtime.TeacherWeights.StudentModule, Student)
-            .AddOptimizer("optimizer", optimizer)
-            .AddScheduler("scheduler", scheduler);
-        var checkpointer = run.CreateCheckpointer(options.KeepLastCheckpoints, options.BestMode);
-        if (run.ResumeCheckpoint is { } resumeFrom)
+        global::Distill.Runtime.TrainerHooks<global::Distill.Data.ImageBatch>? hooks = null;
+        ConfigureHooks(ref hooks);
+        var trainer = new global::Distill.Runtime.Trainer<global::Distill.Data.ImageBatch>
         {
-            var resumed = checkpointer.Restore(resumeFrom, state);
-            run.LogResume(resumed);
-            progress.Message($"resumed from {resumed.Name} (epoch {state.Epoch}, step {state.GlobalStep})");
-        }
-
-        // The data: shuffled from the run's seed, augmented per (seed, epoch, batch), so a resumed epoch replays exactly.
-        var trainLoader = new global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch>(TrainData,
-            new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Seed = options.SeedFor("loader"), Device = device, DropLast = true }, global::Distill.Data.ImageTransform.Train(TrainData.Normalization));
-        var valLoader = new global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch>(ValData,
-            new global::Distill.Data.DataLoaderOptions { BatchSize = batchSize, Shuffle = false, Device = device }, global::Distill.Data.ImageTransform.Eval(TrainData.Normalization));
-        var batchesPerEpoch = global::System.Math.Min(trainLoader.BatchesPerEpoch, batchLimit ?? long.MaxValue);
-        if (batchesPerEpoch == 0)
-        {
-            throw new global::Distill.Runtime.DistillRuntimeException($"'face-gkd': the training data has {trainLoader.Dataset.Count} samples, fewer than one batch of {batchSize}");
-        }
-
-        string[] terms = ["ce", "gkd"];
-        using var guard = new global::Distill.Runtime.DivergenceGuard(terms, options.DivergenceCheckInterval);
-        using var averages = new global::Distill.Runtime.LossAverages([global::Distill.Runtime.LossAverages.TotalName, .. terms]);
-        var bestMetric = options.BestMetric ?? "val_verify_acc";
-        var last = new global::System.Collections.Generic.Dictionary<string, double>();
-        if (state.GlobalStep == 0)
-        {
-            // The teachers' accuracy, once: the reference the student is measured against.
-            var teacherValues = EvaluateTeachers(valLoader, batchLimit);
-            run.Log("teacher", teacherValues, 0, 0);
-            progress.Message("teachers: " + string.Join(", ", global::System.Linq.Enumerable.Select(teacherValues, kv => global::System.FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}"))));
-        }
-
-        for (var epoch = state.Epoch; epoch < epochs; epoch++)
-        {
-            progress.StartEpoch(epoch + 1, epochs, batchesPerEpoch - state.BatchInEpoch);
-            averages.Reset();
-            Student.train();
-            var lr = optimizer.param_groups[0].lr;
-            foreach (var batch in trainLoader.Epoch(epoch, state.BatchInEpoch))
-            {
-                using (batch)
-                {
-                    if (state.BatchInEpoch >= batchesPerEpoch) break;
-                    if (state.GlobalStep >= options.StopAfterSteps)
-                    {
-                        // Stopped on request: a checkpoint (mid-epoch, too) from which a resumed run continues exactly.
-                        guard.Flush();
-                        checkpointer.Save(state);
-                        var stopped = new global::Distill.Runtime.TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed, Completed: false);
-                        run.WriteSummary(stopped.ToJson());
-                        progress.Message($"stopped after step {state.GlobalStep} (epoch {state.Epoch + 1}, batch {state.BatchInEpoch}); resume to continue");
-                        return stopped;
-                    }
-                    using (torch.NewDisposeScope())
-                    {
-                        optimizer.zero_grad();
-                        using var loss = ComputeLoss(batch.image, batch.label, epoch + (double)state.BatchInEpoch / batchesPerEpoch);
-                        loss.Total.backward();
-                        if (clipNorm is { } maxNorm) torch.nn.utils.clip_grad_norm_(trainable, maxNorm);
-                        optimizer.step();
-                        state.GlobalStep++;
-                        state.BatchInEpoch++;
-                        guard.Observe(loss.Total, [loss.Ce, loss.Gkd], epoch + 1, state.GlobalStep);
-                        averages.Add(global::Distill.Runtime.LossAverages.TotalName, loss.Total, batch.Count);
-                        averages.Add("ce", loss.Ce, batch.Count);
-                        averages.Add("gkd", loss.Gkd, batch.Count);
-                        progress.Advance(1, batch.Count);
-                        if (options.CheckpointEverySteps is { } every && state.GlobalStep % every == 0) checkpointer.Save(state);
-                    }
-                }
-            }
-            guard.Flush();
-            scheduler.step();
-            state.Epoch = epoch + 1;
-            state.BatchInEpoch = 0;
-
-            var values = new global::System.Collections.Generic.Dictionary<string, double>(averages.Compute()) { ["lr"] = lr };
-            run.Log("train", values, state.Epoch, state.GlobalStep);
-            double? metric = null;
-            // Evaluated every epoch.
-            {
-                var evaluation = Evaluate(valLoader, batchLimit);
-                run.Log("val", evaluation, state.Epoch, state.GlobalStep);
-                foreach (var (name, value) in evaluation) values[name] = value;
-                if (evaluation.TryGetValue(bestMetric, out var selected)) metric = selected;
-            }
-            progress.EndEpoch(values);
-            last = values;
-            if (state.Epoch == epochs || (options.CheckpointInterval > 0 && state.Epoch % options.CheckpointInterval == 0)) checkpointer.Save(state, metric);
-        }
-
-        var result = new global::Distill.Runtime.TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed);
-        run.WriteSummary(result.ToJson());
-        return result;
+            Experiment = ExperimentName,
+            Configuration = Configuration,
+            Terms = ["ce", "gkd"],
+            Step = (batch, progress) => ComputeLoss(batch.image, batch.label, progress.Epoch),
+            Trained = [new(global::Distill.Runtime.TeacherWeights.StudentModule, Student)],
+            TrainData = TrainData,
+            TrainTransform = global::Distill.Data.ImageTransform.Train(TrainData.Normalization),
+            CreateOptimizer = CreateOptimizer,
+            CreateScheduler = (optimizer, epochs, _) => CreateScheduler(optimizer, epochs),
+            Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),
+            EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),
+            LoadTeachers = LoadTeachers,
+            DeclaredEpochs = DeclaredEpochs,
+            DeclaredBatchSize = DeclaredBatchSize,
+            DeclaredEvalEvery = 1,
+            DefaultBestMetric = "val_verify_acc",
+            Hooks = hooks ?? new(),
+        };
+        return trainer.Fit(options);
     }
+
+    /// <summary>
+    /// Called by <see cref="Train"/> before it builds the loop: implement it in your part of the class and set
+    /// <paramref name="hooks"/> to a <c>Distill.Runtime.TrainerHooks</c> of your own to run code after each batch or epoch
+    /// (custom metrics are logged with the epoch).
+    /// </summary>
+    partial void ConfigureHooks(ref global::Distill.Runtime.TrainerHooks<global::Distill.Data.ImageBatch>? hooks);
+
+    /// <summary>The validation data in order, in the run's batches on its device, normalised as the training data is.</summary>
+    private global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch> ValidationLoader(global::Distill.Runtime.EvaluationRequest request) =>
+        new(ValData, new global::Distill.Data.DataLoaderOptions { BatchSize = request.BatchSize, Shuffle = false, Device = request.Device }, global::Distill.Data.ImageTransform.Eval(TrainData.Normalization));
 
     /// <summary>The student's face verification on <paramref name="loader"/>'s pairs (<c>val_verify_acc</c>, <c>val_tar_far1e-3</c>, …) from its embeddings (each plus its flipped image's), in evaluation mode, without gradients.</summary>
     public global::System.Collections.Generic.Dictionary<string, double> Evaluate(global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch> loader, long? batchLimit = null)
