@@ -96,7 +96,10 @@ public static class ExperimentRegistry
     public static ExperimentInfo? Find(string name) => Experiments.TryGetValue(name, out var e) ? e : null;
 }
 
-/// <summary>Where a teacher's weights come from: another experiment's run, or a checkpoint file.</summary>
+/// <summary>
+/// Where a teacher's weights come from — another experiment's run, or a checkpoint file — and a student's starting
+/// weights, from the same places (<c>role</c> "student" in the messages).
+/// </summary>
 public static class TeacherWeights
 {
     /// <summary>The module name under which a run stores the model it trains.</summary>
@@ -159,7 +162,7 @@ public static class TeacherWeights
     /// Throws a <see cref="DistillRuntimeException"/> that says which command trains it when no such run exists,
     /// naming the runs that were passed over and why.
     /// </summary>
-    public static CheckpointInfo LoadFromExperiment(Module teacher, string teacherName, string experiment, TrainOptions studentOptions)
+    public static CheckpointInfo LoadFromExperiment(Module teacher, string teacherName, string experiment, TrainOptions studentOptions, string role = "teacher")
     {
         var path = FindRun(experiment, studentOptions);
         if (path is null)
@@ -167,7 +170,7 @@ public static class TeacherWeights
             var rejected = RejectedRuns(experiment, studentOptions);
             var passedOver = rejected.Count == 0 ? "" : $" (runs passed over, as they did not train it as declared: {string.Join("; ", rejected)})";
             throw new DistillRuntimeException(
-                $"teacher '{teacherName}' takes its weights from experiment '{experiment}', which has no finished{(studentOptions.Quick ? " quick" : "")} run trained as declared under " +
+                $"{role} '{teacherName}' takes its weights from experiment '{experiment}', which has no finished{(studentOptions.Quick ? " quick" : "")} run trained as declared under " +
                 $"'{Path.GetFullPath(studentOptions.OutputRoot)}'{passedOver}. " +
                 $"Train it first: dotnet run --project experiments -- run {experiment}{(studentOptions.Quick ? " --quick" : "")} (the runner does this itself for a missing teacher)");
         }
@@ -196,12 +199,12 @@ public static class TeacherWeights
     /// module), or a plain <c>.safetensors</c> state dict with PyTorch's names (a PyTorch-trained model), strictly.
     /// A relative path is found as <see cref="ResolveFile"/> says.
     /// </summary>
-    public static void LoadFromFile(Module teacher, string teacherName, string path)
+    public static void LoadFromFile(Module teacher, string teacherName, string path, string role = "teacher")
     {
         var full = ResolveFile(path)
             ?? throw new DistillRuntimeException(Path.IsPathFullyQualified(path)
-                ? $"teacher '{teacherName}': checkpoint '{path}' does not exist"
-                : $"teacher '{teacherName}': checkpoint '{path}' does not exist in '{Environment.CurrentDirectory}' nor in any directory above it");
+                ? $"{role} '{teacherName}': checkpoint '{path}' does not exist"
+                : $"{role} '{teacherName}': checkpoint '{path}' does not exist in '{Environment.CurrentDirectory}' nor in any directory above it");
         if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
             using var content = Safetensors.Read(full);
@@ -211,7 +214,7 @@ public static class TeacherWeights
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or TorchException)
             {
-                throw new DistillRuntimeException($"teacher '{teacherName}': '{full}' does not match the model: {e.Message}", e);
+                throw new DistillRuntimeException($"{role} '{teacherName}': '{full}' does not match the model: {e.Message}", e);
             }
             return;
         }

@@ -48,6 +48,14 @@ public class TrainingLoopTests
         eval: { metrics: [top1, top2] }
         """;
 
+    /// <summary>A student with the teacher's architecture that starts from the teacher's trained weights.</summary>
+    private const string FinetuneYaml = "name: e2e-finetune\n" + Data + "\n" + """
+        student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 }, from: e2e-teacher }
+        losses:
+          ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+        schedule: { epochs: 1 }
+        """;
+
     /// <summary><see cref="StudentYaml"/> written as a class.</summary>
     private const string StudentClass = """
         using Distill.Data;
@@ -81,7 +89,8 @@ public class TrainingLoopTests
     /// <summary>Generates and compiles both experiments once, and loads the assembly (its module initializer registers them).</summary>
     private static Assembly Build()
     {
-        var driver = GeneratorHarness.Driver(new InMemoryAdditionalText("e2e/teacher.distill.yaml", TeacherYaml), new InMemoryAdditionalText("e2e/student.distill.yaml", StudentYaml));
+        var driver = GeneratorHarness.Driver(new InMemoryAdditionalText("e2e/teacher.distill.yaml", TeacherYaml), new InMemoryAdditionalText("e2e/student.distill.yaml", StudentYaml),
+            new InMemoryAdditionalText("e2e/finetune.distill.yaml", FinetuneYaml));
         var result = GeneratorHarness.RunDriver(driver, GeneratorHarness.TrainingCompilation("// the experiments are YAML only"));
         Assert.Empty(result.GeneratorDiagnostics);
         Assert.Empty(result.Errors);
@@ -155,6 +164,73 @@ public class TrainingLoopTests
 
         // Every model, batch and intermediate was released.
         Assert.Equal(before, SequentialCollection.SettledLiveCount());
+    }
+
+    [Fact]
+    public void A_student_with_from_starts_from_that_runs_trained_weights_in_both_front_ends()
+    {
+        using var tmp = new TempDir();
+        Assert.Contains("e2e-teacher", Experiment("e2e-finetune").DependsOn);
+        var missing = Assert.ThrowsAny<DistillRuntimeException>(() => Experiment("e2e-finetune").Run(Options(tmp.Path)));
+        Assert.Contains("student 'student' takes its weights from experiment 'e2e-teacher'", missing.Message);
+
+        Experiment("e2e-teacher").Run(Options(tmp.Path));
+        // One step at a negligible rate: the checkpoint's parameters are the teacher run's, to within that step.
+        var start = Experiment("e2e-finetune").Run(Options(tmp.Path) with { StopAfterSteps = 1, LearningRate = 1e-9 });
+        Assert.Equal(1L, start.Steps);
+        using var trained = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 4, stem: 4);
+        using var started = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 4, stem: 4);
+        using var fresh = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 4, stem: 4);
+        Checkpoint.LoadModule(TeacherWeights.FindRun("e2e-teacher", tmp.Path)!, TeacherWeights.StudentModule, trained);
+        Checkpoint.LoadModule(start.RunPath, TeacherWeights.StudentModule, started);
+        var a = trained.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var b = started.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var c = fresh.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        Assert.All(a.Keys, k => Assert.True(a[k].allclose(b[k], rtol: 0, atol: 1e-6), $"{k} is not the teacher run's"));
+        Assert.Contains(a.Keys, k => !a[k].allclose(c[k], rtol: 0, atol: 1e-3)); // and the teacher run's are not an initialisation
+
+        // The same declaration in a class.
+        const string source = """
+            using Distill.Data;
+            using Distill.Experiments.Dsl;
+            using Distill.Models;
+            using Distill.Runtime;
+
+            namespace Lab;
+
+            [Experiment("finetune-class")]
+            public partial class FinetuneExperiment
+            {
+                [TrainData(Batch = 16)] SyntheticImages TrainData { get; } = new(classes: 4, samples: 96, size: 8, seed: 1);
+                [Student(From = "e2e-teacher")] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 4, stem: 4);
+                [Loss] LossTerm Ce => Loss.cross_entropy(Taps.Student.logits, Batch.label);
+            }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(source));
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        var train = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("global::Distill.Runtime.TeacherWeights.LoadFromExperiment(Student, \"student\", \"e2e-teacher\", options, role: \"student\");", train);
+    }
+
+    [Fact]
+    public void DSL045_an_experiment_without_training_data_is_told_it_gets_no_loop()
+    {
+        const string yaml = """
+            name: loss-only
+            teacher: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 } }
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
+            losses:
+              kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4 }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("loss-only.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        var d = Assert.Single(result.GeneratorDiagnostics);
+        Assert.Equal(("DSL045", DiagnosticSeverity.Warning), (d.Id, d.Severity));
+        Assert.Equal(0, d.Location.GetLineSpan().StartLinePosition.Line); // at the name
+        Assert.Equal("Experiment 'loss-only' gets no training loop: it declares no training data (data: { train: ... }); only its loss (ComputeLoss) is generated and the runner does not list it", d.GetMessage());
+        Assert.Contains(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Loss.g.cs", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -252,10 +328,12 @@ public class TrainingLoopTests
         {
             var fromYaml = s_generated[yamlPart.Length == 0 ? "E2eStudentExperiment.g.cs" : $"E2eStudentExperiment.{yamlPart}.g.cs"];
             var fromClass = generated[$"Lab.E2eStudentExperiment.{classPart}.g.cs"];
-            // Two differences besides the namespace: DisposeModules frees a YAML class's lazily built data sets through
+            // Three differences besides the namespace: DisposeModules frees a YAML class's lazily built data sets through
             // their fields (so a failed run never builds one just to free it), a code-first class's through its properties;
-            // and the generated YAML class is documented (a code-first class is the user's, documented by them).
+            // the generated YAML class is documented (a code-first class is the user's, documented by them); and the
+            // registration names the file that declares the experiment.
             Assert.Equal(fromYaml.Replace("namespace Distill.Experiments.Generated;", "namespace Lab;")
+                .Replace("SourcePath = \"e2e/student.distill.yaml\",", "SourcePath = \"Source0.cs\",")
                 .Replace("/// <summary>The experiment <c>e2e-student</c>, generated from its YAML file.</summary>\n", "")
                 .Replace("(_trainData as global::System.IDisposable)", "(TrainData as global::System.IDisposable)")
                 .Replace("(_valData as global::System.IDisposable)", "(ValData as global::System.IDisposable)"), fromClass);

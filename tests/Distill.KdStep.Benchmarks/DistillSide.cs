@@ -41,7 +41,7 @@ namespace Distill.KdStep.Benchmarks
         {
             torch.manual_seed(0);
             _experiment = new KdStepBenchExperiment();
-            // What the generated Train does before its first step: the teacher in evaluation mode (LoadTeachers;
+            // What the generated Train does before its first step: the teacher in evaluation mode (LoadWeights;
             // this benchmark keeps its random weights), the student training.
             _experiment.Teacher.eval();
             _experiment.Student.train();

@@ -67,6 +67,17 @@ internal sealed partial class Binder
         BindSchedule();
         BindEval();
         CheckGeneratedNames();
+        ExplainMissingLoop();
+    }
+
+    /// <summary>DSL045 where the training loop's planner will emit nothing although the experiment has no errors.</summary>
+    private void ExplainMissingLoop()
+    {
+        if (!_catalog.CanTrain || !_models.Values.Any(m => m.Spec.Role == ModelRole.Student)) return;
+        if (_spec.Data?.Train is null)
+            Report(NoTrainingLoop, _spec.NameLocation, _spec.Name, "it declares no training data (data: { train: ... })");
+        else if (_dataset is { BatchType: null } d)
+            Report(NoTrainingLoop, _spec.Data.Train.TypeLocation, _spec.Name, $"its training data set {d.Name} does not make batches (it is not an IBatchDataset<TBatch>)");
     }
 
     // ---- data ------------------------------------------------------------------------------------

@@ -191,6 +191,10 @@ internal static class DiagnosticDescriptors
         "{0} must be {1}, but is {2}",
         "The value has the right type but is outside what it can be: a number that is not finite, an integer outside its C# type, a learning rate that is not positive, a milestone before the first epoch, ...");
 
+    public static readonly DiagnosticDescriptor NoTrainingLoop = Warning("DSL045", "No training loop generated",
+        "Experiment '{0}' gets no training loop: {1}; only its loss (ComputeLoss) is generated and the runner does not list it",
+        "The generator emits a Train loop and registers the experiment with the runner only when it has training data the loop can batch. Without one the experiment is a loss definition only; this says so rather than leaving it out of `list` without a word.");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

@@ -22,7 +22,7 @@ internal static class GeneratedMembers
     /// <summary><see cref="TrainEmitter"/>: the training loop and the runner's registration.</summary>
     public static readonly string[] Train =
     {
-        "DeclaredEpochs", "DeclaredBatchSize", "s_info", "Info", "RegisterExperiment", "Run", "Train", "Evaluate", "EvaluateTeachers", "LoadTeachers",
+        "DeclaredEpochs", "DeclaredBatchSize", "s_info", "Info", "RegisterExperiment", "Run", "Train", "Evaluate", "EvaluateTeachers", "LoadWeights",
         "CreateOptimizer", "CreateScheduler", "DisposeModules", "ConfigureHooks", "ValidationLoader",
     };
 

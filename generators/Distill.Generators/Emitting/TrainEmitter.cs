@@ -42,8 +42,11 @@ internal static class TrainEmitter
             w.Line();
             EmitEvaluate(w, plan, t);
             w.Line();
-            EmitTeacherWeights(w, t);
-            w.Line();
+            if (t.Weights.Count > 0)
+            {
+                EmitWeights(w, t);
+                w.Line();
+            }
             EmitOptimizer(w, t);
             w.Line();
             EmitSchedule(w, t);
@@ -66,6 +69,7 @@ internal static class TrainEmitter
             w.Line("Name = ExperimentName,");
             w.Line("Paper = Paper.Length == 0 ? null : Paper,");
             w.Line("Configuration = Configuration,");
+            w.Line($"SourcePath = {SourceWriter.Literal(t.SourcePath)},");
             w.Line($"Models = global::System.Array.ConvertAll(Models, m => new {Rt}ExperimentModel(m.Name, m.Role, m.Type, m.Arguments, m.Weights)),");
             w.Line($"LossTerms = global::System.Array.ConvertAll(LossTerms, l => new {Rt}ExperimentTerm(l.Name, l.Loss, l.Weight, l.Arguments, l.Schedule)),");
             w.Line("DependsOn = DependsOn,");
@@ -134,7 +138,7 @@ internal static class TrainEmitter
                 w.Line("Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),");
             if (t.EvaluatesTeachers)
                 w.Line("EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),");
-            if (t.Teachers.Count > 0) w.Line("LoadTeachers = LoadTeachers,");
+            if (t.Weights.Count > 0) w.Line("LoadWeights = LoadWeights,");
             w.Line("DeclaredEpochs = DeclaredEpochs,");
             w.Line("DeclaredBatchSize = DeclaredBatchSize,");
             if (t.ClipGradNorm > 0) w.Line($"DeclaredClipGradNorm = {SourceWriter.Literal(t.ClipGradNorm)},");
@@ -262,33 +266,41 @@ internal static class TrainEmitter
         }
     }
 
-    private static void EmitTeacherWeights(SourceWriter w, TrainPlan t)
+    private static void EmitWeights(SourceWriter w, TrainPlan t)
     {
-        w.Line("/// <summary>Loads each teacher's weights (a dry run tolerates missing ones), moves it to the device, sets evaluation mode.</summary>");
-        using (w.Open($"private void LoadTeachers({Rt}TrainOptions options, {Rt}IProgressReporter progress, Device device)"))
+        if (t.Weights.Count == 0) return;
+        w.Line("/// <summary>");
+        w.Line("/// Loads the declared weights (a dry run tolerates missing ones): each teacher's, then moved to the device in");
+        w.Line("/// evaluation mode; the student's starting point, if it declares one (a resumed run then restores its checkpoint over it).");
+        w.Line("/// </summary>");
+        using (w.Open($"private void LoadWeights({Rt}TrainOptions options, {Rt}IProgressReporter progress, Device device)"))
         {
-            foreach (var teacher in t.Teachers)
+            foreach (var model in t.Weights)
             {
                 // Every text from the experiment (names, paths) is a string literal here, never spliced into one.
-                var name = SourceWriter.Literal(teacher.Name);
-                if (teacher.FromExperiment is { } from)
+                var name = SourceWriter.Literal(model.Name);
+                var fallback = model.IsStudent ? "starts from its initial weights" : "keeps its initial weights";
+                if (model.FromExperiment is { } from)
                 {
                     using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.FindRun({SourceWriter.Literal(from)}, options) is null)"))
-                        w.Line($"progress.Message({SourceWriter.Literal($"teacher '{teacher.Name}': experiment '{from}' has no run yet; the dry run keeps its initial weights")});");
-                    w.Line($"else {Rt}TeacherWeights.LoadFromExperiment({teacher.Member}, {name}, {SourceWriter.Literal(from)}, options);");
+                        w.Line($"progress.Message({SourceWriter.Literal($"{Role(model)} '{model.Name}': experiment '{from}' has no run yet; the dry run {fallback}")});");
+                    w.Line($"else {Rt}TeacherWeights.LoadFromExperiment({model.Member}, {name}, {SourceWriter.Literal(from)}, options{(model.IsStudent ? ", role: \"student\"" : "")});");
                 }
-                else if (teacher.Path is { } path)
+                else if (model.Path is { } path)
                 {
                     using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.ResolveFile({SourceWriter.Literal(path)}) is null)"))
-                        w.Line($"progress.Message({SourceWriter.Literal($"teacher '{teacher.Name}': '{path}' does not exist; the dry run keeps its initial weights")});");
-                    w.Line($"else {Rt}TeacherWeights.LoadFromFile({teacher.Member}, {name}, {SourceWriter.Literal(path)});");
+                        w.Line($"progress.Message({SourceWriter.Literal($"{Role(model)} '{model.Name}': '{path}' does not exist; the dry run {fallback}")});");
+                    w.Line($"else {Rt}TeacherWeights.LoadFromFile({model.Member}, {name}, {SourceWriter.Literal(path)}{(model.IsStudent ? ", role: \"student\"" : "")});");
                 }
-                else w.Line($"progress.Message({SourceWriter.Literal($"teacher '{teacher.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights")});");
-                w.Line($"{teacher.Member}.to(device);");
-                w.Line($"{teacher.Member}.eval();");
+                else w.Line($"progress.Message({SourceWriter.Literal($"teacher '{model.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights")});");
+                if (model.IsStudent) continue;
+                w.Line($"{model.Member}.to(device);");
+                w.Line($"{model.Member}.eval();");
             }
         }
     }
+
+    private static string Role(PlannedWeights model) => model.IsStudent ? "student" : "teacher";
 
     private static void EmitOptimizer(SourceWriter w, TrainPlan t)
     {

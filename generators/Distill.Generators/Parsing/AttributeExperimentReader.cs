@@ -288,7 +288,7 @@ internal sealed class AttributeExperimentReader
         CheckpointSpec? checkpoint = null;
         if (m.Attribute.ApplicationSyntaxReference?.GetSyntax(_ct) is AttributeSyntax attribute)
         {
-            if (Named(attribute, "From") is { } from && TextArgument(from, "From", "the name of the experiment that trains this teacher") is { } experiment)
+            if (Named(attribute, "From") is { } from && TextArgument(from, "From", role == ModelRole.Teacher ? "the name of the experiment that trains this teacher" : "the name of the experiment whose student this one starts from") is { } experiment)
                 checkpoint = new CheckpointSpec(experiment, null, At(from.Expression));
             if (Named(attribute, "Checkpoint") is { } file && TextArgument(file, "Checkpoint", "a .safetensors path") is { } path)
             {

@@ -17,8 +17,11 @@ internal sealed record PlannedData(string Member, string TypeName, string Constr
     public string LazyField => "_" + char.ToLowerInvariant(Member[0]) + Member.Substring(1);
 }
 
-/// <summary>Where a teacher's weights come from: another experiment's run or a file.</summary>
-internal sealed record PlannedWeights(string Name, string Member, string? FromExperiment, string? Path);
+/// <summary>
+/// Where a model's weights come from: another experiment's run or a file. A teacher's are its weights; the student's
+/// (<see cref="IsStudent"/>) are where it starts, replaced by the checkpoint's when a run resumes.
+/// </summary>
+internal sealed record PlannedWeights(string Name, string Member, string? FromExperiment, string? Path, bool IsStudent = false);
 
 /// <summary>A parameter group: the C# expressions of its modules and its option overrides (C# dictionary entries).</summary>
 internal sealed record PlannedGroup(EquatableArray<string> Modules, EquatableArray<string> Options, string Description);
@@ -42,12 +45,13 @@ internal sealed record PlannedClassifier(string Name, string Member, string Type
 /// </summary>
 internal sealed record TrainPlan(
     string ExperimentName,
+    string SourcePath,
     bool Constructible,
     long Epochs,
     long BatchSize,
     PlannedData Train,
     PlannedData? Validation,
-    EquatableArray<PlannedWeights> Teachers,
+    EquatableArray<PlannedWeights> Weights,
     PlannedOptimizer Optimizer,
     PlannedSchedule Schedule,
     double ClipGradNorm,

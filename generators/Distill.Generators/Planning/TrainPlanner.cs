@@ -27,8 +27,9 @@ internal static class TrainPlanner
         PlannedData? validation = null;
         if (spec.Data.Validation is { } v && (validation = Data(v, catalog)) is null && catalog.Datasets.FirstOrDefault(d => d.Name == v.Type)?.BatchType is not null) return null;
 
-        var teachers = models.Where(m => m.Spec.Role == ModelRole.Teacher)
-            .Select(m => new PlannedWeights(m.Spec.Name, m.Spec.Member, m.Spec.Checkpoint?.FromExperiment, m.Spec.Checkpoint?.Path))
+        // Every teacher (one without a weight source is told so when the run starts), and a student that declares where it starts.
+        var weights = models.Where(m => m.Spec.Role == ModelRole.Teacher || m.Spec.Checkpoint is not null)
+            .Select(m => new PlannedWeights(m.Spec.Name, m.Spec.Member, m.Spec.Checkpoint?.FromExperiment, m.Spec.Checkpoint?.Path, m.Spec.Role == ModelRole.Student))
             .ToEquatableArray();
         var student = models.FirstOrDefault(m => m.Spec.Role == ModelRole.Student);
         if (student.Spec is null) return null;
@@ -46,12 +47,13 @@ internal static class TrainPlanner
 
         return new TrainPlan(
             spec.Name,
+            spec.SourcePath,
             spec.Constructible,
             schedule?.Epochs is > 0 ? schedule.Epochs : DefaultEpochs,
             spec.Data.BatchSize,
             train,
             validation,
-            teachers,
+            weights,
             optimizer,
             lrSchedule,
             schedule?.ClipGradNorm ?? 0,

@@ -43,11 +43,17 @@ public sealed class TeacherAttribute : Attribute
 
 /// <summary>
 /// The model being trained: <c>[Student] CifarResNet Student { get; } = new(depth: 20, classes: 100);</c>.
-/// It is <c>student</c> in references and messages, whatever the property's name.
+/// It is <c>student</c> in references and messages, whatever the property's name. It starts from its
+/// initializer's random weights, or from <see cref="From"/>'s or <see cref="Checkpoint"/>'s.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class StudentAttribute : Attribute
 {
+    /// <summary>The experiment whose finished run's trained student this student starts from (a stage dependency).</summary>
+    public string? From { get; set; }
+
+    /// <summary>A <c>.safetensors</c> file with the weights this student starts from.</summary>
+    public string? Checkpoint { get; set; }
 }
 
 /// <summary>

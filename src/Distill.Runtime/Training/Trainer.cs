@@ -129,10 +129,13 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
     /// <summary>The teachers' evaluation, logged once before the first step (<c>teacher_top1</c>, ...); null: none.</summary>
     public Func<EvaluationRequest, Dictionary<string, double>>? EvaluateTeachers { get; init; }
 
-    /// <summary>Loads the teachers' weights and moves them to the device in evaluation mode, before anything trains.</summary>
-    public Action<TrainOptions, IProgressReporter, Device>? LoadTeachers { get; init; }
+    /// <summary>
+    /// Loads the declared weights before anything trains: the teachers' (moved to the device in evaluation mode) and a
+    /// student's starting point (a resumed run restores its checkpoint over it).
+    /// </summary>
+    public Action<TrainOptions, IProgressReporter, Device>? LoadWeights { get; init; }
 
-    /// <summary>The modules that must be on the run's device besides the trained ones (teachers move themselves in <see cref="LoadTeachers"/>).</summary>
+    /// <summary>The modules that must be on the run's device besides the trained ones (teachers move themselves in <see cref="LoadWeights"/>).</summary>
     public IReadOnlyList<Module> Others { get; init; } = [];
 
     public required int DeclaredEpochs { get; init; }
@@ -177,7 +180,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")} }}\n"));
         using var progress = ProgressReporter.Create(options.Progress, options.ProgressInterval);
 
-        LoadTeachers?.Invoke(options, progress, device);
+        LoadWeights?.Invoke(options, progress, device);
         foreach (var (_, module) in Trained) module.to(device);
         foreach (var module in Others) module.to(device);
         using var optimizer = CreateOptimizer(options);

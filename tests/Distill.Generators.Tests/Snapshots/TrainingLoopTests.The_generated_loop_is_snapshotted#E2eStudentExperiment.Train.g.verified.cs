@@ -25,6 +25,7 @@ partial class E2eStudentExperiment
         Name = ExperimentName,
         Paper = Paper.Length == 0 ? null : Paper,
         Configuration = Configuration,
+        SourcePath = "e2e/student.distill.yaml",
         Models = global::System.Array.ConvertAll(Models, m => new global::Distill.Runtime.ExperimentModel(m.Name, m.Role, m.Type, m.Arguments, m.Weights)),
         LossTerms = global::System.Array.ConvertAll(LossTerms, l => new global::Distill.Runtime.ExperimentTerm(l.Name, l.Loss, l.Weight, l.Arguments, l.Schedule)),
         DependsOn = DependsOn,
@@ -78,7 +79,7 @@ partial class E2eStudentExperiment
             CreateScheduler = (optimizer, epochs, _) => CreateScheduler(optimizer, epochs),
             Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),
             EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),
-            LoadTeachers = LoadTeachers,
+            LoadWeights = LoadWeights,
             DeclaredEpochs = DeclaredEpochs,
             DeclaredBatchSize = DeclaredBatchSize,
             DeclaredClipGradNorm = 5.0,
@@ -152,8 +153,11 @@ partial class E2eStudentExperiment
         return values;
     }
 
-    /// <summary>Loads each teacher's weights (a dry run tolerates missing ones), moves it to the device, sets evaluation mode.</summary>
-    private void LoadTeachers(global::Distill.Runtime.TrainOptions options, global::Distill.Runtime.IProgressReporter progress, Device device)
+    /// <summary>
+    /// Loads the declared weights (a dry run tolerates missing ones): each teacher's, then moved to the device in
+    /// evaluation mode; the student's starting point, if it declares one (a resumed run then restores its checkpoint over it).
+    /// </summary>
+    private void LoadWeights(global::Distill.Runtime.TrainOptions options, global::Distill.Runtime.IProgressReporter progress, Device device)
     {
         if (options.DryRun && global::Distill.Runtime.TeacherWeights.FindRun("e2e-teacher", options) is null)
         {
