@@ -57,10 +57,18 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             .WithTrackingName(Steps.Catalog);
 
         // ---- the YAML front end ----
+        // Base files (extends:) by normalised path, compared by value: an edit to a base re-reads the experiments, nothing else does.
+        var bases = context.AdditionalTextsProvider
+            .Where(static text => text.Path.EndsWith(YamlExperimentReader.BaseFileSuffix, StringComparison.OrdinalIgnoreCase))
+            .Select(static (text, ct) => new BaseFile(YamlExperimentReader.FullPath(text.Path), text.Path, text.GetText(ct)?.ToString() ?? ""))
+            .Collect()
+            .Select(static (all, _) => all.OrderBy(b => b.Key, StringComparer.Ordinal).ToEquatableArray());
         var yamlParsed = context.AdditionalTextsProvider
             .Where(static text => text.Path.EndsWith(".distill.yaml", StringComparison.OrdinalIgnoreCase))
-            .Select(static (text, ct) =>
+            .Combine(bases)
+            .Select(static (pair, ct) =>
             {
+                var (text, baseFiles) = pair;
                 var diagnostics = new List<DiagnosticInfo>();
                 var source = text.GetText(ct);
                 if (source is null)
@@ -68,7 +76,9 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
                     diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DiagnosticDescriptors.YamlSyntax, new LocationInfo(text.Path, 0, 0, 0, 0, 0, 0), "the file cannot be read"));
                     return new ParseResult(null, diagnostics.ToEquatableArray());
                 }
-                var spec = YamlExperimentReader.Read(text.Path, source.ToString(), diagnostics);
+                var byPath = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+                foreach (var b in baseFiles) byPath[b.Key] = (b.Path, b.Text);
+                var spec = YamlExperimentReader.Read(text.Path, source.ToString(), diagnostics, byPath);
                 return new ParseResult(spec, diagnostics.ToEquatableArray());
             })
             .WithTrackingName(Steps.YamlParsed);
@@ -223,6 +233,9 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             .WithTrackingName(step);
 
     internal sealed record ParseResult(ExperimentSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+
+    /// <summary>A base file that experiments may extend: its normalised path (the key <c>extends:</c> resolves to), its path and its text.</summary>
+    internal sealed record BaseFile(string Key, string Path, string Text);
 
     /// <summary>
     /// What the cross-experiment check needs of one experiment: its name and where, the experiments it takes teachers from,

@@ -88,10 +88,11 @@ internal static class Worker
     public static int Run(FuzzOptions o)
     {
         var seeds = YamlMutator.RepositoryExperiments(o.Repo);
-        var mutator = new YamlMutator(seeds);
+        var bases = YamlMutator.RepositoryBases(o.Repo);
+        var mutator = new YamlMutator(seeds, bases);
         var checker = new MutantChecker();
         // One untimed run first: the first run of a process pays for JIT compilation, which is no mutant's cost.
-        checker.Generate(new Mutant(-1, "warm-up", new[] { seeds[0] }));
+        checker.Generate(new Mutant(-1, "warm-up", [seeds[0], .. bases]));
         var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
         var pending = new List<MutantOutcome>();
 
@@ -262,7 +263,7 @@ internal static class Supervisor
                 culprits.Add(k);
                 // The mutant is made again here (mutants are deterministic) so that the report shows its files.
                 var shown = description is not null && description.StartsWith($"MUTANT {k} ", StringComparison.Ordinal)
-                    ? new MutantOutcome { Mutant = new YamlMutator(YamlMutator.RepositoryExperiments(o.Repo)).Create(k, o.Seed) }.Describe()
+                    ? new MutantOutcome { Mutant = new YamlMutator(YamlMutator.RepositoryExperiments(o.Repo), YamlMutator.RepositoryBases(o.Repo)).Create(k, o.Seed) }.Describe()
                     : $"mutant {k} (the mutator did not finish making it)";
                 results[k] = new Result(k, kind, 0, false, false, 0, 0, 0, 0, Array.Empty<string>(), $"{why}\n{shown}");
             }

@@ -20,12 +20,15 @@ public class MutationTests
 
     private static IReadOnlyList<(string Path, string Text)> Experiments() => YamlMutator.RepositoryExperiments(YamlDiagnosticsTests.RepoRoot());
 
+    private static IReadOnlyList<(string Path, string Text)> Bases() => YamlMutator.RepositoryBases(YamlDiagnosticsTests.RepoRoot());
+
     [Fact]
     public void The_repository_experiments_generate_code_that_compiles_without_warnings()
     {
         var experiments = Experiments();
         Assert.True(experiments.Count >= 10, $"only {experiments.Count} experiment files under experiments/");
-        var outcome = s_checker.Value.Generate(new Mutant(0, "the repository's experiments", experiments));
+        Assert.NotEmpty(Bases());
+        var outcome = s_checker.Value.Generate(new Mutant(0, "the repository's experiments", [.. experiments, .. Bases()]));
         s_checker.Value.Compile(new[] { outcome });
         Assert.True(outcome.Diagnostics.IsEmpty && !outcome.Failed(double.MaxValue), outcome.Describe());
         // Every experiment: a description, members, the fused loss and the training loop.
@@ -35,7 +38,7 @@ public class MutationTests
     [Fact]
     public void Four_hundred_mutants_yield_located_diagnostics_or_clean_code_never_an_exception()
     {
-        var mutator = new YamlMutator(Experiments());
+        var mutator = new YamlMutator(Experiments(), Bases());
         var outcomes = Enumerable.Range(0, Mutants).Select(k => s_checker.Value.Generate(mutator.Create(k, Seed))).ToList();
         // Compiled in batches (each mutant's code in a namespace of its own): far faster than a compilation each.
         foreach (var batch in outcomes.Where(o => o.Exception is null && !o.HasErrors && o.Generated.Count > 0).Chunk(100))
@@ -59,7 +62,7 @@ public class MutationTests
     [Fact]
     public void Mutants_are_deterministic()
     {
-        var mutator = new YamlMutator(Experiments());
+        var mutator = new YamlMutator(Experiments(), Bases());
         for (var k = 0; k < 20; k++)
         {
             var a = mutator.Create(k, Seed);

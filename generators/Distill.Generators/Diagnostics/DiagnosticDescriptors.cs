@@ -195,6 +195,10 @@ internal static class DiagnosticDescriptors
         "Experiment '{0}' gets no training loop: {1}; only its loss (ComputeLoss) is generated and the runner does not list it",
         "The generator emits a Train loop and registers the experiment with the runner only when it has training data the loop can batch. Without one the experiment is a loss definition only; this says so rather than leaving it out of `list` without a word.");
 
+    public static readonly DiagnosticDescriptor BaseFileProblem = Error("DSL046", "Base file cannot be extended",
+        "Cannot extend '{0}': {1}",
+        "extends: names a base file (*.distill-base.yaml, passed to the generator as an additional file, as the Distill package's build props do) by its path relative to the extending file. The base's keys come first and the extending file's values win, mapping by mapping; a base may extend another, without cycles and at most 8 deep.");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

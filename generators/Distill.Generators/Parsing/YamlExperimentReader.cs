@@ -15,7 +15,13 @@ namespace Distill.Generators.Parsing;
 /// </summary>
 internal sealed class YamlExperimentReader
 {
-    private static readonly string[] RootKeys = { "name", "paper", "description", "seeds", "data", "teacher", "teachers", "student", "adapters", "losses", "optimizer", "schedule", "eval" };
+    private static readonly string[] RootKeys = { "extends", "name", "paper", "description", "seeds", "data", "teacher", "teachers", "student", "adapters", "losses", "optimizer", "schedule", "eval" };
+
+    /// <summary>The file name ending of a base file, which experiments extend and which is not an experiment itself.</summary>
+    public const string BaseFileSuffix = ".distill-base.yaml";
+
+    /// <summary>How many bases may stand behind an experiment (a base may extend another).</summary>
+    public const int MaxBaseDepth = 8;
     private static readonly string[] DataKeys = { "train", "val", "batch" };
     private static readonly string[] DatasetKeys = { "dataset", "args" };
     private static readonly string[] ModelKeys = { "model", "args", "from", "checkpoint", "taps" };
@@ -37,12 +43,97 @@ internal sealed class YamlExperimentReader
         _diagnostics = diagnostics;
     }
 
-    /// <summary>Reads a file's text; returns null when it is too broken to describe an experiment.</summary>
-    public static ExperimentSpec? Read(string path, string text, List<DiagnosticInfo> diagnostics)
+    /// <summary>
+    /// Reads a file's text; returns null when it is too broken to describe an experiment. <paramref name="bases"/> are the
+    /// project's base files (<see cref="BaseFileSuffix"/>), their path and text by <see cref="FullPath"/>, for <c>extends:</c>.
+    /// </summary>
+    public static ExperimentSpec? Read(string path, string text, List<DiagnosticInfo> diagnostics, IReadOnlyDictionary<string, (string Path, string Text)>? bases = null)
     {
         var root = YamlTreeReader.Read(path, text, diagnostics);
         if (root is null) return null;
-        return new YamlExperimentReader(path, diagnostics).ReadRoot(root);
+        var reader = new YamlExperimentReader(path, diagnostics);
+        root = reader.Extend(root, path, bases ?? new Dictionary<string, (string, string)>(), new List<string> { FullPath(path) });
+        return root is null ? null : reader.ReadRoot(root);
+    }
+
+    // ---- extends ---------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The file's tree with its <c>extends:</c> base merged in: the base's keys first, each mapping merged key by key (the
+    /// extending file's values win), anything else (scalars, lists) replaced. Every node keeps its own file's location,
+    /// so a diagnostic about a value from a base points into the base. Null when the base cannot be read.
+    /// </summary>
+    private YamlNode? Extend(YamlNode root, string path, IReadOnlyDictionary<string, (string Path, string Text)> bases, List<string> chain)
+    {
+        if (root.Kind != YamlNodeKind.Mapping) return root;
+        var index = root.Entries.FindIndex(e => e.Key == "extends");
+        if (index < 0) return root;
+        var (_, keyLocation, value) = root.Entries[index];
+        var own = YamlNode.Mapping(root.Location);
+        foreach (var entry in root.Entries)
+            if (entry.Key != "extends") own.Entries.Add(entry);
+        if (!ExpectScalar(value, "extends", $"the path of a {BaseFileSuffix} file, relative to this file")) return own;
+        var target = FullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? "", value.Value));
+        if (!value.Value.EndsWith(BaseFileSuffix, StringComparison.OrdinalIgnoreCase))
+        {
+            Report(BaseFileProblem, value.Location, UserText.Shorten(value.Value), $"a base file's name ends in {BaseFileSuffix} (an experiment file is not a base)");
+            return null;
+        }
+        if (chain.Contains(target, StringComparer.Ordinal))
+        {
+            Report(BaseFileProblem, value.Location, UserText.Shorten(value.Value), "it extends itself: " + string.Join(" → ", chain.Select(System.IO.Path.GetFileName)) + " → " + System.IO.Path.GetFileName(target));
+            return null;
+        }
+        if (chain.Count > MaxBaseDepth)
+        {
+            Report(BaseFileProblem, value.Location, UserText.Shorten(value.Value), $"more than {MaxBaseDepth} bases stand behind the experiment");
+            return null;
+        }
+        if (!bases.TryGetValue(target, out var baseFile))
+        {
+            Report(BaseFileProblem, value.Location, UserText.Shorten(value.Value),
+                $"'{target}' is not among the project's base files (the {BaseFileSuffix} files the build passes to the generator)");
+            return null;
+        }
+        var baseRoot = YamlTreeReader.Read(baseFile.Path, baseFile.Text, _diagnostics);
+        if (baseRoot is null) return null;
+        if (!ExpectMapping(baseRoot, "the base file")) return null;
+        chain.Add(target);
+        var merged = Extend(baseRoot, baseFile.Path, bases, chain);
+        return merged is null ? null : Merge(merged, own);
+    }
+
+    private static YamlNode Merge(YamlNode baseNode, YamlNode over)
+    {
+        if (baseNode.Kind != YamlNodeKind.Mapping || over.Kind != YamlNodeKind.Mapping) return over;
+        var result = YamlNode.Mapping(over.Location);
+        foreach (var (key, keyLocation, value) in baseNode.Entries)
+        {
+            var i = over.Entries.FindIndex(e => e.Key == key);
+            if (i < 0) result.Entries.Add((key, keyLocation, value));
+            else result.Entries.Add((key, over.Entries[i].KeyLocation, Merge(value, over.Entries[i].Value)));
+        }
+        foreach (var entry in over.Entries)
+            if (!baseNode.Entries.Any(e => e.Key == entry.Key)) result.Entries.Add(entry);
+        return result;
+    }
+
+    /// <summary>
+    /// A path with '/' separators and its '.' and '..' segments resolved (without the file system, which a generator
+    /// must not touch): how base files are looked up, relative to the file that extends them.
+    /// </summary>
+    public static string FullPath(string path)
+    {
+        var normal = path.Replace('\\', '/');
+        var rooted = normal.StartsWith("/", StringComparison.Ordinal);
+        var parts = new List<string>();
+        foreach (var part in normal.Split('/'))
+        {
+            if (part.Length == 0 || part == ".") continue;
+            if (part == ".." && parts.Count > 0 && parts[parts.Count - 1] != "..") parts.RemoveAt(parts.Count - 1);
+            else parts.Add(part);
+        }
+        return (rooted ? "/" : "") + string.Join("/", parts);
     }
 
     private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor d, LocationInfo at, params string[] args) =>

@@ -117,10 +117,12 @@ public sealed class MutantChecker
 
         // Nothing is emitted for an experiment with errors. A YAML experiment's files are "<Class>.g.cs", "<Class>.Loss.g.cs", ...:
         // every file with errors must be one of the experiments that emitted nothing.
-        var filesWithErrors = mutant.Files.Count(f => run.Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error && d.Location.GetLineSpan().Path == f.Path));
+        // Base files (extends:) are no experiments: an error in one shows in the experiments that extend it.
+        var experiments = mutant.Files.Where(f => !f.Path.EndsWith(".distill-base.yaml", StringComparison.Ordinal)).ToList();
+        var filesWithErrors = experiments.Count(f => run.Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error && d.Location.GetLineSpan().Path == f.Path));
         var emitted = outcome.Generated.Count(g => g.HintName.EndsWith(".g.cs", StringComparison.Ordinal) && g.HintName.Count(c => c == '.') == 2);
-        if (emitted > mutant.Files.Count - filesWithErrors)
-            outcome.Inconsistent.Add($"{emitted} experiment(s) emitted, but {filesWithErrors} of {mutant.Files.Count} file(s) have errors");
+        if (emitted > experiments.Count - filesWithErrors)
+            outcome.Inconsistent.Add($"{emitted} experiment(s) emitted, but {filesWithErrors} of {experiments.Count} file(s) have errors");
         if (run.Diagnostics.Length == 0 && outcome.Generated.Count == 0)
             outcome.Inconsistent.Add("neither diagnostics nor generated code");
         return outcome;

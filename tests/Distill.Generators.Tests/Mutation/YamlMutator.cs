@@ -20,16 +20,25 @@ public sealed record Mutant(int Index, string Description, IReadOnlyList<(string
 public sealed class YamlMutator
 {
     private readonly IReadOnlyList<(string Path, string Text)> _seeds;
+    private readonly IReadOnlyList<(string Path, string Text)> _bases;
 
-    public YamlMutator(IReadOnlyList<(string Path, string Text)> seeds)
+    /// <param name="seeds">The experiment files that are mutated.</param>
+    /// <param name="bases">The base files they may extend, handed to the generator unchanged with every mutant.</param>
+    public YamlMutator(IReadOnlyList<(string Path, string Text)> seeds, IReadOnlyList<(string Path, string Text)>? bases = null)
     {
         if (seeds.Count == 0) throw new ArgumentException("no seed files", nameof(seeds));
         _seeds = seeds;
+        _bases = bases ?? [];
     }
 
     /// <summary>The repository's own experiment files (<c>experiments/**/*.distill.yaml</c>), in path order, with repository-relative paths.</summary>
-    public static IReadOnlyList<(string Path, string Text)> RepositoryExperiments(string repoRoot) =>
-        Directory.GetFiles(Path.Combine(repoRoot, "experiments"), "*.distill.yaml", SearchOption.AllDirectories)
+    public static IReadOnlyList<(string Path, string Text)> RepositoryExperiments(string repoRoot) => RepositoryFiles(repoRoot, "*.distill.yaml");
+
+    /// <summary>The repository's base files (<c>experiments/**/*.distill-base.yaml</c>), which experiments extend.</summary>
+    public static IReadOnlyList<(string Path, string Text)> RepositoryBases(string repoRoot) => RepositoryFiles(repoRoot, "*.distill-base.yaml");
+
+    private static IReadOnlyList<(string Path, string Text)> RepositoryFiles(string repoRoot, string pattern) =>
+        Directory.GetFiles(Path.Combine(repoRoot, "experiments"), pattern, SearchOption.AllDirectories)
             .Select(p => Path.GetRelativePath(repoRoot, p).Replace('\\', '/'))
             .OrderBy(p => p, StringComparer.Ordinal)
             .Select(p => (p, File.ReadAllText(Path.Combine(repoRoot, p))))
@@ -48,6 +57,7 @@ public sealed class YamlMutator
             what.Add(op(state));
         var files = new List<(string, string)> { (state.MutantPath(index), state.Text) };
         files.AddRange(state.Companions.Select((c, i) => ($"{Path.GetDirectoryName(path)!.Replace('\\', '/')}/companion{i}-m{index}.distill.yaml", c)));
+        files.AddRange(_bases);
         return new Mutant(index, $"{path}: {string.Join("; ", what)}", files);
     }
 
