@@ -36,7 +36,7 @@ public class TrainingLoopTests
         teacher: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 }, from: e2e-teacher }
         student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
         adapters:
-          hint: { kind: conv1x1, from: student.stage3, to: teacher.stage3 }
+          hint: { kind: conv1x1, from: student.stage3, to: teacher.stage3, norm: bn, act: relu }
         losses:
           ce: { loss: cross_entropy, input: student.logits, target: batch.label, weight: 0.5 }
           kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4, weight: 0.5 }
@@ -76,7 +76,7 @@ public class TrainingLoopTests
             [ValData] SyntheticImages ValData { get; } = new(classes: 4, samples: 32, size: 8, seed: 1, split: "val");
             [Teacher(From = "e2e-teacher")] CifarResNet Teacher { get; } = new(depth: 8, classes: 4, width: 4, stem: 4);
             [Student] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 2, stem: 4);
-            [Adapter] TapRef<FeatureMap> Hint => Adapter.Conv1x1(Taps.Student.stage3, Taps.Teacher.stage3);
+            [Adapter] TapRef<FeatureMap> Hint => Adapter.Conv1x1(Taps.Student.stage3, Taps.Teacher.stage3, norm: AdapterNorm.BatchNorm, act: AdapterActivation.ReLU);
             [Loss(Weight = 0.5)] LossTerm Ce => Loss.cross_entropy(Taps.Student.logits, Batch.label);
             [Loss(Weight = 0.5)] LossTerm Kd => Loss.hinton_kd(Taps.Student.logits, Taps.Teacher.logits, temperature: 4);
             [Loss(Weight = 0.1, WarmupEpochs = 1)] LossTerm Fit => Loss.fitnet_mse(Hint, Taps.Teacher.stage3);
@@ -416,6 +416,11 @@ public class TrainingLoopTests
         Assert.Equal(["ce", "kd", "fit"], info.LossTerms.Select(t => t.Name));
         Assert.Equal("{ warmup: 1 }", info.LossTerms[2].Schedule);
         Assert.Contains("  kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4, weight: 0.5 }", info.Configuration);
+        Assert.Contains("  hint: { kind: conv1x1, from: student.stage3, to: teacher.stage3, norm: bn, act: relu }", info.Configuration);
+        // The adapter is the sequence it declares: a 1×1 convolution, batch norm, ReLU (state-dict names 0, 1, 2).
+        Assert.Contains("public global::Distill.Torch.Modules.Sequential HintAdapter { get; } = global::Distill.Torch.torch.nn.Sequential(" +
+            "global::Distill.Torch.torch.nn.Conv2d(8, 16, 1, bias: false), global::Distill.Torch.torch.nn.BatchNorm2d(16), global::Distill.Torch.torch.nn.ReLU());",
+            s_generated["E2eStudentExperiment.Loss.g.cs"]);
     }
 
     private static void AssertSameTensors(string expectedPath, string actualPath)

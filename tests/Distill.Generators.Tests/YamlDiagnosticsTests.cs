@@ -115,6 +115,17 @@ public class YamlDiagnosticsTests
         AssertAt(d, 14, 14);
     }
 
+    [Theory]
+    [InlineData("norm: batch", 71, "'norm' expects one of bn (batch normalisation), none, but the value is 'batch'")]
+    [InlineData("act: gelu", 70, "'act' expects one of relu, none (did you mean 'relu'?), but the value is 'gelu'")]
+    public void DSL004_an_adapter_norm_or_activation_that_does_not_exist(string setting, int column, string message)
+    {
+        var yaml = Valid + "\nadapters:\n  a: { kind: conv3x3, from: student.stage3, to: teacher.stage3, " + setting + " }\n";
+        var d = Find(yaml, "DSL004");
+        Assert.Equal(message, d.GetMessage());
+        AssertAt(d, 14, column);
+    }
+
     [Fact]
     public void DSL005_a_duplicate_key()
     {

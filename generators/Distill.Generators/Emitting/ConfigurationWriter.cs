@@ -37,7 +37,8 @@ internal static class ConfigurationWriter
             s.Append("adapters:\n");
             foreach (var a in spec.Adapters)
                 s.Append("  ").Append(a.Name).Append(": { kind: ").Append(a.Kind.ToString().ToLowerInvariant())
-                    .Append(", from: ").Append(a.From).Append(", to: ").Append(a.To).Append(" }\n");
+                    .Append(", from: ").Append(a.From).Append(", to: ").Append(a.To)
+                    .Append(a.Norm == AdapterNorm.BatchNorm ? ", norm: bn" : "").Append(a.Act == AdapterActivation.ReLU ? ", act: relu" : "").Append(" }\n");
         }
         s.Append("losses:\n");
         foreach (var l in spec.Losses)

@@ -40,8 +40,8 @@ internal static class LossEmitter
     {
         foreach (var a in plan.Adapters)
         {
-            w.Line($"/// <summary>Adapter '{a.Name}': {Describe(a.Kind)} {a.InChannels}→{a.OutChannels}.</summary>");
-            w.Line($"public {AdapterType(a.Kind)} {a.Property} {{ get; }} = {AdapterConstruction(a)};");
+            w.Line($"/// <summary>Adapter '{a.Name}': {Describe(a)}.</summary>");
+            w.Line($"public {AdapterType(a)} {a.Property} {{ get; }} = {AdapterConstruction(a)};");
             w.Line();
         }
     }
@@ -274,21 +274,34 @@ internal static class LossEmitter
     private static string Weight(PlannedTerm t) =>
         (t.Weight == 1.0 ? "1" : SourceWriter.Literal(t.Weight)) + (t.WeightFactor is null ? "" : "·" + t.WeightFactor.Replace("System.Math.", ""));
 
-    private static string AdapterType(AdapterKind kind) => kind == AdapterKind.Linear ? "global::Distill.Torch.Modules.Linear" : "global::Distill.Torch.Modules.Conv2d";
+    private static string AdapterType(PlannedAdapter a) =>
+        a.IsSequence ? "global::Distill.Torch.Modules.Sequential"
+        : a.Kind == AdapterKind.Linear ? "global::Distill.Torch.Modules.Linear" : "global::Distill.Torch.Modules.Conv2d";
 
-    private static string AdapterConstruction(PlannedAdapter a) => a.Kind switch
+    /// <summary>The layer, then the norm and the activation when declared, as a Sequential (state-dict names 0, 1, 2 as in PyTorch).</summary>
+    private static string AdapterConstruction(PlannedAdapter a)
     {
-        AdapterKind.Conv1x1 => $"global::Distill.Torch.torch.nn.Conv2d({a.InChannels}, {a.OutChannels}, 1, bias: false)",
-        AdapterKind.Conv3x3 => $"global::Distill.Torch.torch.nn.Conv2d({a.InChannels}, {a.OutChannels}, 3, padding: 1, bias: false)",
-        _ => $"global::Distill.Torch.torch.nn.Linear({a.InChannels}, {a.OutChannels})",
-    };
+        var layer = a.Kind switch
+        {
+            AdapterKind.Conv1x1 => $"global::Distill.Torch.torch.nn.Conv2d({a.InChannels}, {a.OutChannels}, 1, bias: false)",
+            AdapterKind.Conv3x3 => $"global::Distill.Torch.torch.nn.Conv2d({a.InChannels}, {a.OutChannels}, 3, padding: 1, bias: false)",
+            _ => $"global::Distill.Torch.torch.nn.Linear({a.InChannels}, {a.OutChannels})",
+        };
+        if (!a.IsSequence) return layer;
+        var parts = new List<string> { layer };
+        if (a.Norm == AdapterNorm.BatchNorm)
+            parts.Add(a.Kind == AdapterKind.Linear ? $"global::Distill.Torch.torch.nn.BatchNorm1d({a.OutChannels})" : $"global::Distill.Torch.torch.nn.BatchNorm2d({a.OutChannels})");
+        if (a.Act == AdapterActivation.ReLU) parts.Add("global::Distill.Torch.torch.nn.ReLU()");
+        return $"global::Distill.Torch.torch.nn.Sequential({string.Join(", ", parts)})";
+    }
 
-    private static string Describe(AdapterKind kind) => kind switch
-    {
-        AdapterKind.Conv1x1 => "1×1 convolution",
-        AdapterKind.Conv3x3 => "3×3 convolution",
-        _ => "linear layer",
-    };
+    private static string Describe(PlannedAdapter a) =>
+        (a.Kind switch
+        {
+            AdapterKind.Conv1x1 => "1×1 convolution",
+            AdapterKind.Conv3x3 => "3×3 convolution",
+            _ => "linear layer",
+        }) + $" {a.InChannels}→{a.OutChannels}" + (a.Norm == AdapterNorm.BatchNorm ? ", batch norm" : "") + (a.Act == AdapterActivation.ReLU ? ", ReLU" : "");
 
     private static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

@@ -9,6 +9,12 @@ internal enum ModelRole { Teacher, Student }
 
 internal enum AdapterKind { Conv1x1, Conv3x3, Linear }
 
+/// <summary>What follows an adapter's layer: nothing, or batch normalisation (BatchNorm2d after a convolution, BatchNorm1d after a linear layer).</summary>
+internal enum AdapterNorm { None, BatchNorm }
+
+/// <summary>The adapter's activation, last: none or ReLU.</summary>
+internal enum AdapterActivation { None, ReLU }
+
 internal enum ValueKind { Null, Bool, Integer, Float, String, List }
 
 /// <summary>
@@ -82,8 +88,9 @@ internal sealed record TapRef(string Model, string Tap, LocationInfo Location)
     public override string ToString() => Model + "." + Tap;
 }
 
-/// <summary>An adapter joining a student tap to a teacher tap's channel count.</summary>
-internal sealed record AdapterSpec(string Name, AdapterKind Kind, TapRef From, TapRef To, LocationInfo Location, LocationInfo? NameLocation = null);
+/// <summary>An adapter joining a student tap to a teacher tap's channel count: a layer, then optionally a norm and an activation.</summary>
+internal sealed record AdapterSpec(string Name, AdapterKind Kind, TapRef From, TapRef To, LocationInfo Location, LocationInfo? NameLocation = null,
+    AdapterNorm Norm = AdapterNorm.None, AdapterActivation Act = AdapterActivation.None);
 
 /// <summary>
 /// A loss term: the loss, its arguments (inputs and hyper-parameters, told apart by the binder from the

@@ -421,10 +421,23 @@ internal sealed class AttributeExperimentReader
             return null;
         }
         TapRef? from = null, to = null;
+        var norm = AdapterNorm.None;
+        var act = AdapterActivation.None;
         var arguments = call.ArgumentList.Arguments;
         for (var i = 0; i < arguments.Count; i++)
         {
-            var parameter = arguments[i].NameColon?.Name.Identifier.ValueText ?? (i == 0 ? "from" : i == 1 ? "to" : null);
+            var parameter = arguments[i].NameColon?.Name.Identifier.ValueText ?? (i switch { 0 => "from", 1 => "to", 2 => "norm", 3 => "act", _ => null });
+            if (parameter is "norm" or "act")
+            {
+                // An enum member (AdapterNorm.BatchNorm, AdapterActivation.ReLU): C# has checked the type already.
+                var member = arguments[i].Expression is MemberAccessExpressionSyntax e ? e.Name.Identifier.ValueText : null;
+                if (parameter == "norm" && member is "BatchNorm") norm = AdapterNorm.BatchNorm;
+                else if (parameter == "act" && member is "ReLU") act = AdapterActivation.ReLU;
+                else if (member is not "None")
+                    Report(UnreadableDeclaration, At(arguments[i].Expression), $"'{arguments[i].Expression}'",
+                        parameter == "norm" ? "the norm of an adapter is AdapterNorm.None or AdapterNorm.BatchNorm" : "the activation of an adapter is AdapterActivation.None or AdapterActivation.ReLU");
+                continue;
+            }
             if (parameter is not ("from" or "to")) continue; // more arguments than parameters: a C# error already
             var reference = Reference(arguments[i].Expression);
             var dot = reference?.IndexOf('.') ?? -1;
@@ -437,7 +450,7 @@ internal sealed class AttributeExperimentReader
             var tap = new TapRef(reference.Substring(0, dot), reference.Substring(dot + 1), At(arguments[i].Expression));
             if (parameter == "from") from = tap; else to = tap;
         }
-        return from is null || to is null ? null : new AdapterSpec(adapterName, kind, from, to, At(m.Syntax.Identifier));
+        return from is null || to is null ? null : new AdapterSpec(adapterName, kind, from, to, At(m.Syntax.Identifier), null, norm, act);
     }
 
     private LossTermSpec? ReadLoss(Member m, string termName)

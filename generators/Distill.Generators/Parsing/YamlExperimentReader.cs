@@ -25,7 +25,9 @@ internal sealed class YamlExperimentReader
     private static readonly string[] DataKeys = { "train", "val", "batch" };
     private static readonly string[] DatasetKeys = { "dataset", "args" };
     private static readonly string[] ModelKeys = { "model", "args", "from", "checkpoint", "taps" };
-    private static readonly string[] AdapterKeys = { "kind", "from", "to" };
+    private static readonly string[] AdapterKeys = { "kind", "from", "to", "norm", "act" };
+    private static readonly string[] AdapterNorms = { "bn", "none" };
+    private static readonly string[] AdapterActivations = { "relu", "none" };
     private static readonly string[] AdapterKinds = { "conv1x1", "conv3x3", "linear" };
     private static readonly string[] LossReservedKeys = { "loss", "weight", "schedule" };
     private static readonly string[] WeightScheduleKeys = { "warmup", "decay" };
@@ -280,7 +282,21 @@ internal sealed class YamlExperimentReader
         else if (kindNode is null) Report(MissingKey, FirstLine(node), $"adapter '{name}'", "kind", "conv1x1, conv3x3 or linear");
         var from = RequiredRef(keys, node, $"adapter '{name}'", "from", "the student tap it reads, e.g. student.stage3");
         var to = RequiredRef(keys, node, $"adapter '{name}'", "to", "the teacher tap whose shape it produces, e.g. teacher.stage3");
-        return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location, nameLocation);
+        var norm = AdapterNorm.None;
+        if (keys.TryGetValue("norm", out var normNode) && ExpectScalar(normNode, "norm", "bn or none"))
+        {
+            if (normNode.Value == "bn") norm = AdapterNorm.BatchNorm;
+            else if (normNode.Value != "none")
+                Report(WrongValueType, normNode.Location, "norm", "one of bn (batch normalisation), none" + NameSuggestions.DidYouMean(normNode.Value, AdapterNorms), normNode.Describe());
+        }
+        var act = AdapterActivation.None;
+        if (keys.TryGetValue("act", out var actNode) && ExpectScalar(actNode, "act", "relu or none"))
+        {
+            if (actNode.Value == "relu") act = AdapterActivation.ReLU;
+            else if (actNode.Value != "none")
+                Report(WrongValueType, actNode.Location, "act", "one of relu, none" + NameSuggestions.DidYouMean(actNode.Value, AdapterActivations), actNode.Describe());
+        }
+        return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location, nameLocation, norm, act);
     }
 
     private LossTermSpec? ReadLoss(string name, LocationInfo nameLocation, YamlNode node)

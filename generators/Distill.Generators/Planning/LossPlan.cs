@@ -17,7 +17,12 @@ internal sealed record PlannedModel(string Name, string Property, string TypeNam
 internal sealed record PlannedTap(string Tap, string Member, string Local);
 
 /// <summary>An adapter module and the local holding its output.</summary>
-internal sealed record PlannedAdapter(string Name, string Property, AdapterKind Kind, long InChannels, long OutChannels, string SourceLocal, string Local);
+internal sealed record PlannedAdapter(string Name, string Property, AdapterKind Kind, long InChannels, long OutChannels, string SourceLocal, string Local,
+    AdapterNorm Norm = AdapterNorm.None, AdapterActivation Act = AdapterActivation.None)
+{
+    /// <summary>Whether the adapter is a sequence (layer, norm, activation) rather than the bare layer.</summary>
+    public bool IsSequence => Norm != AdapterNorm.None || Act != AdapterActivation.None;
+}
 
 /// <summary>
 /// A loss term: the call that computes it, its (possibly scheduled) weight, the locals it reads, the shared

@@ -77,7 +77,7 @@ internal static class Planner
             var source = Reference(a.From.ToString());
             if (source is null) return null;
             adapterLocals[a.Name] = locals.Take(a.Name);
-            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name) + "Adapter", a.Kind, inCh.Value, outCh.Value, source, adapterLocals[a.Name]));
+            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name) + "Adapter", a.Kind, inCh.Value, outCh.Value, source, adapterLocals[a.Name], a.Norm, a.Act));
             // The target tap is not read at run time: only its shape (the output channels) mattered.
         }
 

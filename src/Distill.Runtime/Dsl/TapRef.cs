@@ -125,14 +125,17 @@ public sealed class TapRef<TKind> : TapRef where TKind : TapKind
 /// </summary>
 public static class Adapter
 {
-    /// <summary>A 1×1 convolution.</summary>
-    public static TapRef<FeatureMap> Conv1x1(TapRef<FeatureMap> from, TapRef<FeatureMap> to) => Describe("conv1x1", from, to);
+    /// <summary>A 1×1 convolution (no bias), then optionally batch normalisation and an activation.</summary>
+    public static TapRef<FeatureMap> Conv1x1(TapRef<FeatureMap> from, TapRef<FeatureMap> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None) =>
+        Describe("conv1x1", from, to);
 
-    /// <summary>A 3×3 convolution (padding 1).</summary>
-    public static TapRef<FeatureMap> Conv3x3(TapRef<FeatureMap> from, TapRef<FeatureMap> to) => Describe("conv3x3", from, to);
+    /// <summary>A 3×3 convolution (padding 1, no bias), then optionally batch normalisation and an activation (CRD's ConvReg: BatchNorm, ReLU).</summary>
+    public static TapRef<FeatureMap> Conv3x3(TapRef<FeatureMap> from, TapRef<FeatureMap> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None) =>
+        Describe("conv3x3", from, to);
 
-    /// <summary>A linear layer over the last dim.</summary>
-    public static TapRef<TKind> Linear<TKind>(TapRef<TKind> from, TapRef<TKind> to) where TKind : TapKind => Describe("linear", from, to);
+    /// <summary>A linear layer over the last dim, then optionally batch normalisation (of (N, C) inputs) and an activation.</summary>
+    public static TapRef<TKind> Linear<TKind>(TapRef<TKind> from, TapRef<TKind> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None) where TKind : TapKind =>
+        Describe("linear", from, to);
 
     private static TapRef<TKind> Describe<TKind>(string kind, TapRef<TKind> from, TapRef<TKind> to) where TKind : TapKind
     {
@@ -140,6 +143,22 @@ public static class Adapter
         ArgumentNullException.ThrowIfNull(to);
         return new($"{kind}({from.Reference} -> {to.Reference})");
     }
+}
+
+/// <summary>What follows an adapter's layer (YAML <c>norm: bn | none</c>).</summary>
+public enum AdapterNorm
+{
+    None,
+
+    /// <summary>BatchNorm2d after a convolution, BatchNorm1d after a linear layer.</summary>
+    BatchNorm,
+}
+
+/// <summary>An adapter's activation, last (YAML <c>act: relu | none</c>).</summary>
+public enum AdapterActivation
+{
+    None,
+    ReLU,
 }
 
 /// <summary>

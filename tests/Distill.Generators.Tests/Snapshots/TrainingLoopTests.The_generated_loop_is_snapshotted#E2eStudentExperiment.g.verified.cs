@@ -24,7 +24,7 @@ partial class E2eStudentExperiment
         "  teacher: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 }, from: e2e-teacher }\n" +
         "student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }\n" +
         "adapters:\n" +
-        "  hint: { kind: conv1x1, from: student.stage3, to: teacher.stage3 }\n" +
+        "  hint: { kind: conv1x1, from: student.stage3, to: teacher.stage3, norm: bn, act: relu }\n" +
         "losses:\n" +
         "  ce: { loss: cross_entropy, input: student.logits, target: batch.label, weight: 0.5 }\n" +
         "  kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4, weight: 0.5 }\n" +
