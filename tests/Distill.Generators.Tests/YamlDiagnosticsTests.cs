@@ -127,6 +127,23 @@ public class YamlDiagnosticsTests
     }
 
     [Fact]
+    public void A_loss_terms_arguments_may_be_nested_under_args_and_mean_the_same()
+    {
+        var nested = Valid.Replace("kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4, weight: 0.9 }",
+            "kd: { loss: hinton_kd, weight: 0.9, args: { student: student.logits, teacher: teacher.logits, temperature: 4 } }");
+        Assert.NotEqual(Valid, nested);
+        var flat = GeneratorHarness.Run(new[] { ("experiments/test.distill.yaml", Valid) });
+        var withArgs = GeneratorHarness.Run(new[] { ("experiments/test.distill.yaml", nested) });
+        Assert.Empty(withArgs.GeneratorDiagnostics);
+        Assert.Equal(Assert.Single(flat.Run.GeneratedTrees).ToString(), Assert.Single(withArgs.Run.GeneratedTrees).ToString());
+
+        // Given twice (beside args: and in it): an error at the second.
+        var twice = Valid.Replace("temperature: 4, weight: 0.9 }", "temperature: 4, weight: 0.9, args: { temperature: 2 } }");
+        var d = Single(twice, "DSL005");
+        Assert.Equal("Duplicate argument (given beside args: and in it) 'temperature': names must be unique", d.GetMessage());
+    }
+
+    [Fact]
     public void DSL005_a_duplicate_key()
     {
         var d = Single(Valid.Replace("  kd: {", "  ce: {"), "DSL005");

@@ -299,6 +299,17 @@ internal sealed class YamlExperimentReader
         return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location, nameLocation, norm, act);
     }
 
+    private void AddLossArgument(List<ArgumentSpec> arguments, string key, LocationInfo keyLocation, YamlNode value)
+    {
+        if (arguments.Any(a => a.Name == key))
+        {
+            Report(DuplicateName, keyLocation, "argument (given beside args: and in it)", UserText.Shorten(key));
+            return;
+        }
+        var v = ReadValue(value, key);
+        if (v is not null) arguments.Add(new ArgumentSpec(key, keyLocation, v));
+    }
+
     private LossTermSpec? ReadLoss(string name, LocationInfo nameLocation, YamlNode node)
     {
         if (!ExpectMapping(node, name)) return null;
@@ -311,10 +322,15 @@ internal sealed class YamlExperimentReader
                 case "loss": lossNode = value; break;
                 case "weight": weightNode = value; break;
                 case "schedule": scheduleNode = value; break;
+                case "args":
+                    // The loss's own arguments, nested: a hyper-parameter may then be named like a reserved key (weight, schedule, ...).
+                    if (ExpectMapping(value, "args"))
+                        foreach (var (argKey, argLocation, argValue) in value.Entries)
+                            AddLossArgument(arguments, argKey, argLocation, argValue);
+                    break;
                 default:
                     // Inputs and hyper-parameters: checked against the loss's metadata by the binder.
-                    var v = ReadValue(value, key);
-                    if (v is not null) arguments.Add(new ArgumentSpec(key, keyLocation, v));
+                    AddLossArgument(arguments, key, keyLocation, value);
                     break;
             }
         }
