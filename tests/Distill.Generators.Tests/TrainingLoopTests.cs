@@ -215,6 +215,59 @@ public class TrainingLoopTests
     }
 
     [Fact]
+    public void Transforms_set_the_augmentation_and_normalisation_in_both_front_ends()
+    {
+        const string yaml = """
+            name: plain-images
+            data:
+              train: { dataset: SyntheticImages, args: { classes: 4, samples: 96, size: 8, seed: 1 }, transforms: { crop: 0, flip: false, normalize: false } }
+              val: { dataset: SyntheticImages, args: { classes: 4, samples: 32, size: 8, seed: 1, split: val }, transforms: { normalize: false } }
+              batch: 16
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
+            losses:
+              ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+            """;
+        const string source = """
+            using Distill.Data;
+            using Distill.Experiments.Dsl;
+            using Distill.Models;
+            using Distill.Runtime;
+
+            namespace Lab;
+
+            [Experiment("plain-images")]
+            public partial class PlainImagesExperiment
+            {
+                [TrainData(Batch = 16, Crop = 0, Flip = false, Normalize = false)] SyntheticImages TrainData { get; } = new(classes: 4, samples: 96, size: 8, seed: 1);
+                [ValData(Normalize = false)] SyntheticImages ValData { get; } = new(classes: 4, samples: 32, size: 8, seed: 1, split: "val");
+                [Student] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 2, stem: 4);
+                [Loss] LossTerm Ce => Loss.cross_entropy(Taps.Student.logits, Batch.label);
+            }
+            """;
+        var fromYaml = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("plain.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        var fromClass = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(source));
+        foreach (var result in new[] { fromYaml, fromClass })
+        {
+            Assert.Empty(result.GeneratorDiagnostics);
+            Assert.Empty(result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+            var train = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString();
+            Assert.Contains("TrainTransform = new global::Distill.Data.ImageTransform(padding: 0, horizontalFlip: false),", train);
+            Assert.Contains("Device = request.Device }, new global::Distill.Data.ImageTransform());", train);
+            // The description: PlainImagesExperiment.g.cs from YAML, Lab.PlainImagesExperiment.Experiment.g.cs from the class.
+            var description = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("PlainImagesExperiment.g.cs", StringComparison.Ordinal)
+                || t.FilePath.EndsWith("PlainImagesExperiment.Experiment.g.cs", StringComparison.Ordinal)).ToString();
+            Assert.Contains("transforms: { crop: 0, flip: false, normalize: false }", description);
+            Assert.Contains("transforms: { normalize: false }", description);
+        }
+
+        // Evaluation data is never augmented; a data set that is not an image data set takes no image processing.
+        var crop = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("plain.distill.yaml", yaml.Replace("transforms: { normalize: false }", "transforms: { crop: 2 }"))),
+            GeneratorHarness.TrainingCompilation("// yaml only"));
+        var d = Assert.Single(crop.GeneratorDiagnostics);
+        Assert.Equal("Unknown key 'crop' in the transforms of data.val; expected one of: normalize", d.GetMessage());
+    }
+
+    [Fact]
     public void DSL045_an_experiment_without_training_data_is_told_it_gets_no_loop()
     {
         const string yaml = """

@@ -144,6 +144,16 @@ public class YamlDiagnosticsTests
     }
 
     [Fact]
+    public void DSL004_transforms_on_a_data_set_that_is_not_an_image_data_set()
+    {
+        // The test zoo's SyntheticImages is a plain [DistillDataset] class, not a Distill.Data.ImageDataset.
+        var yaml = Valid.Replace("args: { classes: 100, samples: 20000, seed: 1 } }", "args: { classes: 100, samples: 20000, seed: 1 }, transforms: { flip: false } }");
+        var d = Single(yaml, "DSL004");
+        Assert.Equal("'transforms' expects image processing, which applies to image data sets (an ImageDataset) only, but the value is given for data set SyntheticImages", d.GetMessage());
+        AssertAt(d, 4, 99);
+    }
+
+    [Fact]
     public void DSL005_a_duplicate_key()
     {
         var d = Single(Valid.Replace("  kd: {", "  ce: {"), "DSL005");

@@ -98,7 +98,18 @@ internal sealed partial class Binder
         }
         // The validation data is built by the generated code exactly as the training data is: bound the same way.
         if (_spec.Data?.Validation is { } validation && ResolveDataset(validation) is { } valInfo)
+        {
             BindArguments($"data set {valInfo.Name}", valInfo.Constructor, validation.Arguments, validation.TypeLocation);
+            CheckTransforms(validation, valInfo);
+        }
+        if (train is not null && _dataset is not null) CheckTransforms(train, _dataset);
+    }
+
+    /// <summary>Image processing applies to image data sets only (their batches are images the loop crops, flips and normalises).</summary>
+    private void CheckTransforms(DatasetSpec spec, DatasetInfo info)
+    {
+        if (spec.Transforms is { } t && !info.IsImageDataset)
+            Report(WrongValueType, t.Location, "transforms", "image processing, which applies to image data sets (an ImageDataset) only", $"given for data set {info.Name}");
     }
 
     private DatasetInfo? ResolveDataset(DatasetSpec spec)

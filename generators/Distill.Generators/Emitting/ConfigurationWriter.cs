@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
@@ -94,7 +95,17 @@ internal static class ConfigurationWriter
         _ => null,
     };
 
-    private static string Dataset(DatasetSpec d) => $"{{ dataset: {d.Type}" + (d.Arguments.Count > 0 ? $", args: {Mapping(d.Arguments)}" : "") + " }";
+    private static string Dataset(DatasetSpec d) =>
+        $"{{ dataset: {d.Type}" + (d.Arguments.Count > 0 ? $", args: {Mapping(d.Arguments)}" : "") + (d.Transforms is { } t ? ", transforms: " + Transforms(t) : "") + " }";
+
+    private static string Transforms(TransformSpec t)
+    {
+        var parts = new List<string>();
+        if (t.Crop is { } crop) parts.Add("crop: " + crop.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (t.Flip is { } flip) parts.Add("flip: " + (flip ? "true" : "false"));
+        if (t.Normalize is { } normalize) parts.Add("normalize: " + (normalize ? "true" : "false"));
+        return "{ " + string.Join(", ", parts) + " }";
+    }
 
     private static string Model(ModelSpec m) =>
         $"{{ model: {m.Type}" + (m.Arguments.Count > 0 ? $", args: {Mapping(m.Arguments)}" : "") + (Weights(m.Checkpoint) is { } w ? ", " + w : "") + " }";

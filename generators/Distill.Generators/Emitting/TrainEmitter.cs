@@ -131,7 +131,7 @@ internal static class TrainEmitter
             w.Line($"TrainData = {t.Train.Member},");
             if (t.Train.IsImageDataset)
                 // Augmented per (seed, epoch, batch), so a resumed epoch replays exactly.
-                w.Line($"TrainTransform = {Data}ImageTransform.Train({t.Train.Member}.Normalization),");
+                w.Line($"TrainTransform = {TrainTransform(t.Train)},");
             w.Line("CreateOptimizer = CreateOptimizer,");
             w.Line("CreateScheduler = (optimizer, epochs, _) => CreateScheduler(optimizer, epochs),");
             if (t.Validation is not null && t.Student is not null)
@@ -159,7 +159,9 @@ internal static class TrainEmitter
         if (t.Validation is not { } val) return;
         // Every split is normalised with the training split's statistics, as the model was trained on them.
         var normalization = t.Train.IsImageDataset ? t.Train.Member : val.Member;
-        var valTransform = val.IsImageDataset ? $"{Data}ImageTransform.Eval({normalization}.Normalization)" : "null";
+        var valTransform = !val.IsImageDataset ? "null"
+            : val.Transforms?.Normalize == false ? $"new {Data}ImageTransform()"
+            : $"{Data}ImageTransform.Eval({normalization}.Normalization)";
         w.Line();
         w.Line("/// <summary>The validation data in order, in the run's batches on its device, normalised as the training data is.</summary>");
         w.Line($"private {Data}DataLoader<{val.BatchType}> ValidationLoader({Rt}EvaluationRequest request) =>");
@@ -376,6 +378,17 @@ internal static class TrainEmitter
                 w.Line($"({target} as global::System.IDisposable)?.Dispose();");
             }
         }
+    }
+
+    /// <summary>The training augmentation: the usual one (crop after padding 4, flip, normalise) unless <c>transforms:</c> changes it.</summary>
+    private static string TrainTransform(PlannedData train)
+    {
+        var crop = train.Transforms?.Crop ?? 4;
+        var flip = train.Transforms?.Flip ?? true;
+        var normalize = train.Transforms?.Normalize ?? true;
+        if (crop == 4 && flip && normalize) return $"{Data}ImageTransform.Train({train.Member}.Normalization)";
+        var statistics = normalize ? $", mean: {train.Member}.Normalization.Mean, std: {train.Member}.Normalization.Std" : "";
+        return $"new {Data}ImageTransform(padding: {crop}, horizontalFlip: {(flip ? "true" : "false")}{statistics})";
     }
 
     private static string DeclaredText(TrainPlan t) =>

@@ -59,7 +59,15 @@ internal sealed record ArgumentSpec(string Name, LocationInfo NameLocation, Valu
 internal sealed record DataSpec(DatasetSpec? Train, DatasetSpec? Validation, long BatchSize, LocationInfo BatchLocation, LocationInfo Location);
 
 /// <summary>A data set: its type and constructor arguments; <see cref="Member"/> is the property that holds it in the experiment class.</summary>
-internal sealed record DatasetSpec(string Type, LocationInfo TypeLocation, EquatableArray<ArgumentSpec> Arguments, LocationInfo Location, string Member);
+internal sealed record DatasetSpec(string Type, LocationInfo TypeLocation, EquatableArray<ArgumentSpec> Arguments, LocationInfo Location, string Member,
+    TransformSpec? Transforms = null);
+
+/// <summary>
+/// The image processing of a data set's batches (<c>transforms:</c>), where the experiment changes it: the padding of the
+/// random crop (0: none), the random horizontal flip, and normalisation with the training split's statistics. Unset
+/// values keep the defaults (training: crop 4, flip, normalise; validation: normalise).
+/// </summary>
+internal sealed record TransformSpec(long? Crop, bool? Flip, bool? Normalize, LocationInfo Location);
 
 /// <summary>
 /// A teacher or the student: its type, constructor arguments, where its weights come from, declared taps, and

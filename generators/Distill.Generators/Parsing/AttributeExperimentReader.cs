@@ -321,7 +321,8 @@ internal sealed class AttributeExperimentReader
             if (isTrain && type is not null) datasetType = FullName(type.Value.Symbol);
             DatasetSpec? spec = null;
             if (type is not null && creation is not null)
-                spec = new DatasetSpec(type.Value.DslName, At(creation), ReadCreationArguments(creation, $"the constructor argument of '{m.Symbol.Name}'"), At(m.Syntax.Identifier), m.Symbol.Name);
+                spec = new DatasetSpec(type.Value.DslName, At(creation), ReadCreationArguments(creation, $"the constructor argument of '{m.Symbol.Name}'"), At(m.Syntax.Identifier), m.Symbol.Name,
+                    ReadTransforms(m.Attribute.ApplicationSyntaxReference?.GetSyntax(_ct) as AttributeSyntax, isTrain));
             if (!isTrain)
             {
                 validation = spec;
@@ -343,6 +344,29 @@ internal sealed class AttributeExperimentReader
                 "[TrainData(Batch = 64)] SyntheticImages TrainData { get; } = new(classes: 100);");
         if (trainMember is null) return null;
         return new DataSpec(train, validation, batch, batchLocation ?? location!.Value, location!.Value);
+    }
+
+    /// <summary>The transforms a [TrainData] or [ValData] attribute writes (Crop, Flip, Normalize), as YAML's <c>transforms:</c>.</summary>
+    private TransformSpec? ReadTransforms(AttributeSyntax? attribute, bool isTrain)
+    {
+        if (attribute is null) return null;
+        long? crop = null;
+        bool? flip = null, normalize = null;
+        if (isTrain && Named(attribute, "Crop") is { } c && Integer(c.Expression, "Crop", out var padding))
+        {
+            if (padding is < 0 or > 1024) Report(ValueOutOfRange, At(c.Expression), "'Crop'", "the zero padding of the random crop in pixels from 0 to 1024", padding.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            else crop = padding;
+        }
+        bool? Flag(string name)
+        {
+            if (Named(attribute, name) is not { } a) return null;
+            if (Constant(a.Expression) is bool b) return b;
+            Report(WrongValueType, At(a.Expression), name, "true or false", Describe(a.Expression));
+            return null;
+        }
+        if (isTrain) flip = Flag("Flip");
+        normalize = Flag("Normalize");
+        return crop is null && flip is null && normalize is null ? null : new TransformSpec(crop, flip, normalize, At(attribute));
     }
 
     /// <summary>The member's type with its DSL name, when it is a class marked with <paramref name="marker"/>; otherwise reports DSL035.</summary>

@@ -23,7 +23,9 @@ internal sealed class YamlExperimentReader
     /// <summary>How many bases may stand behind an experiment (a base may extend another).</summary>
     public const int MaxBaseDepth = 8;
     private static readonly string[] DataKeys = { "train", "val", "batch" };
-    private static readonly string[] DatasetKeys = { "dataset", "args" };
+    private static readonly string[] DatasetKeys = { "dataset", "args", "transforms" };
+    private static readonly string[] TrainTransformKeys = { "crop", "flip", "normalize" };
+    private static readonly string[] ValTransformKeys = { "normalize" };
     private static readonly string[] ModelKeys = { "model", "args", "from", "checkpoint", "taps" };
     private static readonly string[] AdapterKeys = { "kind", "from", "to", "norm", "act" };
     private static readonly string[] AdapterNorms = { "bn", "none" };
@@ -396,8 +398,23 @@ internal sealed class YamlExperimentReader
         }
         if (!ExpectScalar(typeNode, "dataset", "a data set type name")) return null;
         var args = keys.TryGetValue("args", out var argsNode) ? ReadArguments(argsNode, "args") : EquatableArray<ArgumentSpec>.Empty;
+        var transforms = keys.TryGetValue("transforms", out var transformsNode) ? ReadTransforms(transformsNode, what) : null;
         // The generated class holds the data sets as TrainData and ValData (what a code-first twin names them).
-        return new DatasetSpec(typeNode.Value, typeNode.Location, args, node.Location, what == "train" ? "TrainData" : "ValData");
+        return new DatasetSpec(typeNode.Value, typeNode.Location, args, node.Location, what == "train" ? "TrainData" : "ValData", transforms);
+    }
+
+    /// <summary><c>transforms: { crop: 4, flip: true, normalize: true }</c>; evaluation data is never augmented, so val takes normalize only.</summary>
+    private TransformSpec? ReadTransforms(YamlNode node, string what)
+    {
+        if (!ExpectMapping(node, "transforms")) return null;
+        var keys = Keys(node, $"the transforms of data.{what}", what == "train" ? TrainTransformKeys : ValTransformKeys);
+        long? crop = null;
+        if (keys.TryGetValue("crop", out var cropNode) && ExpectInteger(cropNode, "crop", out var padding, 0, 1024, "the zero padding of the random crop in pixels (0: no crop)"))
+            crop = padding;
+        bool? flip = null, normalize = null;
+        if (keys.TryGetValue("flip", out var flipNode) && ExpectBool(flipNode, "flip", out var f)) flip = f;
+        if (keys.TryGetValue("normalize", out var normNode) && ExpectBool(normNode, "normalize", out var n)) normalize = n;
+        return new TransformSpec(crop, flip, normalize, node.Location);
     }
 
     private OptimizerSpec? ReadOptimizer(YamlNode node)

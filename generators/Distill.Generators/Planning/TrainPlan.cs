@@ -11,7 +11,7 @@ namespace Distill.Generators.Planning;
 /// it lists verification pairs (then the student is evaluated by face verification on its embeddings).
 /// </summary>
 internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields,
-    bool HasPairs = false)
+    bool HasPairs = false, TransformSpec? Transforms = null)
 {
     /// <summary>The field behind a YAML class's lazily built data-set property (<c>TrainData</c> → <c>_trainData</c>).</summary>
     public string LazyField => "_" + char.ToLowerInvariant(Member[0]) + Member.Substring(1);

@@ -74,7 +74,8 @@ internal static class TrainPlanner
             if (info.Constructor.FirstOrDefault(p => p.Name == a.Name) is not { } parameter || CSharpLiteral.Of(parameter.Type, a.Value) is not { } literal) return null;
             args.Add($"{a.Name}: {literal}");
         }
-        return new PlannedData(spec.Member, info.TypeName, string.Join(", ", args), info.BatchType, info.IsImageDataset, info.Fields.Select(f => f.Name).ToEquatableArray(), info.HasPairs);
+        return new PlannedData(spec.Member, info.TypeName, string.Join(", ", args), info.BatchType, info.IsImageDataset, info.Fields.Select(f => f.Name).ToEquatableArray(), info.HasPairs,
+            spec.Transforms is { } t ? t with { Location = default } : null);
     }
 
     private static PlannedClassifier? Classifier(ModelSpec spec, ModelInfo info) =>

@@ -104,12 +104,23 @@ public sealed class TrainDataAttribute : Attribute
 {
     /// <summary>The batch size.</summary>
     public int Batch { get; set; }
+
+    /// <summary>The zero padding of the random crop, in pixels (0: no crop; default 4) — YAML <c>transforms: { crop }</c>.</summary>
+    public int Crop { get; set; }
+
+    /// <summary>The random horizontal flip (default true) — YAML <c>transforms: { flip }</c>.</summary>
+    public bool Flip { get; set; }
+
+    /// <summary>Normalisation with the data set's statistics (default true) — YAML <c>transforms: { normalize }</c>.</summary>
+    public bool Normalize { get; set; }
 }
 
-/// <summary>The validation data, declared as <see cref="TrainDataAttribute"/> without a batch size.</summary>
+/// <summary>The validation data, declared as <see cref="TrainDataAttribute"/> without a batch size; never augmented.</summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class ValDataAttribute : Attribute
 {
+    /// <summary>Normalisation with the training data's statistics (default true) — YAML <c>transforms: { normalize }</c>.</summary>
+    public bool Normalize { get; set; }
 }
 
 /// <summary>The optimizer; the settings that are written are the ones the experiment sets.</summary>
