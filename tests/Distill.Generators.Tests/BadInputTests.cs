@@ -372,6 +372,10 @@ public class BadInputTests
         var expected = GeneratedMembers.Description.Concat(GeneratedMembers.Loss).Concat(GeneratedMembers.Train).Concat(GeneratedMembers.YamlData)
             .Concat(new[] { "Teacher", "Student", "HintAdapter" }).ToHashSet();
         Assert.Equal(expected.Order(), members.Order());
+        // Every generated member is marked as tool-written (for analyzers and coverage), as dotnet/runtime's generators mark theirs.
+        var unmarked = type.GetMembers().Where(m => !m.IsImplicitlyDeclared && m is not IMethodSymbol { MethodKind: MethodKind.PropertyGet or MethodKind.Constructor or MethodKind.StaticConstructor })
+            .Where(m => !m.GetAttributes().Any(a => a.AttributeClass?.Name == "GeneratedCodeAttribute")).Select(m => m.Name).ToList();
+        Assert.True(unmarked.Count == 0, "without [GeneratedCode]: " + string.Join(", ", unmarked));
         // The explicit IStepLoss.Terms cannot clash with a term's property.
         var breakdown = type.GetTypeMembers("LossBreakdown").Single().GetMembers()
             .Where(m => !m.IsImplicitlyDeclared && m is not IMethodSymbol { MethodKind: MethodKind.PropertyGet or MethodKind.Constructor } and not IPropertySymbol { ExplicitInterfaceImplementations.Length: > 0 })

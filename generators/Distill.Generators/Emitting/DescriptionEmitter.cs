@@ -34,12 +34,15 @@ internal static class DescriptionEmitter
         using (w.Open($"partial class {DslHelpersEmitter.Identifier(d.ClassName)}"))
         {
             w.Line("/// <summary>The experiment's name, as runs and reports use it.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line($"public const string ExperimentName = {SourceWriter.Literal(d.Name)};");
             w.Line();
             w.Line("/// <summary>The paper the experiment reproduces (empty when it names none).</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line($"public const string Paper = {SourceWriter.Literal(d.Paper ?? "")};");
             w.Line();
             w.Line("/// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line("public const string Configuration =");
             w.Indent++;
             var lines = d.Configuration.Split('\n');
@@ -52,19 +55,23 @@ internal static class DescriptionEmitter
             w.Indent--;
             w.Line();
             w.Line("/// <summary>Every model: name, role, type, constructor arguments, and where a teacher's weights come from.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             using (w.Open("public static readonly (string Name, string Role, string Type, string Arguments, string? Weights)[] Models =", "};"))
                 foreach (var m in d.Models)
                     w.Line($"({SourceWriter.Literal(m.Name)}, {SourceWriter.Literal(m.Role)}, {SourceWriter.Literal(m.Type)}, {SourceWriter.Literal(m.Arguments)}, {(m.Weights is null ? "null" : SourceWriter.Literal(m.Weights))}),");
             w.Line();
             w.Line("/// <summary>Every loss term: name, loss, weight, arguments as written, and its weight schedule.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             using (w.Open("public static readonly (string Name, string Loss, double Weight, string Arguments, string? Schedule)[] LossTerms =", "};"))
                 foreach (var l in d.Losses)
                     w.Line($"({SourceWriter.Literal(l.Name)}, {SourceWriter.Literal(l.Loss)}, {SourceWriter.Literal(l.Weight)}, {SourceWriter.Literal(l.Arguments)}, {(l.Schedule is null ? "null" : SourceWriter.Literal(l.Schedule))}),");
             w.Line();
             w.Line("/// <summary>The experiments whose runs provide teacher weights.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line($"public static readonly string[] DependsOn = [{string.Join(", ", d.DependsOn.Select(SourceWriter.Literal))}];");
             w.Line();
             w.Line("/// <summary>The declared seeds.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line($"public static readonly long[] Seeds = [{string.Join(", ", d.Seeds.Select(s => SourceWriter.Literal(s)))}];");
         }
         return w.ToString();

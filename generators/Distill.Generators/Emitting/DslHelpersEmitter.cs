@@ -49,6 +49,7 @@ internal static class DslHelpersEmitter
         w.Line("/// compiler rejects a feature map wired where logits are expected. The generator reads the calls from the");
         w.Line("/// syntax; at run time a factory only describes the term.");
         w.Line("/// </summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open("internal static class Loss"))
         {
             var first = true;
@@ -134,6 +135,7 @@ internal static class DslHelpersEmitter
             if (helpers.EmitTaps)
             {
                 w.Line("/// <summary>The taps of the experiment's models, as typed references for its loss terms and adapters.</summary>");
+                w.Line(SourceWriter.GeneratedCode);
                 using (w.Open("public static class Taps"))
                 {
                     var first = true;
@@ -157,6 +159,7 @@ internal static class DslHelpersEmitter
                 w.Line(dataset is null
                     ? "/// <summary>The fields of a training batch: none until the experiment declares its [TrainData].</summary>"
                     : $"/// <summary>The fields of a training batch ({Xml(dataset.Name)}), as typed references.</summary>");
+                w.Line(SourceWriter.GeneratedCode);
                 using (w.Open("public static class Batch"))
                     if (dataset is not null)
                         Members(w, dataset.Fields.Select(f => (f.Name, f.Kind, f.Shape)), "batch", "Batch");

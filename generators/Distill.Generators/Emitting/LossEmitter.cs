@@ -41,6 +41,7 @@ internal static class LossEmitter
         foreach (var a in plan.Adapters)
         {
             w.Line($"/// <summary>Adapter '{a.Name}': {Describe(a)}.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line($"public {AdapterType(a)} {a.Property} {{ get; }} = {AdapterConstruction(a)};");
             w.Line();
         }
@@ -84,6 +85,7 @@ internal static class LossEmitter
                 if (!first) w.Line();
                 first = false;
                 w.Line($"/// <summary>The {(m.IsTeacher ? "teacher" : "student")} '{m.Name}'.</summary>");
+                w.Line(SourceWriter.GeneratedCode);
                 w.Line($"public {m.TypeName} {m.Property} {{ get; }} = new {m.TypeName}({m.ConstructorArguments});");
             }
             foreach (var d in new[] { plan.Training?.Train, plan.Training?.Validation })
@@ -91,9 +93,11 @@ internal static class LossEmitter
                 if (d is null) continue;
                 var field = d.LazyField;
                 w.Line();
+                w.Line(SourceWriter.GeneratedCode);
                 w.Line($"private {d.TypeName}? {field};");
                 w.Line();
                 w.Line($"/// <summary>The {(d == plan.Training!.Train ? "training" : "validation")} data.</summary>");
+                w.Line(SourceWriter.GeneratedCode);
                 w.Line($"public {d.TypeName} {d.Member} => {field} ??= new {d.TypeName}({d.ConstructorArguments});");
             }
         }
@@ -103,6 +107,7 @@ internal static class LossEmitter
     private static void EmitTerms(SourceWriter w, LossPlan plan)
     {
         w.Line("/// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open("public sealed class LossBreakdown : global::Distill.Runtime.IStepLoss"))
         {
             w.Line("/// <summary>The weighted sum of the terms (with gradient).</summary>");
@@ -152,6 +157,7 @@ internal static class LossEmitter
         var batch = string.Join(", ", plan.BatchParameters.Select(p => $"Tensor {p}"));
         // No defaults: a forgotten progress argument would silently give warmed-up terms weight 0.
         var epochs = plan.HasDecay ? ", double epochs" : "";
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public LossBreakdown ComputeLoss({batch}, double epoch{epochs})"))
         {
             w.Line("using var scope = torch.NewDisposeScope();");

@@ -10,6 +10,10 @@ namespace Distill.Generators.Emitting;
 /// </summary>
 internal sealed class SourceWriter
 {
+    /// <summary>What marks every generated member (and the generated helper types) as tool-written, for analyzers and coverage.</summary>
+    public static readonly string GeneratedCode =
+        $"[global::System.CodeDom.Compiler.GeneratedCode(\"Distill.Generators\", \"{typeof(SourceWriter).Assembly.GetName().Version}\")]";
+
     private readonly StringBuilder _text = new();
     private int _indent;
 

@@ -31,9 +31,11 @@ internal static class TrainEmitter
         using (LossEmitter.OpenClass(w, plan))
         {
             w.Line("/// <summary>The declared number of epochs (a run may override it).</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line($"public const int DeclaredEpochs = {t.Epochs};");
             w.Line();
             w.Line("/// <summary>The declared batch size (a run may override it).</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             w.Line($"public const int DeclaredBatchSize = {t.BatchSize};");
             w.Line();
             EmitRegistration(w, plan, t);
@@ -58,10 +60,12 @@ internal static class TrainEmitter
 
     private static void EmitRegistration(SourceWriter w, LossPlan plan, TrainPlan t)
     {
+        w.Line(SourceWriter.GeneratedCode);
         w.Line($"private static {Rt}ExperimentInfo? s_info;");
         w.Line();
         w.Line("/// <summary>What the runner knows of this experiment (<c>list</c>, <c>describe</c>, <c>run</c>).</summary>");
         w.Line("// Built on first use: static initializers in different parts of a partial class run in no defined order.");
+        w.Line(SourceWriter.GeneratedCode);
         w.Line($"public static {Rt}ExperimentInfo Info => s_info ??= new()");
         w.Line("{");
         w.Indent++;
@@ -80,6 +84,7 @@ internal static class TrainEmitter
         w.Indent--;
         w.Line("};");
         w.Line();
+        w.Line(SourceWriter.GeneratedCode);
         w.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
         w.Line($"internal static void RegisterExperiment() => {Rt}ExperimentRegistry.Register(Info);");
         if (!t.Constructible) return;
@@ -88,6 +93,7 @@ internal static class TrainEmitter
         w.Line("/// Builds the experiment with its models initialised from the run's seed, trains it, and releases its");
         w.Line("/// modules: the registry's entry point, one call per seed.");
         w.Line("/// </summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public static {Rt}TrainResult Run({Rt}TrainOptions options)"))
         {
             w.Line("options.Validate();");
@@ -113,6 +119,7 @@ internal static class TrainEmitter
         w.Line("/// the config, <c>metrics.jsonl</c> (phases train, train_step, val, teacher), checkpoints (<c>latest</c>, <c>best</c> by");
         w.Line($"/// <c>{t.DefaultBestMetric}</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues the latest checkpoint exactly.");
         w.Line("/// </summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public {Rt}TrainResult Train({Rt}TrainOptions options)"))
         {
             w.Line($"{hooks}? hooks = null;");
@@ -155,6 +162,7 @@ internal static class TrainEmitter
         w.Line("/// <paramref name=\"hooks\"/> to a <c>Distill.Runtime.TrainerHooks</c> of your own to run code after each batch or epoch");
         w.Line("/// (custom metrics are logged with the epoch).");
         w.Line("/// </summary>");
+        w.Line(SourceWriter.GeneratedCode);
         w.Line($"partial void ConfigureHooks(ref {hooks}? hooks);");
         if (t.Validation is not { } val) return;
         // Every split is normalised with the training split's statistics, as the model was trained on them.
@@ -164,6 +172,7 @@ internal static class TrainEmitter
             : $"{Data}ImageTransform.Eval({normalization}.Normalization)";
         w.Line();
         w.Line("/// <summary>The validation data in order, in the run's batches on its device, normalised as the training data is.</summary>");
+        w.Line(SourceWriter.GeneratedCode);
         w.Line($"private {Data}DataLoader<{val.BatchType}> ValidationLoader({Rt}EvaluationRequest request) =>");
         w.Line($"    new({val.Member}, new {Data}DataLoaderOptions {{ BatchSize = request.BatchSize, Shuffle = false, Device = request.Device }}, {valTransform});");
     }
@@ -180,6 +189,7 @@ internal static class TrainEmitter
         if (t.Student is { } s)
         {
             w.Line("/// <summary>The student's top-k accuracy on <paramref name=\"loader\"/> (<c>val_top1</c>, …), in evaluation mode, without gradients.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
             using (w.Open($"public global::System.Collections.Generic.Dictionary<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
             {
                 w.Line($"{s.Member}.eval();");
@@ -194,6 +204,7 @@ internal static class TrainEmitter
         if (t.TeacherClassifiers.Count == 0) return;
         w.Line();
         w.Line("/// <summary>Each teacher's top-k accuracy on <paramref name=\"loader\"/> (<c>teacher_top1</c>, …).</summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public global::System.Collections.Generic.Dictionary<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
         {
             w.Line("var values = new global::System.Collections.Generic.Dictionary<string, double>();");
@@ -233,6 +244,7 @@ internal static class TrainEmitter
 
         var what = t.Flip ? "embeddings (each plus its flipped image's)" : "embeddings";
         w.Line($"/// <summary>The student's face verification on <paramref name=\"loader\"/>'s pairs (<c>val_verify_acc</c>, <c>val_tar_far1e-3</c>, …) from its {what}, in evaluation mode, without gradients.</summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public global::System.Collections.Generic.Dictionary<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
         {
             w.Line("var values = new global::System.Collections.Generic.Dictionary<string, double>();");
@@ -243,6 +255,7 @@ internal static class TrainEmitter
         if (teachers.Count == 0) return;
         w.Line();
         w.Line("/// <summary>Each teacher's face verification on <paramref name=\"loader\"/>'s pairs (<c>teacher_verify_acc</c>, …).</summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public global::System.Collections.Generic.Dictionary<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
         {
             w.Line("var values = new global::System.Collections.Generic.Dictionary<string, double>();");
@@ -275,6 +288,7 @@ internal static class TrainEmitter
         w.Line("/// Loads the declared weights (a dry run tolerates missing ones): each teacher's, then moved to the device in");
         w.Line("/// evaluation mode; the student's starting point, if it declares one (a resumed run then restores its checkpoint over it).");
         w.Line("/// </summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"private void LoadWeights({Rt}TrainOptions options, {Rt}IProgressReporter progress, Device device)"))
         {
             foreach (var model in t.Weights)
@@ -308,6 +322,7 @@ internal static class TrainEmitter
     {
         var o = t.Optimizer;
         w.Line($"/// <summary>The optimizer: {o.Class} over {Xml(string.Join("; ", o.Groups.Select(g => g.Description)))}. <c>options.LearningRate</c> scales every group's rate alike.</summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"private Optimizer CreateOptimizer({Rt}TrainOptions options)"))
         {
             w.Line($"const double declaredLr = {SourceWriter.Literal(o.Lr)};");
@@ -336,6 +351,7 @@ internal static class TrainEmitter
         w.Line($"/// The LR schedule, stepped once per epoch: {ScheduleText(s)}. When a run overrides the epochs, milestones scale");
         w.Line("/// with them (a 240-epoch schedule run for 24 epochs decays at 15, 18, 21 instead of 150, 180, 210).");
         w.Line("/// </summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open("private LRScheduler CreateScheduler(Optimizer optimizer, int epochs)"))
         {
             if (s.Kind is "multistep" or "step")
@@ -366,6 +382,7 @@ internal static class TrainEmitter
     private static void EmitDisposeModules(SourceWriter w, LossPlan plan, TrainPlan t)
     {
         w.Line("/// <summary>Frees the native memory of the models, adapters and data sets now rather than at garbage collection.</summary>");
+        w.Line(SourceWriter.GeneratedCode);
         using (w.Open("public void DisposeModules()"))
         {
             foreach (var m in plan.Models) w.Line($"{m.Property}.Dispose();");

@@ -7,12 +7,15 @@ namespace Lab;
 partial class KdTest
 {
     /// <summary>The experiment's name, as runs and reports use it.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string ExperimentName = "kd-test";
 
     /// <summary>The paper the experiment reproduces (empty when it names none).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string Paper = "Hinton et al. 2015";
 
     /// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string Configuration =
         "name: kd-test\n" +
         "paper: Hinton et al. 2015\n" +
@@ -38,6 +41,7 @@ partial class KdTest
         "eval: { metrics: [top1, top5], every: 1 }\n";
 
     /// <summary>Every model: name, role, type, constructor arguments, and where a teacher's weights come from.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly (string Name, string Role, string Type, string Arguments, string? Weights)[] Models =
     {
         ("teacher", "teacher", "CifarResNet", "depth: 56, classes: 100, width: 4", "from: teacher-run"),
@@ -45,6 +49,7 @@ partial class KdTest
     };
 
     /// <summary>Every loss term: name, loss, weight, arguments as written, and its weight schedule.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly (string Name, string Loss, double Weight, string Arguments, string? Schedule)[] LossTerms =
     {
         ("ce", "cross_entropy", 0.1, "input: student.logits, target: batch.label", null),
@@ -53,8 +58,10 @@ partial class KdTest
     };
 
     /// <summary>The experiments whose runs provide teacher weights.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly string[] DependsOn = ["teacher-run"];
 
     /// <summary>The declared seeds.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly long[] Seeds = [1L, 2L, 3L];
 }

@@ -7,12 +7,15 @@ namespace Lab.Multi;
 partial class TwoTeachers
 {
     /// <summary>The experiment's name, as runs and reports use it.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string ExperimentName = "two-teachers";
 
     /// <summary>The paper the experiment reproduces (empty when it names none).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string Paper = "";
 
     /// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string Configuration =
         "name: two-teachers\n" +
         "data:\n" +
@@ -34,6 +37,7 @@ partial class TwoTeachers
         "schedule: { epochs: 30, cosine: { eta_min: 0 } }\n";
 
     /// <summary>Every model: name, role, type, constructor arguments, and where a teacher's weights come from.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly (string Name, string Role, string Type, string Arguments, string? Weights)[] Models =
     {
         ("teacher", "teacher", "CifarResNet", "depth: 56, classes: 10", "checkpoint: teachers/resnet56.safetensors"),
@@ -42,6 +46,7 @@ partial class TwoTeachers
     };
 
     /// <summary>Every loss term: name, loss, weight, arguments as written, and its weight schedule.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly (string Name, string Loss, double Weight, string Arguments, string? Schedule)[] LossTerms =
     {
         ("kd", "hinton_kd", 0.5, "student: student.logits, teacher: teacher.logits, temperature: 2.5", null),
@@ -51,8 +56,10 @@ partial class TwoTeachers
     };
 
     /// <summary>The experiments whose runs provide teacher weights.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly string[] DependsOn = ["wide-run"];
 
     /// <summary>The declared seeds.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly long[] Seeds = [];
 }

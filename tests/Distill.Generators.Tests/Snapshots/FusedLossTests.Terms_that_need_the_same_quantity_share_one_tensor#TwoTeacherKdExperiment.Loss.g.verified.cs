@@ -8,6 +8,7 @@ namespace Distill.Experiments.Generated;
 partial class TwoTeacherKdExperiment
 {
     /// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public sealed class LossBreakdown : global::Distill.Runtime.IStepLoss
     {
         /// <summary>The weighted sum of the terms (with gradient).</summary>
@@ -56,6 +57,7 @@ partial class TwoTeacherKdExperiment
     /// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.
     /// Call the teachers' <c>eval()</c> once before training; they run here without gradients.
     /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch)
     {
         using var scope = torch.NewDisposeScope();

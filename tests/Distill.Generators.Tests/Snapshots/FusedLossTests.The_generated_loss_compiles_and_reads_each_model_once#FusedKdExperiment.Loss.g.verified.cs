@@ -8,9 +8,11 @@ namespace Distill.Experiments.Generated;
 partial class FusedKdExperiment
 {
     /// <summary>Adapter 'hint': 1×1 convolution 16→32.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::Distill.Torch.Modules.Conv2d HintAdapter { get; } = global::Distill.Torch.torch.nn.Conv2d(16, 32, 1, bias: false);
 
     /// <summary>One batch's loss: the weighted total (with gradient) and every term's value (detached).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public sealed class LossBreakdown : global::Distill.Runtime.IStepLoss
     {
         /// <summary>The weighted sum of the terms (with gradient).</summary>
@@ -54,6 +56,7 @@ partial class FusedKdExperiment
     /// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.
     /// Call the teachers' <c>eval()</c> once before training; they run here without gradients.
     /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch)
     {
         using var scope = torch.NewDisposeScope();

@@ -7,18 +7,24 @@ namespace Distill.Experiments.Generated;
 public sealed partial class E2eStudentExperiment
 {
     /// <summary>The teacher 'teacher'.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::Distill.Models.CifarResNet Teacher { get; } = new global::Distill.Models.CifarResNet(depth: 8, classes: 4, width: 4, stem: 4);
 
     /// <summary>The student 'student'.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::Distill.Models.CifarResNet Student { get; } = new global::Distill.Models.CifarResNet(depth: 8, classes: 4, width: 2, stem: 4);
 
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     private global::Distill.Data.SyntheticImages? _trainData;
 
     /// <summary>The training data.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::Distill.Data.SyntheticImages TrainData => _trainData ??= new global::Distill.Data.SyntheticImages(classes: 4, samples: 96, size: 8, seed: 1);
 
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     private global::Distill.Data.SyntheticImages? _valData;
 
     /// <summary>The validation data.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::Distill.Data.SyntheticImages ValData => _valData ??= new global::Distill.Data.SyntheticImages(classes: 4, samples: 32, size: 8, seed: 1, split: "val");
 }

@@ -11,15 +11,19 @@ namespace Distill.Experiments.Generated;
 partial class E2eStudentExperiment
 {
     /// <summary>The declared number of epochs (a run may override it).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const int DeclaredEpochs = 4;
 
     /// <summary>The declared batch size (a run may override it).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const int DeclaredBatchSize = 16;
 
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     private static global::Distill.Runtime.ExperimentInfo? s_info;
 
     /// <summary>What the runner knows of this experiment (<c>list</c>, <c>describe</c>, <c>run</c>).</summary>
     // Built on first use: static initializers in different parts of a partial class run in no defined order.
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static global::Distill.Runtime.ExperimentInfo Info => s_info ??= new()
     {
         Name = ExperimentName,
@@ -34,6 +38,7 @@ partial class E2eStudentExperiment
         Run = Run,
     };
 
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     [global::System.Runtime.CompilerServices.ModuleInitializer]
     internal static void RegisterExperiment() => global::Distill.Runtime.ExperimentRegistry.Register(Info);
 
@@ -41,6 +46,7 @@ partial class E2eStudentExperiment
     /// Builds the experiment with its models initialised from the run's seed, trains it, and releases its
     /// modules: the registry's entry point, one call per seed.
     /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static global::Distill.Runtime.TrainResult Run(global::Distill.Runtime.TrainOptions options)
     {
         options.Validate();
@@ -62,6 +68,7 @@ partial class E2eStudentExperiment
     /// the config, <c>metrics.jsonl</c> (phases train, train_step, val, teacher), checkpoints (<c>latest</c>, <c>best</c> by
     /// <c>val_top1</c>), <c>summary.json</c>. With <c>options.Resume</c> it continues the latest checkpoint exactly.
     /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::Distill.Runtime.TrainResult Train(global::Distill.Runtime.TrainOptions options)
     {
         global::Distill.Runtime.TrainerHooks<global::Distill.Data.ImageBatch>? hooks = null;
@@ -95,13 +102,16 @@ partial class E2eStudentExperiment
     /// <paramref name="hooks"/> to a <c>Distill.Runtime.TrainerHooks</c> of your own to run code after each batch or epoch
     /// (custom metrics are logged with the epoch).
     /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     partial void ConfigureHooks(ref global::Distill.Runtime.TrainerHooks<global::Distill.Data.ImageBatch>? hooks);
 
     /// <summary>The validation data in order, in the run's batches on its device, normalised as the training data is.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     private global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch> ValidationLoader(global::Distill.Runtime.EvaluationRequest request) =>
         new(ValData, new global::Distill.Data.DataLoaderOptions { BatchSize = request.BatchSize, Shuffle = false, Device = request.Device }, global::Distill.Data.ImageTransform.Eval(TrainData.Normalization));
 
     /// <summary>The student's top-k accuracy on <paramref name="loader"/> (<c>val_top1</c>, …), in evaluation mode, without gradients.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::System.Collections.Generic.Dictionary<string, double> Evaluate(global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch> loader, long? batchLimit = null)
     {
         Student.eval();
@@ -127,6 +137,7 @@ partial class E2eStudentExperiment
     }
 
     /// <summary>Each teacher's top-k accuracy on <paramref name="loader"/> (<c>teacher_top1</c>, …).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::System.Collections.Generic.Dictionary<string, double> EvaluateTeachers(global::Distill.Data.DataLoader<global::Distill.Data.ImageBatch> loader, long? batchLimit = null)
     {
         var values = new global::System.Collections.Generic.Dictionary<string, double>();
@@ -157,6 +168,7 @@ partial class E2eStudentExperiment
     /// Loads the declared weights (a dry run tolerates missing ones): each teacher's, then moved to the device in
     /// evaluation mode; the student's starting point, if it declares one (a resumed run then restores its checkpoint over it).
     /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     private void LoadWeights(global::Distill.Runtime.TrainOptions options, global::Distill.Runtime.IProgressReporter progress, Device device)
     {
         if (options.DryRun && global::Distill.Runtime.TeacherWeights.FindRun("e2e-teacher", options) is null)
@@ -169,6 +181,7 @@ partial class E2eStudentExperiment
     }
 
     /// <summary>The optimizer: SGD over the rest; adapters. <c>options.LearningRate</c> scales every group's rate alike.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     private Optimizer CreateOptimizer(global::Distill.Runtime.TrainOptions options)
     {
         const double declaredLr = 0.05;
@@ -185,6 +198,7 @@ partial class E2eStudentExperiment
     /// The LR schedule, stepped once per epoch: ×0.1 at epochs 3 after a 1-epoch warm-up. When a run overrides the epochs, milestones scale
     /// with them (a 240-epoch schedule run for 24 epochs decays at 15, 18, 21 instead of 150, 180, 210).
     /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     private LRScheduler CreateScheduler(Optimizer optimizer, int epochs)
     {
         int Scaled(int declared) => global::System.Math.Max(1, (int)global::System.Math.Round((double)declared * epochs / DeclaredEpochs));
@@ -198,6 +212,7 @@ partial class E2eStudentExperiment
     }
 
     /// <summary>Frees the native memory of the models, adapters and data sets now rather than at garbage collection.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public void DisposeModules()
     {
         Teacher.Dispose();

@@ -8,12 +8,15 @@ namespace Distill.Experiments.Generated;
 partial class E2eStudentExperiment
 {
     /// <summary>The experiment's name, as runs and reports use it.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string ExperimentName = "e2e-student";
 
     /// <summary>The paper the experiment reproduces (empty when it names none).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string Paper = "";
 
     /// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public const string Configuration =
         "name: e2e-student\n" +
         "data:\n" +
@@ -37,6 +40,7 @@ partial class E2eStudentExperiment
         "eval: { metrics: [top1, top2], every: 1 }\n";
 
     /// <summary>Every model: name, role, type, constructor arguments, and where a teacher's weights come from.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly (string Name, string Role, string Type, string Arguments, string? Weights)[] Models =
     {
         ("teacher", "teacher", "CifarResNet", "depth: 8, classes: 4, width: 4, stem: 4", "from: e2e-teacher"),
@@ -44,6 +48,7 @@ partial class E2eStudentExperiment
     };
 
     /// <summary>Every loss term: name, loss, weight, arguments as written, and its weight schedule.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly (string Name, string Loss, double Weight, string Arguments, string? Schedule)[] LossTerms =
     {
         ("ce", "cross_entropy", 0.5, "input: student.logits, target: batch.label", null),
@@ -52,8 +57,10 @@ partial class E2eStudentExperiment
     };
 
     /// <summary>The experiments whose runs provide teacher weights.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly string[] DependsOn = ["e2e-teacher"];
 
     /// <summary>The declared seeds.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public static readonly long[] Seeds = [];
 }
