@@ -167,7 +167,7 @@ public class TrainingLoopTests
     }
 
     [Fact]
-    public void A_student_with_from_starts_from_that_runs_trained_weights_in_both_front_ends()
+    public void A_student_with_from_starts_from_that_runs_trained_weights_in_both_front_ends_and_may_freeze_parts()
     {
         using var tmp = new TempDir();
         Assert.Contains("e2e-teacher", Experiment("e2e-finetune").DependsOn);
@@ -203,7 +203,7 @@ public class TrainingLoopTests
             public partial class FinetuneExperiment
             {
                 [TrainData(Batch = 16)] SyntheticImages TrainData { get; } = new(classes: 4, samples: 96, size: 8, seed: 1);
-                [Student(From = "e2e-teacher")] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 4, stem: 4);
+                [Student(From = "e2e-teacher", Freeze = ["conv1", "layer1.0"])] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 4, stem: 4);
                 [Loss] LossTerm Ce => Loss.cross_entropy(Taps.Student.logits, Batch.label);
             }
             """;
@@ -212,6 +212,7 @@ public class TrainingLoopTests
         Assert.Empty(result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
         var train = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString();
         Assert.Contains("global::Distill.Runtime.TeacherWeights.LoadFromExperiment(Student, \"student\", \"e2e-teacher\", options, role: \"student\");", train);
+        Assert.Contains("global::Distill.Runtime.ModulePaths.Freeze(Student, \"student\", ExperimentName, [\"conv1\", \"layer1.0\"]);", train); // freeze, as in YAML
     }
 
     [Fact]
@@ -265,6 +266,49 @@ public class TrainingLoopTests
             GeneratorHarness.TrainingCompilation("// yaml only"));
         var d = Assert.Single(crop.GeneratorDiagnostics);
         Assert.Equal("Unknown key 'crop' in the transforms of data.val; expected one of: normalize", d.GetMessage());
+    }
+
+    [Fact]
+    public void Frozen_submodules_take_no_step_and_a_wrong_path_is_a_clear_error()
+    {
+        const string yaml = "name: e2e-frozen\n" + Data + "\n" + """
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 }, freeze: [conv1, layer1.0] }
+            losses:
+              ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+            optimizer: { sgd: { lr: 0.1, momentum: 0.9 } }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("frozen.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        Assert.Empty(result.GeneratorDiagnostics);
+        var train = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("global::Distill.Runtime.ModulePaths.Freeze(Student, \"student\", ExperimentName, [\"conv1\", \"layer1.0\"]);", train);
+        using var pe = new MemoryStream();
+        Assert.True(result.Output.Emit(pe).Success);
+        var assembly = Assembly.Load(pe.ToArray());
+        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+
+        // Two steps: the frozen parameters keep their initial values, the others move.
+        using var tmp = new TempDir();
+        var run = ExperimentRegistry.Find("e2e-frozen")!.Run(Options(tmp.Path) with { StopAfterSteps = 2 });
+        torch.manual_seed(7); // the run's seed: the student's initial weights
+        using var initial = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 2, stem: 4);
+        using var trained = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 2, stem: 4);
+        Checkpoint.LoadModule(run.RunPath, TeacherWeights.StudentModule, trained);
+        var before = initial.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, parameter) in trained.named_parameters())
+        {
+            var frozen = name.StartsWith("conv1.", StringComparison.Ordinal) || name.StartsWith("layer1.0.", StringComparison.Ordinal);
+            Assert.True(frozen == parameter.equal(before[name]), $"{name}: {(frozen ? "frozen but changed" : "trained but unchanged")}");
+        }
+
+        // A path the model does not have: the experiment, the path, and what is there.
+        var wrong = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("frozen.distill.yaml", yaml.Replace("e2e-frozen", "e2e-frozen-wrong").Replace("layer1.0", "layer1.7"))),
+            GeneratorHarness.TrainingCompilation("// yaml only"));
+        using var pe2 = new MemoryStream();
+        Assert.True(wrong.Output.Emit(pe2).Success);
+        var wrongAssembly = Assembly.Load(pe2.ToArray());
+        RuntimeHelpers.RunModuleConstructor(wrongAssembly.ManifestModule.ModuleHandle);
+        var e = Assert.Throws<DistillRuntimeException>(() => ExperimentRegistry.Find("e2e-frozen-wrong")!.Run(Options(tmp.Path)));
+        Assert.Equal("'e2e-frozen-wrong': student has no submodule 'layer1.7' (student.layer1 has no '7'; its submodules: 0)", e.Message);
     }
 
     [Fact]

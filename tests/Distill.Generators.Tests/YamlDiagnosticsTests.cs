@@ -154,6 +154,16 @@ public class YamlDiagnosticsTests
     }
 
     [Fact]
+    public void Freeze_takes_module_paths_on_the_student_only()
+    {
+        var bad = Find(Valid.Replace("student: { model: CifarResNet, args: { depth: 20, classes: 100 } }",
+            "student: { model: CifarResNet, args: { depth: 20, classes: 100 }, freeze: [layer1, \"layer2..0\"] }"), "DSL004");
+        Assert.Equal("'freeze' expects a module path: names of letters, digits and '_' joined by '.', such as layer1.0.conv1, but the value is 'layer2..0'", bad.GetMessage());
+        var teacher = Find(Valid.Replace("from: teacher-resnet56 }", "from: teacher-resnet56, freeze: [layer1] }"), "DSL002");
+        Assert.StartsWith("Unknown key 'freeze' in 'teacher'", teacher.GetMessage());
+    }
+
+    [Fact]
     public void DSL005_a_duplicate_key()
     {
         var d = Single(Valid.Replace("  kd: {", "  ce: {"), "DSL005");

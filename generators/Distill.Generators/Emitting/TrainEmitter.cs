@@ -122,6 +122,11 @@ internal static class TrainEmitter
         w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public {Rt}TrainResult Train({Rt}TrainOptions options)"))
         {
+            if (t.Frozen.Count > 0)
+            {
+                w.Line("// The submodules the experiment freezes: no gradient, so the loop clips and the optimizer updates the rest only.");
+                w.Line($"{Rt}ModulePaths.Freeze({student.Property}, \"student\", ExperimentName, [{string.Join(", ", t.Frozen.Select(SourceWriter.Literal))}]);");
+            }
             w.Line($"{hooks}? hooks = null;");
             w.Line("ConfigureHooks(ref hooks);");
             w.Line($"var trainer = new {trainer}");

@@ -83,7 +83,8 @@ internal sealed record ModelSpec(
     EquatableArray<NameSpec> DeclaredTaps,
     LocationInfo Location,
     string Member,
-    LocationInfo? NameLocation = null);
+    LocationInfo? NameLocation = null,
+    EquatableArray<NameSpec> Freeze = default);
 
 internal sealed record NameSpec(string Name, LocationInfo Location);
 

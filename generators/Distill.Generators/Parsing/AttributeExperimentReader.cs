@@ -296,7 +296,27 @@ internal sealed class AttributeExperimentReader
                 else checkpoint = new CheckpointSpec(null, path, At(file.Expression));
             }
         }
-        return new ModelSpec(modelName, role, type.Value.DslName, At(creation), arguments, checkpoint, EquatableArray<NameSpec>.Empty, At(m.Syntax.Identifier), m.Symbol.Name);
+        var freeze = new List<NameSpec>();
+        if (role == ModelRole.Student && m.Attribute.ApplicationSyntaxReference?.GetSyntax(_ct) is AttributeSyntax studentAttribute && Named(studentAttribute, "Freeze") is { } frozen)
+        {
+            // new[] { "conv1", "layer1" } or ["conv1", "layer1"]: each a constant module path.
+            var items = frozen.Expression switch
+            {
+                ImplicitArrayCreationExpressionSyntax a => a.Initializer.Expressions.ToList(),
+                ArrayCreationExpressionSyntax { Initializer: { } i } => i.Expressions.ToList(),
+                CollectionExpressionSyntax c => c.Elements.OfType<ExpressionElementSyntax>().Select(e => e.Expression).ToList(),
+                _ => null,
+            };
+            if (items is null) Report(UnreadableDeclaration, At(frozen.Expression), "Freeze", "write the module paths as an array of constants, e.g. Freeze = [\"conv1\", \"layer1\"]");
+            else
+                foreach (var item in items)
+                {
+                    if (Constant(item) is string path && YamlExperimentReader.IsModulePath(path)) freeze.Add(new NameSpec(path, At(item)));
+                    else Report(WrongValueType, At(item), "Freeze", "a module path: names of letters, digits and '_' joined by '.', such as layer1.0.conv1", Describe(item));
+                }
+        }
+        return new ModelSpec(modelName, role, type.Value.DslName, At(creation), arguments, checkpoint, EquatableArray<NameSpec>.Empty, At(m.Syntax.Identifier), m.Symbol.Name, null,
+            freeze.ToEquatableArray());
     }
 
     private DataSpec? ReadData(List<Member> members, LocationInfo classLocation, string what, out string? datasetType)

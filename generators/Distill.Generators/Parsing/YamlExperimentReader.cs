@@ -27,6 +27,7 @@ internal sealed class YamlExperimentReader
     private static readonly string[] TrainTransformKeys = { "crop", "flip", "normalize" };
     private static readonly string[] ValTransformKeys = { "normalize" };
     private static readonly string[] ModelKeys = { "model", "args", "from", "checkpoint", "taps" };
+    private static readonly string[] StudentKeys = { "model", "args", "from", "checkpoint", "taps", "freeze" };
     private static readonly string[] AdapterKeys = { "kind", "from", "to", "norm", "act" };
     private static readonly string[] AdapterNorms = { "bn", "none" };
     private static readonly string[] AdapterActivations = { "relu", "none" };
@@ -247,7 +248,7 @@ internal sealed class YamlExperimentReader
     private ModelSpec? ReadModel(YamlNode node, string name, ModelRole role, LocationInfo? nameLocation = null)
     {
         if (!ExpectMapping(node, name)) return null;
-        var keys = Keys(node, $"'{name}'", ModelKeys);
+        var keys = Keys(node, $"'{name}'", role == ModelRole.Student ? StudentKeys : ModelKeys);
         if (!keys.TryGetValue("model", out var typeNode))
         {
             Report(MissingKey, FirstLine(node), $"'{name}'", "model", "the model type, e.g. CifarResNet");
@@ -268,8 +269,22 @@ internal sealed class YamlExperimentReader
         if (keys.TryGetValue("taps", out var tapsNode) && ExpectSequence(tapsNode, "taps", "a list of tap names"))
             foreach (var t in tapsNode.Items)
                 if (ExpectScalar(t, "taps", "a tap name")) taps.Add(new NameSpec(t.Value, t.Location));
-        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, Planning.Planner.Pascal(name), nameLocation);
+        // Submodules that do not train: PyTorch module paths of the student (conv1, layer1.0), checked when a run starts.
+        var freeze = new List<NameSpec>();
+        if (keys.TryGetValue("freeze", out var freezeNode) && ExpectSequence(freezeNode, "freeze", "a list of module paths such as [conv1, layer1]"))
+            foreach (var f in freezeNode.Items)
+                if (ExpectScalar(f, "freeze", "a module path such as layer1 or layer1.0.conv1"))
+                {
+                    if (IsModulePath(f.Value)) freeze.Add(new NameSpec(f.Value, f.Location));
+                    else Report(WrongValueType, f.Location, "freeze", "a module path: names of letters, digits and '_' joined by '.', such as layer1.0.conv1", f.Describe());
+                }
+        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, Planning.Planner.Pascal(name), nameLocation,
+            freeze.ToEquatableArray());
     }
+
+    /// <summary>A PyTorch module path: identifiers (or indices) joined by '.', at most 256 characters.</summary>
+    internal static bool IsModulePath(string path) =>
+        path.Length is > 0 and <= 256 && path.Split('.').All(part => part.Length > 0 && part.All(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_'));
 
     private AdapterSpec? ReadAdapter(string name, LocationInfo nameLocation, YamlNode node)
     {

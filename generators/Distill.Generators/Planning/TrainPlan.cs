@@ -59,7 +59,8 @@ internal sealed record TrainPlan(
     long EvalEvery,
     PlannedClassifier? Student,
     EquatableArray<PlannedClassifier> TeacherClassifiers,
-    bool Flip = false)
+    bool Flip = false,
+    EquatableArray<string> Frozen = default)
 {
     /// <summary>Whether evaluation is face verification (pairs of embeddings) rather than top-k accuracy.</summary>
     public bool Verifies => Validation is { HasPairs: true } && Student?.EmbeddingMember is not null;

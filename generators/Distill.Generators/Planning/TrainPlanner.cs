@@ -61,7 +61,8 @@ internal static class TrainPlanner
             eval?.Every is > 0 ? eval.Every : 1,
             Classifier(student.Spec, student.Info),
             models.Where(m => m.Spec.Role == ModelRole.Teacher).Select(m => Classifier(m.Spec, m.Info)).Where(c => c is not null).Select(c => c!).ToEquatableArray(),
-            eval?.Flip ?? false);
+            eval?.Flip ?? false,
+            student.Spec.Freeze.Select(f => f.Name).ToEquatableArray());
     }
 
     private static PlannedData? Data(DatasetSpec spec, Catalog catalog)

@@ -54,6 +54,9 @@ public sealed class StudentAttribute : Attribute
 
     /// <summary>A <c>.safetensors</c> file with the weights this student starts from.</summary>
     public string? Checkpoint { get; set; }
+
+    /// <summary>Submodules that do not train, by PyTorch module path (<c>["conv1", "layer1"]</c>): no gradient, not in the optimizer.</summary>
+    public string[]? Freeze { get; set; }
 }
 
 /// <summary>
