@@ -153,7 +153,7 @@ public class BadInputTests
     [InlineData("weight_decay: 5e-4 } }", "weight_decay: 5e-4 }, groups: [ { params: [student], lr: .nan } ] }", ".nan", "DSL044",
         "'lr' of a parameter group of the sgd optimizer must be a finite number > 0, but is .nan")]
     [InlineData("weight_decay: 5e-4 } }", "weight_decay: 5e-4 }, groups: [ { params: [studnet], lr: 0.1 } ] }", "studnet", "DSL025",
-        "'studnet' names no model, adapter or batch: known names are student, adapters (did you mean 'student'?)")]
+        "'studnet' names no model, adapter or batch: known names are student, a submodule path such as student.layer3, adapters (did you mean 'student'?)")]
     public void Optimizer_settings_are_bound_before_planning(string from, string to, string at, string id, string message) =>
         FindAt(Valid.Replace(from, to), id, at, message);
 

@@ -312,6 +312,60 @@ public class TrainingLoopTests
     }
 
     [Fact]
+    public void A_parameter_group_may_name_a_submodule_by_path()
+    {
+        const string yaml = "name: e2e-path-groups\n" + Data + "\n" + """
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
+            losses:
+              ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+            optimizer:
+              sgd: { lr: 0.1, momentum: 0.9 }
+              groups: [ { params: [student.layer3, student.fc], lr: 0.01 } ]
+            schedule: { epochs: 1 }
+            """;
+        const string part = """
+            using Distill.Data;
+            using Distill.Runtime;
+
+            namespace Distill.Experiments.Generated;
+
+            public sealed partial class E2ePathGroupsExperiment
+            {
+                partial void ConfigureHooks(ref TrainerHooks<ImageBatch>? hooks) => hooks = new Groups();
+
+                private sealed class Groups : TrainerHooks<ImageBatch>
+                {
+                    public override void OnEpochEnd(TrainerContext context, System.Collections.Generic.IDictionary<string, double> values)
+                    {
+                        var groups = context.Optimizer.param_groups;
+                        for (var i = 0; i < groups.Count; i++)
+                        {
+                            values[$"group{i}_lr"] = groups[i].lr;
+                            values[$"group{i}_params"] = groups[i].@params.Count;
+                        }
+                    }
+                }
+            }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("groups.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation(part));
+        Assert.Empty(result.GeneratorDiagnostics);
+        using var pe = new MemoryStream();
+        var emit = result.Output.Emit(pe);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        var assembly = Assembly.Load(pe.ToArray());
+        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+
+        using var tmp = new TempDir();
+        var run = ExperimentRegistry.Find("e2e-path-groups")!.Run(Options(tmp.Path) with { MaxBatchesPerEpoch = 1 });
+        var values = RunDirectory.ReadMetrics(run.RunPath).Single(r => r.Phase == "train").Values;
+        using var model = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 2, stem: 4);
+        var all = model.parameters().Count();
+        var named = model.get_submodule("layer3").parameters().Count() + model.get_submodule("fc").parameters().Count();
+        // The rest of the student at the base rate, the named submodules at theirs; every parameter in exactly one group.
+        Assert.Equal((0.1, all - named, 0.01, named), (values["group0_lr"], (int)values["group0_params"], values["group1_lr"], (int)values["group1_params"]));
+    }
+
+    [Fact]
     public void DSL045_an_experiment_without_training_data_is_told_it_gets_no_loop()
     {
         const string yaml = """

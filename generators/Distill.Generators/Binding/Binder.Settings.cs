@@ -68,11 +68,13 @@ internal sealed partial class Binder
         {
             foreach (var m in g.Modules)
             {
-                if (!modules.Contains(m.Name))
-                    Report(UnknownReference, m.Location, UserText.Shorten(m.Name), "student, adapters" + (_spec.Adapters.Count > 0 ? ", " + List(_spec.Adapters.Select(a => a.Name)) : ""),
+                // student.<module path> (student.layer3, student.layer3.0.conv1): that submodule's parameters, checked when a run starts.
+                var isPath = m.Name.StartsWith("student.", System.StringComparison.Ordinal) && Parsing.YamlExperimentReader.IsModulePath(m.Name.Substring("student.".Length));
+                if (!modules.Contains(m.Name) && !isPath)
+                    Report(UnknownReference, m.Location, UserText.Shorten(m.Name), "student, a submodule path such as student.layer3, adapters" + (_spec.Adapters.Count > 0 ? ", " + List(_spec.Adapters.Select(a => a.Name)) : ""),
                         NameSuggestions.DidYouMean(m.Name, modules));
-                else if (claimed.ContainsKey(m.Name))
-                    Report(DuplicateName, m.Location, "parameter-group module", m.Name);
+                else if (claimed.ContainsKey(m.Name) || (isPath && claimed.Keys.Any(c => c.StartsWith(m.Name + ".", System.StringComparison.Ordinal) || m.Name.StartsWith(c + ".", System.StringComparison.Ordinal) && c != "student")))
+                    Report(DuplicateName, m.Location, "parameter-group module (a parameter may be in one group only)", m.Name);
                 else claimed[m.Name] = m.Location;
             }
             BindSettings(g.Arguments.Where(a => a.Name != "params"), settings, $"a parameter group of {where}");

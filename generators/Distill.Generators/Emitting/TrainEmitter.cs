@@ -332,12 +332,19 @@ internal static class TrainEmitter
         {
             w.Line($"const double declaredLr = {SourceWriter.Literal(o.Lr)};");
             w.Line("var lrScale = options.LearningRate is { } lr ? lr / declaredLr : 1.0;");
+            if (o.PathModules.Count > 0)
+            {
+                // A parameter is in one group only: those of the submodules groups name by path leave the student's own group.
+                w.Line("var byPath = new global::System.Collections.Generic.HashSet<object>(global::System.Collections.Generic.ReferenceEqualityComparer.Instance);");
+                foreach (var m in o.PathModules) w.Line($"foreach (var p in {m}.parameters()) byPath.Add(p);");
+            }
             w.Line("ParamGroup[] groups =");
             w.Line("[");
             w.Indent++;
             foreach (var g in o.Groups)
             {
-                var parameters = string.Join(".Concat(", g.Modules.Select(m => m + ".parameters()")) + new string(')', g.Modules.Count - 1);
+                string Parameters(string m) => o.PathModules.Count > 0 && m == o.StudentMember ? m + ".parameters().Where(p => !byPath.Contains(p))" : m + ".parameters()";
+                var parameters = string.Join(".Concat(", g.Modules.Select(Parameters)) + new string(')', g.Modules.Count - 1);
                 var options = g.Options.Count == 0 ? "" : ", new global::System.Collections.Generic.Dictionary<string, object> { " + string.Join(", ", g.Options) + " }";
                 // Frozen parameters (requires_grad false, such as insightface's fixed embedding BatchNorm scale) are left out.
                 w.Line($"new ParamGroup({parameters}.Where(p => p.requires_grad){options}), // {Model.UserText.Comment(g.Description)}");

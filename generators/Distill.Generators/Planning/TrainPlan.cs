@@ -26,8 +26,12 @@ internal sealed record PlannedWeights(string Name, string Member, string? FromEx
 /// <summary>A parameter group: the C# expressions of its modules and its option overrides (C# dictionary entries).</summary>
 internal sealed record PlannedGroup(EquatableArray<string> Modules, EquatableArray<string> Options, string Description);
 
-/// <summary>The optimizer: its torch.optim class, base learning rate, other constructor arguments, and parameter groups.</summary>
-internal sealed record PlannedOptimizer(string Class, double Lr, string Arguments, EquatableArray<PlannedGroup> Groups);
+/// <summary>
+/// The optimizer: its torch.optim class, base learning rate, other constructor arguments, and parameter groups.
+/// <see cref="PathModules"/> are the student's submodules that groups name by path: their parameters leave the student's own group.
+/// </summary>
+internal sealed record PlannedOptimizer(string Class, double Lr, string Arguments, EquatableArray<PlannedGroup> Groups,
+    EquatableArray<string> PathModules = default, string? StudentMember = null);
 
 /// <summary>The LR schedule: its kind (multistep, cosine, step, constant), its settings, and warm-up epochs.</summary>
 internal sealed record PlannedSchedule(string Kind, EquatableArray<long> Milestones, double Gamma, long StepSize, double EtaMin, long WarmupEpochs);

@@ -104,7 +104,9 @@ internal static class TrainPlanner
         }
 
         // Every trained module's parameters: the student and each adapter, unless a group claims them.
-        var modules = new List<(string Name, string Expression)> { ("student", spec.Models.First(m => m.Role == ModelRole.Student).Member) };
+        var studentMember = spec.Models.First(m => m.Role == ModelRole.Student).Member;
+        var modules = new List<(string Name, string Expression)> { ("student", studentMember) };
+        var paths = new List<string>();
         modules.AddRange(adapters.Select(a => (a.Name, a.Property)));
         var claimed = new HashSet<string>(StringComparer.Ordinal);
         var groups = new List<PlannedGroup>();
@@ -113,6 +115,13 @@ internal static class TrainPlanner
             var members = new List<string>();
             foreach (var name in g.Modules.Select(n => n.Name))
             {
+                if (name.StartsWith("student.", StringComparison.Ordinal))
+                {
+                    var path = name.Substring("student.".Length);
+                    var expression = $"global::Distill.Runtime.ModulePaths.Find({studentMember}, \"student\", ExperimentName, {SourceWriter.Literal(path)})";
+                    if (claimed.Add(name)) { members.Add(expression); paths.Add(expression); }
+                    continue;
+                }
                 var selected = name == "adapters" ? modules.Where(m => adapters.Any(a => a.Name == m.Name)) : modules.Where(m => m.Name == name);
                 foreach (var m in selected)
                     if (claimed.Add(m.Name)) members.Add(m.Expression);
@@ -124,7 +133,7 @@ internal static class TrainPlanner
         }
         var rest = modules.Where(m => !claimed.Contains(m.Name)).Select(m => m.Expression).ToEquatableArray();
         if (rest.Count > 0) groups.Insert(0, new PlannedGroup(rest, EquatableArray<string>.Empty, "the rest"));
-        return new PlannedOptimizer(className, lr, string.Join(", ", named), groups.ToEquatableArray());
+        return new PlannedOptimizer(className, lr, string.Join(", ", named), groups.ToEquatableArray(), paths.ToEquatableArray(), studentMember);
     }
 
     /// <summary>A named argument of the optimizer's constructor, or null when the setting or its value cannot be one.</summary>
