@@ -179,7 +179,7 @@ public static class ReportWriter
             File.Move(temp, path, overwrite: true);
             files.Add(path);
         }
-        Save("report.md", Markdown(data));
+        Save("report.md", data.Suite.Template is { } template ? ReportTemplate.Render(template, data) : Markdown(data));
         Save("curves.svg", Curves(data));
         Save("results.json", Json(data).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return files;

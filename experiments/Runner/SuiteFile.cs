@@ -79,6 +79,9 @@ public sealed record Suite
     /// <summary>The label of the row the others are compared with (the student alone); null: the first row of group "student".</summary>
     public string? Baseline { get; init; }
 
+    /// <summary>The full path of the suite's Scriban template for report.md; null: the built-in layout.</summary>
+    public string? Template { get; init; }
+
     public int ShownDecimals => Decimals ?? (Scale >= 100 ? 2 : 4);
 
     /// <summary>The directory a report is written to: <c>report/</c> or <c>report-quick/</c> next to the suite file.</summary>
@@ -100,7 +103,7 @@ public static class SuiteFile
 {
     public const string FileName = "suite.yaml";
 
-    private static readonly string[] TopKeys = ["title", "description", "metric", "also", "mode", "select", "scale", "decimals", "seeds", "quick", "baseline", "entries", "anchors"];
+    private static readonly string[] TopKeys = ["title", "description", "metric", "also", "mode", "select", "scale", "decimals", "seeds", "quick", "baseline", "entries", "anchors", "template"];
     private static readonly string[] QuickKeys = ["epochs", "max_batches", "seeds"];
     private static readonly string[] EntryKeys = ["label", "experiment", "group"];
     private static readonly string[] AnchorKeys = ["label", "value", "source"];
@@ -229,6 +232,17 @@ public static class SuiteFile
         if (baseline is not null && entries.Count > 0 && entries.All(x => x.Label != baseline))
             r.Problem(keys["baseline"].Value, $"the baseline '{baseline}' matches no entry.{Suggestions.DidYouMean(baseline, entries.Select(x => x.Label))} Entry labels: {string.Join(", ", entries.Select(x => x.Label))}");
 
+        // A Scriban template for report.md, relative to the suite file (docs/runner.md): read and parsed now, so a broken one
+        // is a problem of the suite file before anything trains.
+        string? template = null;
+        if (r.String(keys, "template", root) is { } templateName)
+        {
+            var templatePath = System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, templateName));
+            if (!File.Exists(templatePath)) r.Problem(keys["template"].Value, $"the report template '{templateName}' does not exist (looked for '{templatePath}')");
+            else if (ReportTemplate.Check(templatePath) is { } problem) r.Problem(keys["template"].Value, problem);
+            else template = templatePath;
+        }
+
         if (r.Problems.Count > 0) throw new SuiteFileException(path, r.Problems);
         var defaults = new TrainOptions();
         return new Suite
@@ -250,6 +264,7 @@ public static class SuiteFile
             Decimals = decimals,
             Anchors = anchors,
             Baseline = baseline,
+            Template = template,
         };
     }
 

@@ -284,4 +284,44 @@ public class ReportTests
         Assert.Contains("suite.yaml:5:", r.Error);
         Assert.Contains("'train_loss' is listed twice in 'also'", r.Error);
     }
+
+    [Fact]
+    public void A_suite_lays_out_its_report_with_its_own_template()
+    {
+        using var w = new World();
+        File.WriteAllText(w.SuitePath, Suite.Replace("scale: 100", "scale: 100\ntemplate: paper.scriban"));
+        w.Tmp.Write("experiments/fake/paper.scriban", """
+            # {{ title }}
+
+            | Method | Top-1 | Δ |
+            |---|---|---|
+            {{~ for row in rows ~}}
+            | {{ row.label }}{{ if row.is_baseline }} (baseline){{ end }} | {{ row.mean_text }} ± {{ row.std_text }} | {{ row.delta_text }}{{ if row.beats_every_seed }} ✓{{ end }} |
+            {{~ end ~}}
+
+            {{ ordering }}
+            """);
+        var r = w.Report();
+        Assert.True(r.ExitCode == 0, r.Error + r.Out);
+        var md = File.ReadAllText(w.Tmp["experiments/fake/report/report.md"]).ReplaceLineEndings("\n");
+        Assert.StartsWith("# Fake KD suite\n", md);
+        Assert.Contains("| Student alone (baseline) | 58.00 ± 1.00 |  |\n", md);
+        Assert.Contains("| KD | 60.20 ± 0.10 | +2.20 ✓ |\n", md);
+        Assert.Contains("Ordering (rows with a published number): ours Teacher > KD > Student alone", md);
+        Assert.DoesNotContain("## Runs", md); // the built-in layout is not used (a template may embed it as {{ default }})
+
+        // A template that does not parse is a problem of the suite file, at its key, before anything trains.
+        w.Tmp.Write("experiments/fake/paper.scriban", "{{ for row in rows }} {{ row.label ");
+        var broken = w.Report();
+        Assert.Equal(2, broken.ExitCode);
+        Assert.Contains("suite.yaml:5:", broken.Error);
+        Assert.Contains("does not parse: line 1", broken.Error);
+
+        // A misspelt variable is an error naming the file and line, not an empty cell.
+        w.Tmp.Write("experiments/fake/paper.scriban", "# {{ title }}\n{{ rwos }}\n");
+        var misspelt = w.Report("--collect");
+        Assert.Equal(1, misspelt.ExitCode);
+        Assert.Contains("paper.scriban' failed at line 2, column 4", misspelt.Error);
+        Assert.DoesNotContain("unexpected", misspelt.Error); // the user's mistake, said plainly, not a crash
+    }
 }
