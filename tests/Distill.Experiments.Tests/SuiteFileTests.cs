@@ -47,7 +47,7 @@ public class SuiteFileTests
             entries:
               - { label: a, experiment: x }
             """);
-        Assert.Equal($"{Path}:2:1: unknown key 'seed' in suite. Did you mean 'seeds'? Valid keys: title, description, metric, also, mode, select, scale, decimals, seeds, quick, baseline, entries, anchors", e.Problems.Single());
+        Assert.Equal($"{Path}:2:1: unknown key 'seed' in suite. Did you mean 'seeds'? Valid keys: title, description, metric, also, mode, select, scale, decimals, seeds, quick, baseline, entries, anchors, template", e.Problems.Single());
         Assert.StartsWith($"{Path}: the suite file has 1 problem:", e.Message);
     }
 
