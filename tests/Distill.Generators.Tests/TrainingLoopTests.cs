@@ -95,6 +95,12 @@ public class TrainingLoopTests
         Assert.Empty(result.GeneratorDiagnostics);
         Assert.Empty(result.Errors);
         s_generated = result.Run.GeneratedTrees.ToDictionary(t => Path.GetFileName(t.FilePath), t => t.ToString());
+        return LoadAndRegister(result);
+    }
+
+    /// <summary>Compiles a generator run's output and loads it, so its module initializer registers its experiments.</summary>
+    private static Assembly LoadAndRegister(GeneratorHarness.Result result)
+    {
         using var pe = new MemoryStream();
         var emit = result.Output.Emit(pe);
         Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
@@ -281,10 +287,7 @@ public class TrainingLoopTests
         Assert.Empty(result.GeneratorDiagnostics);
         var train = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString();
         Assert.Contains("global::Distill.Runtime.ModulePaths.Freeze(Student, \"student\", ExperimentName, [\"conv1\", \"layer1.0\"]);", train);
-        using var pe = new MemoryStream();
-        Assert.True(result.Output.Emit(pe).Success);
-        var assembly = Assembly.Load(pe.ToArray());
-        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        LoadAndRegister(result);
 
         // Two steps: the frozen parameters keep their initial values, the others move.
         using var tmp = new TempDir();
@@ -303,10 +306,7 @@ public class TrainingLoopTests
         // A path the model does not have: the experiment, the path, and what is there.
         var wrong = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("frozen.distill.yaml", yaml.Replace("e2e-frozen", "e2e-frozen-wrong").Replace("layer1.0", "layer1.7"))),
             GeneratorHarness.TrainingCompilation("// yaml only"));
-        using var pe2 = new MemoryStream();
-        Assert.True(wrong.Output.Emit(pe2).Success);
-        var wrongAssembly = Assembly.Load(pe2.ToArray());
-        RuntimeHelpers.RunModuleConstructor(wrongAssembly.ManifestModule.ModuleHandle);
+        LoadAndRegister(wrong);
         var e = Assert.Throws<DistillRuntimeException>(() => ExperimentRegistry.Find("e2e-frozen-wrong")!.Run(Options(tmp.Path)));
         Assert.Equal("'e2e-frozen-wrong': student has no submodule 'layer1.7' (student.layer1 has no '7'; its submodules: 0)", e.Message);
     }
@@ -349,11 +349,7 @@ public class TrainingLoopTests
             """;
         var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("groups.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation(part));
         Assert.Empty(result.GeneratorDiagnostics);
-        using var pe = new MemoryStream();
-        var emit = result.Output.Emit(pe);
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
-        var assembly = Assembly.Load(pe.ToArray());
-        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        LoadAndRegister(result);
 
         using var tmp = new TempDir();
         var run = ExperimentRegistry.Find("e2e-path-groups")!.Run(Options(tmp.Path) with { MaxBatchesPerEpoch = 1 });
@@ -424,11 +420,7 @@ public class TrainingLoopTests
             """;
         var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("hooked.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation(part));
         Assert.Empty(result.GeneratorDiagnostics);
-        using var pe = new MemoryStream();
-        var emit = result.Output.Emit(pe);
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
-        var assembly = Assembly.Load(pe.ToArray());
-        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        LoadAndRegister(result);
 
         using var tmp = new TempDir();
         var run = ExperimentRegistry.Find("e2e-hooked")!.Run(Options(tmp.Path));
