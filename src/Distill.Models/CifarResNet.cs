@@ -24,37 +24,8 @@ namespace Distill.Models;
 [Tap("pre_stage3", TensorKind.FeatureMap, "N, 4*width, (H+3)/4, (W+3)/4", Description = "stage 3 before its last ReLU")]
 [Tap("pooled", TensorKind.Embedding, "N, 4*width")]
 [Tap("logits", TensorKind.Logits, "N, classes")]
-public sealed class CifarResNet : TappedModel<CifarResNet.Taps, CifarResNet.Outputs>
+public sealed partial class CifarResNet : TappedModel<CifarResNet.Taps, CifarResNet.Outputs>
 {
-    [Flags]
-    public enum Taps : long
-    {
-        None = 0,
-        Stem = 1L << 0,
-        Stage1 = 1L << 1,
-        Stage2 = 1L << 2,
-        Stage3 = 1L << 3,
-        PreStage1 = 1L << 4,
-        PreStage2 = 1L << 5,
-        PreStage3 = 1L << 6,
-        Pooled = 1L << 7,
-        Logits = 1L << 8,
-        All = (1L << 9) - 1,
-    }
-
-    public sealed class Outputs : TapOutputs<Taps>
-    {
-        public Tensor? Stem => Get(Taps.Stem);
-        public Tensor? Stage1 => Get(Taps.Stage1);
-        public Tensor? Stage2 => Get(Taps.Stage2);
-        public Tensor? Stage3 => Get(Taps.Stage3);
-        public Tensor? PreStage1 => Get(Taps.PreStage1);
-        public Tensor? PreStage2 => Get(Taps.PreStage2);
-        public Tensor? PreStage3 => Get(Taps.PreStage3);
-        public Tensor? Pooled => Get(Taps.Pooled);
-        public Tensor? Logits => Get(Taps.Logits);
-    }
-
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
     private readonly ReLU relu;

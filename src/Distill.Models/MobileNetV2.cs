@@ -24,33 +24,8 @@ namespace Distill.Models;
 [Tap("stage4", TensorKind.FeatureMap, "N, 320*width_percent/100, (H+15)/16, (W+15)/16")]
 [Tap("pooled", TensorKind.Embedding, "N, 1280")]
 [Tap("logits", TensorKind.Logits, "N, classes")]
-public sealed class MobileNetV2 : TappedModel<MobileNetV2.Taps, MobileNetV2.Outputs>
+public sealed partial class MobileNetV2 : TappedModel<MobileNetV2.Taps, MobileNetV2.Outputs>
 {
-    [Flags]
-    public enum Taps : long
-    {
-        None = 0,
-        Stem = 1L << 0,
-        Stage1 = 1L << 1,
-        Stage2 = 1L << 2,
-        Stage3 = 1L << 3,
-        Stage4 = 1L << 4,
-        Pooled = 1L << 5,
-        Logits = 1L << 6,
-        All = (1L << 7) - 1,
-    }
-
-    public sealed class Outputs : TapOutputs<Taps>
-    {
-        public Tensor? Stem => Get(Taps.Stem);
-        public Tensor? Stage1 => Get(Taps.Stage1);
-        public Tensor? Stage2 => Get(Taps.Stage2);
-        public Tensor? Stage3 => Get(Taps.Stage3);
-        public Tensor? Stage4 => Get(Taps.Stage4);
-        public Tensor? Pooled => Get(Taps.Pooled);
-        public Tensor? Logits => Get(Taps.Logits);
-    }
-
     /// <summary>The channels of the last 1×1 convolution (CRD and torchvision: 1280 for widths up to 1).</summary>
     public const int LastChannels = 1280;
 

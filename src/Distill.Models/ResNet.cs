@@ -24,41 +24,8 @@ namespace Distill.Models;
 [Tap("pre_stage4", TensorKind.FeatureMap, "N, 512*(1+3*((depth/50+2)/3)), (H+31)/32, (W+31)/32", Description = "layer4 before its last ReLU")]
 [Tap("pooled", TensorKind.Embedding, "N, 512*(1+3*((depth/50+2)/3))")]
 [Tap("logits", TensorKind.Logits, "N, classes")]
-public sealed class ResNet : TappedModel<ResNet.Taps, ResNet.Outputs>
+public sealed partial class ResNet : TappedModel<ResNet.Taps, ResNet.Outputs>
 {
-    [Flags]
-    public enum Taps : long
-    {
-        None = 0,
-        Stem = 1L << 0,
-        Stage1 = 1L << 1,
-        Stage2 = 1L << 2,
-        Stage3 = 1L << 3,
-        Stage4 = 1L << 4,
-        PreStage1 = 1L << 5,
-        PreStage2 = 1L << 6,
-        PreStage3 = 1L << 7,
-        PreStage4 = 1L << 8,
-        Pooled = 1L << 9,
-        Logits = 1L << 10,
-        All = (1L << 11) - 1,
-    }
-
-    public sealed class Outputs : TapOutputs<Taps>
-    {
-        public Tensor? Stem => Get(Taps.Stem);
-        public Tensor? Stage1 => Get(Taps.Stage1);
-        public Tensor? Stage2 => Get(Taps.Stage2);
-        public Tensor? Stage3 => Get(Taps.Stage3);
-        public Tensor? Stage4 => Get(Taps.Stage4);
-        public Tensor? PreStage1 => Get(Taps.PreStage1);
-        public Tensor? PreStage2 => Get(Taps.PreStage2);
-        public Tensor? PreStage3 => Get(Taps.PreStage3);
-        public Tensor? PreStage4 => Get(Taps.PreStage4);
-        public Tensor? Pooled => Get(Taps.Pooled);
-        public Tensor? Logits => Get(Taps.Logits);
-    }
-
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
     private readonly ReLU relu;

@@ -26,37 +26,8 @@ namespace Distill.Models;
 [Tap("pre_stage3", TensorKind.FeatureMap, "N, 64*widen_factor, (H+3)/4, (W+3)/4", Description = "stage 3 after the batch norm before its ReLU")]
 [Tap("pooled", TensorKind.Embedding, "N, 64*widen_factor")]
 [Tap("logits", TensorKind.Logits, "N, classes")]
-public sealed class WideResNet : TappedModel<WideResNet.Taps, WideResNet.Outputs>
+public sealed partial class WideResNet : TappedModel<WideResNet.Taps, WideResNet.Outputs>
 {
-    [Flags]
-    public enum Taps : long
-    {
-        None = 0,
-        Stem = 1L << 0,
-        Stage1 = 1L << 1,
-        Stage2 = 1L << 2,
-        Stage3 = 1L << 3,
-        PreStage1 = 1L << 4,
-        PreStage2 = 1L << 5,
-        PreStage3 = 1L << 6,
-        Pooled = 1L << 7,
-        Logits = 1L << 8,
-        All = (1L << 9) - 1,
-    }
-
-    public sealed class Outputs : TapOutputs<Taps>
-    {
-        public Tensor? Stem => Get(Taps.Stem);
-        public Tensor? Stage1 => Get(Taps.Stage1);
-        public Tensor? Stage2 => Get(Taps.Stage2);
-        public Tensor? Stage3 => Get(Taps.Stage3);
-        public Tensor? PreStage1 => Get(Taps.PreStage1);
-        public Tensor? PreStage2 => Get(Taps.PreStage2);
-        public Tensor? PreStage3 => Get(Taps.PreStage3);
-        public Tensor? Pooled => Get(Taps.Pooled);
-        public Tensor? Logits => Get(Taps.Logits);
-    }
-
     private readonly Conv2d conv1;
     private readonly NetworkBlock block1;
     private readonly NetworkBlock block2;

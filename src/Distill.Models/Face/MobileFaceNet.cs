@@ -32,35 +32,8 @@ namespace Distill.Models;
 [Tap("embedding", TensorKind.Embedding, "N, embedding", Description = "the BatchNorm1d output, before L2 normalisation")]
 [Tap("logits", TensorKind.Logits, "N, classes", Description = "s·cos θ to every class centre, without margin")]
 [Tap("margin_logits", TensorKind.Logits, "N, classes", Description = "the margin head's logits (margin on each sample's class)", Needs = "label")]
-public sealed class MobileFaceNet : TappedModel<MobileFaceNet.Taps, MobileFaceNet.Outputs>
+public sealed partial class MobileFaceNet : TappedModel<MobileFaceNet.Taps, MobileFaceNet.Outputs>
 {
-    [Flags]
-    public enum Taps : long
-    {
-        None = 0,
-        Stem = 1L << 0,
-        Stage1 = 1L << 1,
-        Stage2 = 1L << 2,
-        Stage3 = 1L << 3,
-        Stage4 = 1L << 4,
-        Embedding = 1L << 5,
-        Logits = 1L << 6,
-        MarginLogits = 1L << 7,
-        All = (1L << 8) - 1,
-    }
-
-    public sealed class Outputs : TapOutputs<Taps>
-    {
-        public Tensor? Stem => Get(Taps.Stem);
-        public Tensor? Stage1 => Get(Taps.Stage1);
-        public Tensor? Stage2 => Get(Taps.Stage2);
-        public Tensor? Stage3 => Get(Taps.Stage3);
-        public Tensor? Stage4 => Get(Taps.Stage4);
-        public Tensor? Embedding => Get(Taps.Embedding);
-        public Tensor? Logits => Get(Taps.Logits);
-        public Tensor? MarginLogits => Get(Taps.MarginLogits);
-    }
-
     /// <summary>The channels of conv_sep and the GDC (fixed in insightface).</summary>
     public const int SepChannels = 512;
 
