@@ -185,7 +185,11 @@ public static class ReportWriter
         return files;
     }
 
-    private static string Shown(Suite suite, double value) => Format.Fixed(value * suite.Scale, suite.ShownDecimals);
+    /// <summary>A value as the report shows it: scaled, with the suite's decimals.</summary>
+    internal static string Shown(Suite suite, double value) => Format.Fixed(value * suite.Scale, suite.ShownDecimals);
+
+    /// <summary>A difference of means as the report shows it: "+2.20", "−0.05".</summary>
+    internal static string DeltaText(Suite suite, double delta) => (delta >= 0 ? "+" : "−") + Format.Fixed(Math.Abs(delta) * suite.Scale, suite.ShownDecimals);
 
     private static string MetricWords(Suite suite) =>
         $"{(suite.Select == Selection.Best ? "best-epoch" : "final-epoch")} `{suite.Metric}`{(suite.Scale != 1 ? $" × {Format.Metric(suite.Scale)}" : "")}, {(suite.Mode == MetricMode.Max ? "higher" : "lower")} is better";
@@ -344,7 +348,7 @@ public static class ReportWriter
         sb.AppendLine("| --- | ---: | ---: | --- |");
         foreach (var g in gains)
         {
-            var delta = (g.Delta >= 0 ? "+" : "−") + Format.Fixed(Math.Abs(g.Delta) * suite.Scale, suite.ShownDecimals);
+            var delta = DeltaText(suite, g.Delta);
             var ratio = g.PooledStd is { } p && p > 0 ? Format.Fixed(g.Delta / p, 1) : "—";
             var verdict = g.BeatsEverySeed ? "**yes**" : g.LosesToEverySeed ? "no: every seed is worse" : "no: the seeds overlap";
             sb.AppendLine($"| {Escape(g.Row.Entry.Label)} | {delta} | {ratio} | {verdict} |");
@@ -362,7 +366,7 @@ public static class ReportWriter
         var suite = data.Suite;
         foreach (var g in Gains(data))
         {
-            var delta = (g.Delta >= 0 ? "+" : "−") + Format.Fixed(Math.Abs(g.Delta) * suite.Scale, suite.ShownDecimals);
+            var delta = DeltaText(suite, g.Delta);
             var verdict = g.BeatsEverySeed ? "every seed beats every seed of it" : g.LosesToEverySeed ? "every seed is worse than every seed of it" : "the seeds overlap";
             yield return $"  {g.Row.Entry.Label} vs {data.Baseline!.Entry.Label}: {delta} ({verdict})";
         }

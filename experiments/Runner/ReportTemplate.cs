@@ -48,7 +48,7 @@ public static class ReportTemplate
     {
         var suite = data.Suite;
         double? Scaled(double? v) => v * suite.Scale;
-        string Shown(double? v) => v is { } x ? Format.Fixed(x * suite.Scale, suite.ShownDecimals) : "—";
+        string Shown(double? v) => v is { } x ? ReportWriter.Shown(suite, x) : "—";
         var gains = ReportWriter.Gains(data).ToDictionary(g => g.Row);
 
         var rows = new ScriptArray();
@@ -73,7 +73,7 @@ public static class ReportTemplate
             if (gains.TryGetValue(e, out var g))
             {
                 row["delta"] = g.Delta * suite.Scale;
-                row["delta_text"] = (g.Delta >= 0 ? "+" : "−") + Format.Fixed(Math.Abs(g.Delta) * suite.Scale, suite.ShownDecimals);
+                row["delta_text"] = ReportWriter.DeltaText(suite, g.Delta);
                 row["beats_every_seed"] = g.BeatsEverySeed;
             }
             else

@@ -300,13 +300,7 @@ internal sealed class AttributeExperimentReader
         if (role == ModelRole.Student && m.Attribute.ApplicationSyntaxReference?.GetSyntax(_ct) is AttributeSyntax studentAttribute && Named(studentAttribute, "Freeze") is { } frozen)
         {
             // new[] { "conv1", "layer1" } or ["conv1", "layer1"]: each a constant module path.
-            var items = frozen.Expression switch
-            {
-                ImplicitArrayCreationExpressionSyntax a => a.Initializer.Expressions.ToList(),
-                ArrayCreationExpressionSyntax { Initializer: { } i } => i.Expressions.ToList(),
-                CollectionExpressionSyntax c => c.Elements.OfType<ExpressionElementSyntax>().Select(e => e.Expression).ToList(),
-                _ => null,
-            };
+            var items = Elements(frozen.Expression);
             if (items is null) Report(UnreadableDeclaration, At(frozen.Expression), "Freeze", "write the module paths as an array of constants, e.g. Freeze = [\"conv1\", \"layer1\"]");
             else
                 foreach (var item in items)
@@ -366,6 +360,15 @@ internal sealed class AttributeExperimentReader
         return new DataSpec(train, validation, batch, batchLocation ?? location!.Value, location!.Value);
     }
 
+    /// <summary>A true/false setting the attribute writes; null when it is not written (or is not a bool: DSL004).</summary>
+    private bool? Flag(AttributeSyntax attribute, string name)
+    {
+        if (Named(attribute, name) is not { } a) return null;
+        if (Constant(a.Expression) is bool b) return b;
+        Report(WrongValueType, At(a.Expression), name, "true or false", Describe(a.Expression));
+        return null;
+    }
+
     /// <summary>The transforms a [TrainData] or [ValData] attribute writes (Crop, Flip, Normalize), as YAML's <c>transforms:</c>.</summary>
     private TransformSpec? ReadTransforms(AttributeSyntax? attribute, bool isTrain)
     {
@@ -377,15 +380,8 @@ internal sealed class AttributeExperimentReader
             if (padding is < 0 or > 1024) Report(ValueOutOfRange, At(c.Expression), "'Crop'", "the zero padding of the random crop in pixels from 0 to 1024", padding.ToString(System.Globalization.CultureInfo.InvariantCulture));
             else crop = padding;
         }
-        bool? Flag(string name)
-        {
-            if (Named(attribute, name) is not { } a) return null;
-            if (Constant(a.Expression) is bool b) return b;
-            Report(WrongValueType, At(a.Expression), name, "true or false", Describe(a.Expression));
-            return null;
-        }
-        if (isTrain) flip = Flag("Flip");
-        normalize = Flag("Normalize");
+        if (isTrain) flip = Flag(attribute, "Flip");
+        normalize = Flag(attribute, "Normalize");
         return crop is null && flip is null && normalize is null ? null : new TransformSpec(crop, flip, normalize, At(attribute));
     }
 
@@ -655,13 +651,7 @@ internal sealed class AttributeExperimentReader
                 metrics.Add(new NameSpec(metric, At(argument.Expression)));
         long every = 1;
         if (Named(syntax, "Every") is { } e) Integer(e.Expression, "Every", out every);
-        var flip = false;
-        if (Named(syntax, "Flip") is { } f)
-        {
-            if (Constant(f.Expression) is bool b) flip = b;
-            else Report(WrongValueType, At(f.Expression), "Flip", "true or false", Describe(f.Expression));
-        }
-        return new EvalSpec(metrics.ToEquatableArray(), every, At(syntax), flip);
+        return new EvalSpec(metrics.ToEquatableArray(), every, At(syntax), Flag(syntax, "Flip") ?? false);
     }
 
     /// <summary>The property settings written in an attribute (<c>WeightDecay = 5e-4</c> → <c>weight_decay: 0.0005</c>), except <paramref name="skip"/>.</summary>
