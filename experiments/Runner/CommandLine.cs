@@ -14,7 +14,8 @@ public sealed class UsageException(string message, string? command = null) : Exc
 /// <param name="Name">The long name, with its dashes ("--epochs").</param>
 /// <param name="Value">What the value looks like in the help ("N"); null for a flag.</param>
 /// <param name="ValueOptional">The value may be left out (<c>--resume</c> alone means "latest").</param>
-public sealed record OptionSpec(string Name, string? Value, string Help, bool ValueOptional = false)
+/// <param name="Repeatable">The option may be given more than once (<c>--set a=1 --set b=2</c>); <see cref="ParsedArguments.All"/> reads every value.</param>
+public sealed record OptionSpec(string Name, string? Value, string Help, bool ValueOptional = false, bool Repeatable = false)
 {
     public bool IsFlag => Value is null;
 
@@ -44,7 +45,7 @@ public sealed record CommandSpec(
         {
             sb.AppendLine().AppendLine("options:");
             var width = Options.Max(o => o.Usage.Length) + 2;
-            foreach (var o in Options) sb.Append("  ").Append(o.Usage.PadRight(width)).AppendLine(o.Help);
+            foreach (var o in Options) sb.Append("  ").Append(o.Usage.PadRight(width)).AppendLine(o.Help.Replace("\n", "\n  " + new string(' ', width)));
             sb.Append("  ").Append("--help".PadRight(width)).AppendLine("show this help");
         }
         if (Details is not null) sb.AppendLine().AppendLine(Details);
@@ -56,14 +57,20 @@ public sealed record CommandSpec(
 public sealed class ParsedArguments
 {
     private readonly Dictionary<string, string?> _options;
+    private readonly Dictionary<string, List<string>> _repeated;
 
-    internal ParsedArguments(CommandSpec? command, IReadOnlyList<string> positionals, Dictionary<string, string?> options, bool help)
+    internal ParsedArguments(CommandSpec? command, IReadOnlyList<string> positionals, Dictionary<string, string?> options, bool help,
+        Dictionary<string, List<string>>? repeated = null)
     {
         Command = command;
         Positionals = positionals;
         _options = options;
         HelpRequested = help;
+        _repeated = repeated ?? new Dictionary<string, List<string>>(StringComparer.Ordinal);
     }
+
+    /// <summary>Every value of a repeatable option, in command-line order (empty when it is absent).</summary>
+    public IReadOnlyList<string> All(string option) => _repeated.TryGetValue(option, out var values) ? values : [];
 
     public CommandSpec? Command { get; }
 
@@ -179,6 +186,8 @@ public static class CommandLine
             new("--lr", "X", "override the base learning rate"),
             new("--max-batches", "N", "cap the batches per epoch"),
             new("--threads", "N", "libtorch intra-op threads (default: the core count)"),
+            new("--set", "KEY=VALUE", "override a declared value, as the experiment file spells its key (losses.kd.weight=0.5,\n" +
+                "optimizer.sgd.momentum=0.95, schedule.multistep.milestones=[30,40]); repeatable; describe lists the keys", Repeatable: true),
             Progress,
         ]);
 
@@ -234,6 +243,7 @@ public static class CommandLine
         var command = FindCommand(args[0]);
         var positionals = new List<string>();
         var options = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var repeated = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var help = false;
         var optionsEnded = false;
         for (var i = 1; i < args.Count; i++)
@@ -257,7 +267,7 @@ public static class CommandLine
             var eq = token.IndexOf('=');
             var name = eq >= 0 ? token[..eq] : token;
             var spec = command.Option(name) ?? throw UnknownOption(command, name);
-            if (options.ContainsKey(name))
+            if (options.ContainsKey(name) && !spec.Repeatable)
                 throw new UsageException($"{name} is given twice", command.Name);
             string? value;
             if (spec.IsFlag)
@@ -287,6 +297,11 @@ public static class CommandLine
                 value = args[++i];
             }
             options[name] = value;
+            if (spec.Repeatable && value is not null)
+            {
+                if (!repeated.TryGetValue(name, out var values)) repeated[name] = values = [];
+                values.Add(value);
+            }
         }
 
         if (!help)
@@ -298,7 +313,7 @@ public static class CommandLine
                     ? $"{command.Name} takes no arguments; unexpected '{positionals[0]}'"
                     : $"{command.Name} takes {command.Positionals} only; unexpected '{positionals[command.MaxPositionals]}'", command.Name);
         }
-        return new ParsedArguments(command, positionals, options, help);
+        return new ParsedArguments(command, positionals, options, help, repeated);
     }
 
     private static bool IsResumeKeyword(string text) =>

@@ -169,6 +169,18 @@ public static class Commands
         }
         if (info.LossTerms.Count == 0) sb.AppendLine("  (no loss terms)");
 
+        if (info.Settings.Count > 0)
+        {
+            sb.AppendLine().AppendLine("settings a run may override (run ... --set KEY=VALUE)");
+            var keyWidth = info.Settings.Max(x => x.Key.Length) + 2;
+            var valueWidth = info.Settings.Max(x => x.Declared.Length) + 2;
+            foreach (var x in info.Settings)
+            {
+                var tied = x.TiedTo is { Count: > 0 } t ? $"; set together with {string.Join(", ", t)}" : "";
+                sb.AppendLine($"  {x.Key.PadRight(keyWidth)}{x.Declared.PadRight(valueWidth)}{x.Meaning}: {x.Expected()}{tied}");
+            }
+        }
+
         sb.AppendLine().AppendLine("configuration (resolved)");
         foreach (var line in info.Configuration.TrimEnd().Split('\n')) sb.Append("  ").AppendLine(line.TrimEnd('\r'));
         return sb.ToString();
@@ -278,6 +290,18 @@ public static class Commands
             Threads = args.Int("--threads", 1),
             Progress = ProgressOption(args),
         };
+        // --set: overrides of declared values, each checked against the rule the generator checked the file with.
+        if (args.All("--set").Count > 0)
+        {
+            try
+            {
+                options = SettingOverrides.Apply(info, options, args.All("--set"));
+            }
+            catch (SettingException e)
+            {
+                throw new UsageException(e.Message, "run");
+            }
+        }
         var trainer = new Trainer(context.Catalog, context.Out, context.CommandText);
         var runs = new List<TrainResult>();
         foreach (var seed in seeds)

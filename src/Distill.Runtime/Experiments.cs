@@ -41,6 +41,9 @@ public sealed record ExperimentInfo
     /// <summary>The declared number of epochs.</summary>
     public int Epochs { get; init; }
 
+    /// <summary>The declared values a run may override (<c>--set key=value</c>), with the rule each value must satisfy.</summary>
+    public IReadOnlyList<ExperimentSetting> Settings { get; init; } = [];
+
     /// <summary>Builds the experiment (models initialised from the run's seed) and trains it.</summary>
     public required Func<TrainOptions, TrainResult> Run { get; init; }
 }

@@ -359,12 +359,14 @@ public sealed class RunDirectory : IDisposable
 /// what is trained. A teacher is taken only from a run that trained its experiment as declared
 /// (<see cref="TeacherWeights.FindRun(string, string, bool)"/>), so a short trial run never feeds a student.
 /// </summary>
-public sealed record RunRequest(long Seed, bool Quick, int? Epochs, int? BatchSize, double? LearningRate, long? MaxBatchesPerEpoch)
+public sealed record RunRequest(long Seed, bool Quick, int? Epochs, int? BatchSize, double? LearningRate, long? MaxBatchesPerEpoch,
+    IReadOnlyDictionary<string, string>? Settings = null)
 {
     public const string FileName = "options.json";
 
     public static RunRequest From(TrainOptions options) =>
-        new(options.Seed, options.Quick, options.Epochs, options.BatchSize, options.LearningRate, options.MaxBatchesPerEpoch);
+        new(options.Seed, options.Quick, options.Epochs, options.BatchSize, options.LearningRate, options.MaxBatchesPerEpoch,
+            options.Settings.Count == 0 ? null : new SortedDictionary<string, string>(options.Settings.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal));
 
     /// <summary>
     /// How the run departs from its experiment's declaration besides quick-ness ("--epochs 2 of the declared 40", ...),
@@ -379,6 +381,7 @@ public sealed record RunRequest(long Seed, bool Quick, int? Epochs, int? BatchSi
         if (BatchSize is { } b) changes.Add($"--batch-size {Num(b)}");
         if (LearningRate is { } lr) changes.Add($"--lr {lr.ToString("R", CultureInfo.InvariantCulture)}");
         if (MaxBatchesPerEpoch is { } m) changes.Add($"--max-batches {Num(m)}");
+        foreach (var (key, value) in Settings ?? new Dictionary<string, string>()) changes.Add($"--set {key}={value}");
         return changes.Count == 0 ? null : string.Join(", ", changes);
     }
 
@@ -395,6 +398,12 @@ public sealed record RunRequest(long Seed, bool Quick, int? Epochs, int? BatchSi
             ["lr"] = LearningRate,
             ["max_batches"] = MaxBatchesPerEpoch,
         };
+        if (Settings is { Count: > 0 })
+        {
+            var set = new JsonObject();
+            foreach (var (key, value) in Settings) set[key] = value;
+            json["set"] = set;
+        }
         AtomicFile.WriteAllText(System.IO.Path.Combine(runPath, FileName), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
@@ -406,7 +415,8 @@ public sealed record RunRequest(long Seed, bool Quick, int? Epochs, int? BatchSi
         try
         {
             var o = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-            return new RunRequest((long)o["seed"]!, (bool)o["quick"]!, (int?)o["epochs"], (int?)o["batch_size"], (double?)o["lr"], (long?)o["max_batches"]);
+            var settings = o["set"]?.AsObject().ToDictionary(kv => kv.Key, kv => (string)kv.Value!, StringComparer.Ordinal);
+            return new RunRequest((long)o["seed"]!, (bool)o["quick"]!, (int?)o["epochs"], (int?)o["batch_size"], (double?)o["lr"], (long?)o["max_batches"], settings);
         }
         catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or FormatException or NullReferenceException)
         {

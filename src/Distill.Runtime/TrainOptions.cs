@@ -142,6 +142,48 @@ public sealed record TrainOptions
     /// <summary>Check the loss terms for NaN/Inf every this many steps (1: every step, one device sync each; the step reported is exact either way).</summary>
     public int DivergenceCheckInterval { get; init; } = 1;
 
+    /// <summary>
+    /// Overrides of the experiment's declared values the generated code reads (<c>--set</c>; validated by
+    /// <see cref="SettingOverrides.Apply"/>): key as the experiment file spells it → canonical value. Empty: everything as declared.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = EmptySettings;
+
+    private static readonly IReadOnlyDictionary<string, string> EmptySettings = new Dictionary<string, string>();
+
+    /// <summary>The value of a number setting: its override, else <paramref name="declared"/>.</summary>
+    public double Setting(string key, double declared) =>
+        Settings.TryGetValue(key, out var v) ? double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : declared;
+
+    /// <summary>The value of a whole-number setting: its override, else <paramref name="declared"/>.</summary>
+    public int Setting(string key, int declared) =>
+        Settings.TryGetValue(key, out var v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : declared;
+
+    /// <summary>The value of a whole-number setting of type long: its override, else <paramref name="declared"/>.</summary>
+    public long Setting(string key, long declared) =>
+        Settings.TryGetValue(key, out var v) ? long.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : declared;
+
+    /// <summary>The value of a single-precision number setting: its override, else <paramref name="declared"/>.</summary>
+    public float Setting(string key, float declared) =>
+        Settings.TryGetValue(key, out var v) ? float.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : declared;
+
+    /// <summary>The value of a true/false setting: its override, else <paramref name="declared"/>.</summary>
+    public bool Setting(string key, bool declared) => Settings.TryGetValue(key, out var v) ? v == "true" : declared;
+
+    /// <summary>The value of a pair setting (Adam's betas): its override, else <paramref name="declared"/>.</summary>
+    public (double, double) Setting(string key, (double, double) declared)
+    {
+        if (!Settings.TryGetValue(key, out var v)) return declared;
+        var items = ExperimentSetting.ListItems(v)!;
+        return (double.Parse(items[0], System.Globalization.CultureInfo.InvariantCulture), double.Parse(items[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Whether a whole-numbers setting (milestones) is overridden, and its value.</summary>
+    public bool TryGetSetting(string key, out int[] value)
+    {
+        value = Settings.TryGetValue(key, out var v) ? ExperimentSetting.ListItems(v)!.Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [];
+        return Settings.ContainsKey(key);
+    }
+
     /// <summary>libtorch's intra-op threads (process-wide; <see cref="ApplyThreads"/> sets them when a run starts); null leaves libtorch's setting.</summary>
     public int? Threads { get; init; }
 

@@ -9,12 +9,6 @@ namespace Distill.Experiments.Tests;
 /// </summary>
 public class FashionKdSmallTests
 {
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Dsl.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("the repository root (Dsl.sln) is not above the test's directory");
-    }
 
     [Fact]
     public void The_committed_teacher_is_the_fashion_kd_ResNet20_with_its_test_accuracy()
@@ -22,7 +16,7 @@ public class FashionKdSmallTests
         // Fashion-MNIST comes from Debian's dataset-fashion-mnist, which scripts/install-deps.sh installs.
         using var test = new FashionMnist(split: "test");
         using var teacher = new CifarResNet(20, 10, in_channels: 1);
-        TeacherWeights.LoadFromFile(teacher, "teacher", Path.Combine(RepoRoot(), "experiments", "fashion-kd-small", "teacher-resnet20.safetensors"));
+        TeacherWeights.LoadFromFile(teacher, "teacher", Path.Combine(Repository.Root(), "experiments", "fashion-kd-small", "teacher-resnet20.safetensors"));
         teacher.eval();
         var transform = ImageTransform.Eval(FashionMnist.TrainMean, FashionMnist.TrainStd);
         long correct = 0;
@@ -42,7 +36,7 @@ public class FashionKdSmallTests
     public void The_suite_runs_at_smoke_size_with_its_committed_teacher()
     {
         using var tmp = new TempDir();
-        tmp.Write("experiments/fashion-kd-small/suite.yaml", File.ReadAllText(Path.Combine(RepoRoot(), "experiments", "fashion-kd-small", "suite.yaml")));
+        tmp.Write("experiments/fashion-kd-small/suite.yaml", File.ReadAllText(Path.Combine(Repository.Root(), "experiments", "fashion-kd-small", "suite.yaml")));
         var suite = SuiteFile.Load(tmp["experiments/fashion-kd-small/suite.yaml"]);
         var experiments = ExperimentRegistry.All.Where(e => suite.Entries.Any(x => x.Experiment == e.Name)).ToList();
         Assert.Equal(suite.Entries.Count, experiments.Count);

@@ -10,18 +10,12 @@ namespace Distill.Experiments.Tests;
 /// </summary>
 public class GkdFaceSmokeTests
 {
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Dsl.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("the repository root (Dsl.sln) is not above the test's directory");
-    }
 
     [Fact]
     public void The_gkd_face_suite_runs_at_smoke_size_and_reports_verification()
     {
         using var tmp = new TempDir();
-        tmp.Write("experiments/gkd-face/suite.yaml", File.ReadAllText(Path.Combine(RepoRoot(), "experiments", "gkd-face", "suite.yaml")));
+        tmp.Write("experiments/gkd-face/suite.yaml", File.ReadAllText(Path.Combine(Repository.Root(), "experiments", "gkd-face", "suite.yaml")));
         var suite = SuiteFile.Load(tmp["experiments/gkd-face/suite.yaml"]);
         var experiments = ExperimentRegistry.All.Where(e => suite.Entries.Any(x => x.Experiment == e.Name)).ToList();
         Assert.Equal(suite.Entries.Count, experiments.Count);

@@ -3,6 +3,24 @@ using System.Text.Json.Nodes;
 
 namespace Distill.Experiments.Tests;
 
+/// <summary>Where the repository is: the directory above the tests' output that holds Dsl.sln.</summary>
+public static class Repository
+{
+    public static string Root()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Dsl.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("the repository root (Dsl.sln) is not above the test's directory");
+    }
+
+    /// <summary>An experiment compiled into the runner (its module initializer, which registers them, is run first).</summary>
+    public static ExperimentInfo Experiment(string name)
+    {
+        System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(typeof(Cli).Module.ModuleHandle);
+        return ExperimentRegistry.Find(name) ?? throw new InvalidOperationException($"experiment '{name}' is not compiled into the runner");
+    }
+}
+
 /// <summary>A temporary directory, removed at the end of the test.</summary>
 public sealed class TempDir : IDisposable
 {

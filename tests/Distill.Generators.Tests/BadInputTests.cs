@@ -313,7 +313,7 @@ public class BadInputTests
     [InlineData("teachers:\n  equals: {0}", 7, 3, "Teacher 'equals' becomes the member Equals in the generated code, which object already has: rename it")]
     [InlineData("teachers:\n  depends_on: {0}", 7, 3, "Teacher 'depends_on' becomes the member DependsOn in the generated code, which the experiment's description already has: rename it")]
     [InlineData("teachers:\n  train_data: {0}", 7, 3, "Teacher 'train_data' becomes the member TrainData in the generated code, which the data sets already has: rename it")]
-    [InlineData("teachers:\n  system: {0}", 7, 3, "Teacher 'system' becomes the member System in the generated code, which the generated code names without qualification already has: rename it")]
+    [InlineData("teachers:\n  settings: {0}", 7, 3, "Teacher 'settings' becomes the member Settings in the generated code, which the fused loss already has: rename it")]
     [InlineData("teachers:\n  bad_input_experiment: {0}", 7, 3, "Teacher 'bad_input_experiment' becomes the member BadInputExperiment in the generated code, which is the name of the class itself: rename it")]
     public void DSL042_teachers_whose_members_collide(string teachers, int line, int column, string message)
     {
@@ -355,7 +355,7 @@ public class BadInputTests
     public void Term_names_that_would_collide_with_locals_generate_clean_code(string name)
     {
         var generated = Clean((Path, Valid.Replace("  kd: {", $"  {name}: {{")));
-        Assert.Contains($"public Tensor {Planning.Planner.Pascal(name)} {{ get; }}", generated["BadInputExperiment.Loss.g.cs"]);
+        Assert.Contains($"public global::Distill.Torch.Tensor {Planning.Planner.Pascal(name)} {{ get; }}", generated["BadInputExperiment.Loss.g.cs"]);
     }
 
     [Fact]
@@ -384,17 +384,20 @@ public class BadInputTests
         Assert.Contains("GetHashCode", GeneratedMembers.ObjectMembers);
         Assert.Contains("MemberwiseClone", GeneratedMembers.ObjectMembers);
 
-        // Names used without qualification in expressions of the generated class: every one is in UnqualifiedNames.
+        // The generated files bind no name through a using, and name every type and namespace outside the class with global::
+        // (only the class's own nested types go unqualified), so a user's type named Tensor or Optimizer can capture none.
         foreach (var tree in result.Output.SyntaxTrees.Where(t => t.FilePath.Contains("BadInputExperiment", StringComparison.Ordinal)))
         {
+            Assert.Empty(tree.GetRoot().DescendantNodes().OfType<UsingDirectiveSyntax>());
             var model = result.Output.GetSemanticModel(tree);
             foreach (var id in tree.GetRoot().DescendantNodes().OfType<IdentifierNameSyntax>())
             {
                 if (id.Parent is MemberAccessExpressionSyntax access && access.Name == id) continue;
-                if (id.Parent is QualifiedNameSyntax or AliasQualifiedNameSyntax || id.Ancestors().Any(a => a is UsingDirectiveSyntax or BaseNamespaceDeclarationSyntax)) continue;
-                if (SyntaxFacts.IsInTypeOnlyContext(id) || id.Parent is ObjectCreationExpressionSyntax) continue;
-                if (model.GetSymbolInfo(id).Symbol is INamespaceOrTypeSymbol symbol && !symbol.Equals(type, SymbolEqualityComparer.Default))
-                    Assert.Contains(id.Identifier.ValueText, GeneratedMembers.UnqualifiedNames.Concat(new[] { "LossBreakdown" }));
+                if (id.Parent is QualifiedNameSyntax qualified && qualified.Right == id) continue;
+                if (id.IsVar || id.Parent is AliasQualifiedNameSyntax || id.Ancestors().OfType<BaseNamespaceDeclarationSyntax>().Any(n => n.Name.Span.Contains(id.Span))) continue;
+                if (model.GetSymbolInfo(id).Symbol is INamespaceOrTypeSymbol symbol && !symbol.Equals(type, SymbolEqualityComparer.Default)
+                    && !SymbolEqualityComparer.Default.Equals(symbol.ContainingType, type) && symbol is not ITypeParameterSymbol)
+                    Assert.Contains(id.Identifier.ValueText, GeneratedMembers.UnqualifiedNames);
             }
         }
     }

@@ -340,7 +340,7 @@ public class CodeFirstDiagnosticsTests
     {
         var source = Edit("[Loss(Weight = 1)] LossTerm Fit", "string Paper => \"mine\";\n    [Loss(Weight = 1)] LossTerm Fit");
         var result = Run(source);
-        Only(source, "DSL038", "The member 'Paper' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, LossBreakdown, ComputeLoss, DeclaredEpochs, DeclaredBatchSize, s_info, Info, RegisterExperiment, Run, Train, Evaluate, EvaluateTeachers, LoadWeights, CreateOptimizer, CreateScheduler, DisposeModules, ConfigureHooks, ValidationLoader, System, torch): rename it",
+        Only(source, "DSL038", "The member 'Paper' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, LossBreakdown, ComputeLoss, LossSettings, Settings, DeclaredEpochs, DeclaredBatchSize, s_info, Info, RegisterExperiment, Run, Train, Evaluate, EvaluateTeachers, LoadWeights, CreateOptimizer, CreateScheduler, DisposeModules, ConfigureHooks, ValidationLoader): rename it",
             "string Paper", "Paper");
         // The experiment has an error, so no description clashes with the member; the helpers still compile.
         Assert.DoesNotContain(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("Lab.KdTest.Experiment.g.cs", StringComparison.Ordinal));
@@ -352,7 +352,7 @@ public class CodeFirstDiagnosticsTests
     {
         var source = Edit("[Student] CifarResNet Student { get; } = new(20, 100);", "[Student] CifarResNet Taps { get; } = new(20, 100);");
         var result = Run(source);
-        Among(source, "DSL038", "The member 'Taps' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, LossBreakdown, ComputeLoss, DeclaredEpochs, DeclaredBatchSize, s_info, Info, RegisterExperiment, Run, Train, Evaluate, EvaluateTeachers, LoadWeights, CreateOptimizer, CreateScheduler, DisposeModules, ConfigureHooks, ValidationLoader, System, torch): rename it",
+        Among(source, "DSL038", "The member 'Taps' has a name the generated code gives the class (ExperimentName, Paper, Configuration, Models, LossTerms, DependsOn, Seeds, Taps, Batch, LossBreakdown, ComputeLoss, LossSettings, Settings, DeclaredEpochs, DeclaredBatchSize, s_info, Info, RegisterExperiment, Run, Train, Evaluate, EvaluateTeachers, LoadWeights, CreateOptimizer, CreateScheduler, DisposeModules, ConfigureHooks, ValidationLoader): rename it",
             "CifarResNet Taps", "Taps");
         Assert.DoesNotContain(result.Errors, e => e.Location.SourceTree?.FilePath.StartsWith("Distill.Generators", StringComparison.Ordinal) == true);
     }

@@ -50,8 +50,8 @@ public class FusedLossTests
         var loss = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("FusedKdExperiment.Loss.g.cs", StringComparison.Ordinal)).ToString();
         Assert.Equal(1, Count(loss, "Teacher.forward_taps("));
         Assert.Equal(1, Count(loss, "Student.forward_taps("));
-        Assert.Contains("using (torch.no_grad())", loss);
-        Assert.Contains("public LossBreakdown ComputeLoss(Tensor image, Tensor label, double epoch)", loss);
+        Assert.Contains("using (global::Distill.Torch.torch.no_grad())", loss);
+        Assert.Contains("public LossBreakdown ComputeLoss(global::Distill.Torch.Tensor image, global::Distill.Torch.Tensor label, double epoch)", loss);
         Assert.Contains("global::Distill.Torch.torch.nn.Conv2d(16, 32, 1, bias: false)", loss); // 4·4 → 4·8 channels, inferred from the taps
         Assert.Contains("teacher_stage3.Dispose(); // last use", loss);
         Snapshot.Verify(loss, nameof(FusedLossTests), nameof(The_generated_loss_compiles_and_reads_each_model_once), "FusedKdExperiment.Loss.g.cs");
@@ -139,14 +139,16 @@ public class FusedLossTests
         Assert.Empty(result.GeneratorDiagnostics);
         Assert.Empty(result.Errors);
         var loss = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("TwoTeacherKdExperiment.Loss.g.cs", StringComparison.Ordinal)).ToString();
-        // kd_wide's temperature is hinton_kd's default 4: the same log_softmax(student / 4) as kd_big's.
-        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(student_logits, 4.0)"));
-        Assert.Contains("// shared by kd_big, kd_wide: log_softmax_t(student_logits, 4.0)", loss);
-        // cross-entropy's log_softmax is the T = 1 KD term's student side.
-        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(student_logits, 1.0)"));
-        Assert.Contains("// shared by ce, kd_plain: log_softmax_t(student_logits, 1.0)", loss);
-        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, 4.0)"));
-        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, 1.0)"));
+        // kd_wide's temperature is hinton_kd's default 4: the same log_softmax(student / T) as kd_big's, computed once, and the two
+        // temperatures are tied (a run overrides them together).
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(student_logits, temperature: Settings.KdBigTemperature)"));
+        Assert.Contains("// shared by kd_big, kd_wide: log_softmax_t(student_logits, temperature: Settings.KdBigTemperature)", loss);
+        Assert.Equal(0, Count(loss, "log_softmax_t(student_logits, temperature: Settings.KdWideTemperature)"));
+        // cross-entropy's log_softmax has a fixed T = 1; kd_plain's T = 1 is a setting a run may change, so they are not shared.
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(student_logits, temperature: 1.0)"));
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(student_logits, temperature: Settings.KdPlainTemperature)"));
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, temperature: Settings.KdBigTemperature)"));
+        Assert.Equal(1, Count(loss, "Classic.log_softmax_t(big_logits, temperature: Settings.KdPlainTemperature)"));
         Assert.Equal(1, Count(loss, "student_logits_log_softmax_t_4.Dispose(); // last use"));
         Snapshot.Verify(loss, nameof(FusedLossTests), nameof(Terms_that_need_the_same_quantity_share_one_tensor), "TwoTeacherKdExperiment.Loss.g.cs");
     }

@@ -275,6 +275,64 @@ public class TrainingLoopTests
     }
 
     [Fact]
+    public void Both_front_ends_offer_a_run_the_same_settings_to_override()
+    {
+        const string yaml = "name: settings-twins\n" + Data + "\n" + """
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
+            losses:
+              ce: { loss: cross_entropy, weight: 0.5, args: { input: student.logits, target: batch.label, label_smoothing: 0.1 } }
+            optimizer: { adamw: { lr: 0.002, weight_decay: 0.05 } }
+            schedule: { epochs: 3, step: { step_size: 2, gamma: 0.5 } }
+            """;
+        const string source = """
+            using Distill.Data;
+            using Distill.Models;
+            using Distill.Runtime;
+
+            namespace Lab;
+
+            [Experiment("settings-twins")]
+            [AdamW(Lr = 0.002, WeightDecay = 0.05)]
+            [StepLr(3, StepSize = 2, Gamma = 0.5)]
+            public partial class SettingsTwinsExperiment
+            {
+                [TrainData(Batch = 16)] SyntheticImages TrainData { get; } = new(classes: 4, samples: 64, size: 8, seed: 1);
+                [ValData] SyntheticImages ValData { get; } = new(classes: 4, samples: 32, size: 8, seed: 1, split: "val");
+                [Student] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 2, stem: 4);
+                [Loss(Weight = 0.5)] LossTerm Ce => Loss.cross_entropy(Taps.Student.logits, Batch.label, label_smoothing: 0.1);
+            }
+            """;
+        var fromYaml = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("twins.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        var fromClass = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(source));
+        Assert.Empty(fromYaml.GeneratorDiagnostics);
+        Assert.Empty(fromClass.GeneratorDiagnostics);
+        // The loss's weights and hyper-parameters (LossSettings), and the table --set is validated against: the same keys,
+        // declared values and rules, whichever way the experiment is written.
+        var settings = Between(Generated(fromYaml, ".Loss.g.cs"), "public sealed class LossSettings", "public LossSettings Settings");
+        Assert.Contains("public double CeLabelSmoothing { get; set; } = 0.1;", settings);
+        Assert.Contains("public double CeWeight { get; set; } = 0.5;", settings);
+        Assert.Equal(settings, Between(Generated(fromClass, ".Loss.g.cs"), "public sealed class LossSettings", "public LossSettings Settings"));
+        var table = Between(Generated(fromYaml, ".Train.g.cs"), "Settings =", "],");
+        Assert.Contains("new(\"optimizer.adamw.weight_decay\", global::Distill.Runtime.SettingKind.Number, \"0.05\"", table);
+        Assert.Contains("new(\"optimizer.adamw.betas\", global::Distill.Runtime.SettingKind.NumberPair, \"[0.9, 0.999]\"", table);
+        Assert.Contains("new(\"schedule.step.step_size\", global::Distill.Runtime.SettingKind.WholeNumber, \"2\"", table);
+        Assert.Contains("new(\"losses.ce.args.label_smoothing\", global::Distill.Runtime.SettingKind.Number, \"0.1\", \"label smoothing epsilon\", Min: 0.0, Max: 1.0)", table);
+        Assert.Equal(table, Between(Generated(fromClass, ".Train.g.cs"), "Settings =", "],"));
+    }
+
+    private static string Generated(GeneratorHarness.Result result, string suffix) =>
+        Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(suffix, StringComparison.Ordinal)).ToString();
+
+    private static string Between(string text, string from, string to)
+    {
+        var start = text.IndexOf(from, StringComparison.Ordinal);
+        Assert.True(start >= 0, $"'{from}' is not in the generated code");
+        var end = text.IndexOf(to, start, StringComparison.Ordinal);
+        Assert.True(end > start, $"'{to}' does not follow '{from}'");
+        return text[start..end];
+    }
+
+    [Fact]
     public void Frozen_submodules_take_no_step_and_a_wrong_path_is_a_clear_error()
     {
         const string yaml = "name: e2e-frozen\n" + Data + "\n" + """

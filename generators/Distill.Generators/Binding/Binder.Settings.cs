@@ -4,6 +4,7 @@ using System.Linq;
 using Distill.Generators.Model;
 using Distill.Generators.Parsing;
 using static Distill.Generators.Diagnostics.DiagnosticDescriptors;
+using static Distill.Generators.Model.SettingRules;
 
 namespace Distill.Generators.Binding;
 
@@ -13,45 +14,6 @@ namespace Distill.Generators.Binding;
 // has what it needs. The planner then writes only literals of values checked here.
 internal sealed partial class Binder
 {
-    private enum SettingType { Number, WholeNumber, Bool, Pair, WholeNumbers }
-
-    /// <summary>A setting: its type and the range of its values (NaN bounds: none), described for messages.</summary>
-    private sealed record Setting(string Name, SettingType Type, double Min = double.NaN, double Max = double.NaN, bool MinExclusive = false, bool MaxExclusive = false)
-    {
-        public bool Contains(double v) =>
-            Numbers.IsFinite(v) && (double.IsNaN(Min) || (MinExclusive ? v > Min : v >= Min)) && (double.IsNaN(Max) || (MaxExclusive ? v < Max : v <= Max));
-
-        public string Range()
-        {
-            var what = Type is SettingType.WholeNumber or SettingType.WholeNumbers ? "a whole number" : "a finite number";
-            if (double.IsNaN(Min) && double.IsNaN(Max)) return what;
-            if (double.IsNaN(Max)) return $"{what} {(MinExclusive ? ">" : ">=")} {Format(Min)}";
-            return $"{what} in {(MinExclusive ? "(" : "[")}{Format(Min)}, {Format(Max)}{(MaxExclusive ? ")" : "]")}";
-        }
-
-        private static string Format(double d) => d.ToString("R", CultureInfo.InvariantCulture);
-    }
-
-    private static readonly Setting Lr = new("lr", SettingType.Number, 0, double.NaN, MinExclusive: true);
-    private static readonly Setting WeightDecay = new("weight_decay", SettingType.Number, 0);
-
-    /// <summary>What each optimizer takes (as Distill.Torch's SGD, Adam and AdamW, which check the same ranges at run time).</summary>
-    private static readonly Dictionary<string, Setting[]> OptimizerSettings = new()
-    {
-        ["sgd"] = new[] { Lr, new Setting("momentum", SettingType.Number, 0), new Setting("dampening", SettingType.Number, 0, 1), WeightDecay, new Setting("nesterov", SettingType.Bool) },
-        ["adam"] = new[] { Lr, new Setting("betas", SettingType.Pair, 0, 1, MaxExclusive: true), new Setting("eps", SettingType.Number, 0), WeightDecay, new Setting("amsgrad", SettingType.Bool) },
-        ["adamw"] = new[] { Lr, new Setting("betas", SettingType.Pair, 0, 1, MaxExclusive: true), new Setting("eps", SettingType.Number, 0), WeightDecay, new Setting("amsgrad", SettingType.Bool) },
-    };
-
-    /// <summary>What each LR schedule takes; milestones and step sizes are epochs, checked against the schedule's epochs too.</summary>
-    private static readonly Dictionary<string, Setting[]> ScheduleSettings = new()
-    {
-        ["multistep"] = new[] { new Setting("milestones", SettingType.WholeNumbers, 1, int.MaxValue), new Setting("gamma", SettingType.Number, 0, double.NaN, MinExclusive: true) },
-        ["step"] = new[] { new Setting("step_size", SettingType.WholeNumber, 1, int.MaxValue), new Setting("gamma", SettingType.Number, 0, double.NaN, MinExclusive: true) },
-        ["cosine"] = new[] { new Setting("eta_min", SettingType.Number, 0) },
-        ["constant"] = System.Array.Empty<Setting>(),
-    };
-
     // ---- optimizer -------------------------------------------------------------------------------
 
     private void BindOptimizer()
@@ -97,7 +59,7 @@ internal sealed partial class Binder
     }
 
     /// <summary>Each argument must be one of the settings, with a value of its type and range.</summary>
-    private void BindSettings(IEnumerable<ArgumentSpec> args, Setting[] settings, string where)
+    private void BindSettings(IEnumerable<ArgumentSpec> args, SettingRule[] settings, string where)
     {
         foreach (var arg in args)
         {
@@ -113,7 +75,7 @@ internal sealed partial class Binder
     }
 
     /// <summary>Whether the value of the setting <paramref name="key"/> of <paramref name="where"/> has its type and range; reports why not.</summary>
-    private bool CheckSetting(Setting s, ValueSpec value, string key, string where)
+    private bool CheckSetting(SettingRule s, ValueSpec value, string key, string where)
     {
         var what = $"'{key}' of {where}";
         switch (s.Type)
@@ -166,7 +128,7 @@ internal sealed partial class Binder
         }
     }
 
-    private bool CheckNumber(Setting s, ValueSpec value, string what)
+    private bool CheckNumber(SettingRule s, ValueSpec value, string what)
     {
         if (Numbers.TryParseDouble(value.Text, out var v) && s.Contains(v)) return true;
         Report(ValueOutOfRange, value.Location, what, s.Range(), Show(value));

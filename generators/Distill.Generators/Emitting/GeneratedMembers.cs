@@ -17,7 +17,7 @@ internal static class GeneratedMembers
     public static readonly string[] Description = { "ExperimentName", "Paper", "Configuration", "Models", "LossTerms", "DependsOn", "Seeds" };
 
     /// <summary><see cref="LossEmitter"/>: the fused loss (adapters are <c>&lt;Name&gt;Adapter</c>).</summary>
-    public static readonly string[] Loss = { "LossBreakdown", "ComputeLoss" };
+    public static readonly string[] Loss = { "LossBreakdown", "ComputeLoss", "LossSettings", "Settings" };
 
     /// <summary><see cref="TrainEmitter"/>: the training loop and the runner's registration.</summary>
     public static readonly string[] Train =
@@ -36,10 +36,10 @@ internal static class GeneratedMembers
     public static readonly string[] Breakdown = { "Total", "Dispose" };
 
     /// <summary>
-    /// Names the generated code uses unqualified in expressions inside the class (<c>torch.no_grad()</c>, <c>System.Math.Min</c>):
-    /// a member of the class with one of these names would be found instead.
+    /// Names the generated code uses unqualified in expressions inside the class, where a member of the class with one of
+    /// these names would be found instead: none, as every type and namespace is written with <c>global::</c> (<see cref="KnownTypes"/>).
     /// </summary>
-    public static readonly string[] UnqualifiedNames = { "System", "torch" };
+    public static readonly string[] UnqualifiedNames = System.Array.Empty<string>();
 
     /// <summary>
     /// What every class inherits from <see cref="object"/> (a member of the same name hides or clashes with it): its public and

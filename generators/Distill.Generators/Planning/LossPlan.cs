@@ -2,8 +2,9 @@ using Distill.Generators.Model;
 
 namespace Distill.Generators.Planning;
 
-// The fused loss computation of one experiment, as the planner lays it out: location-free values that
-// the emitter turns into straight-line C#.
+// The fused loss computation of one experiment, as the planner lays it out: location-free, structured values
+// (calls, arguments, settings) that the emitter turns into straight-line C#; values reach it only as literals the
+// binder checked.
 
 /// <summary>
 /// A model property: its type, constructor call arguments, the taps read from it (in tap order) and the batch fields
@@ -24,16 +25,45 @@ internal sealed record PlannedAdapter(string Name, string Property, AdapterKind 
     public bool IsSequence => Norm != AdapterNorm.None || Act != AdapterActivation.None;
 }
 
+/// <summary>How an argument of a planned call is given.</summary>
+internal enum ArgumentKind
+{
+    /// <summary>A local of <c>ComputeLoss</c> (a tap, an adapter's output, a shared quantity or a batch field).</summary>
+    Local,
+
+    /// <summary>An array of such locals (a list input).</summary>
+    Locals,
+
+    /// <summary>A property of the experiment's <c>LossSettings</c> (a hyper-parameter a run may override).</summary>
+    Setting,
+
+    /// <summary>A C# literal (a constant the experiment cannot change, such as a quantity's fixed temperature).</summary>
+    Literal,
+}
+
+/// <summary>A named argument: what it is and its value(s) (locals, a settings property or a literal).</summary>
+internal sealed record PlannedArgument(string Name, ArgumentKind Kind, EquatableArray<string> Values);
+
+/// <summary>A call into the loss library: <c>ContainingType.Method(arguments)</c>.</summary>
+internal sealed record PlannedCall(string ContainingType, string Method, EquatableArray<PlannedArgument> Arguments);
+
 /// <summary>
-/// A loss term: the call that computes it, its (possibly scheduled) weight, the locals it reads, the shared
-/// quantities it needs computed before it, and the local that holds its value in <c>ComputeLoss</c>.
-/// <see cref="Formula"/> shows the term as written, safe for a comment (one line, invisible characters escaped).
+/// A value of the fused loss a run may override: its key as the experiment file spells it (<c>losses.kd.args.temperature</c>),
+/// the <c>LossSettings</c> property that holds it, its C# type and its declared value as a C# literal.
 /// </summary>
-internal sealed record PlannedTerm(string Name, string Property, string Loss, string Call, string Formula, double Weight, string? WeightFactor, EquatableArray<string> Reads,
-    EquatableArray<string> Needs, string Local);
+internal sealed record PlannedLossSetting(string Key, string Property, string Type, string Literal);
+
+/// <summary>
+/// A loss term: the call that computes it, its weight (declared value, and the settings property a run may override it
+/// through), its weight schedule, the locals it reads, the shared quantities it needs computed before it, and the local
+/// that holds its value in <c>ComputeLoss</c>. <see cref="Formula"/> shows the term as written, safe for a comment (one
+/// line, invisible characters escaped).
+/// </summary>
+internal sealed record PlannedTerm(string Name, string Property, string Loss, PlannedCall Call, string Formula, double Weight, string WeightSetting,
+    WeightScheduleKind Schedule, double WarmupEpochs, EquatableArray<string> Reads, EquatableArray<string> Needs, string Local);
 
 /// <summary>A quantity derived from a tap once per batch and shared by the terms that need it (e.g. log_softmax(z / T)).</summary>
-internal sealed record PlannedDerived(string Local, string Expression, string Source);
+internal sealed record PlannedDerived(string Local, PlannedCall Call, string Source);
 
 /// <summary>
 /// The generated code of one experiment. <see cref="BatchFields"/> are the training batch's fields, in the order
@@ -52,4 +82,5 @@ internal sealed record LossPlan(
     bool HasDecay,
     TrainPlan? Training,
     EquatableArray<PlannedDerived> Derived,
-    EquatableArray<string> BatchParameters);
+    EquatableArray<string> BatchParameters,
+    EquatableArray<PlannedLossSetting> LossSettings);

@@ -38,7 +38,7 @@ internal static class Planner
         // The names ComputeLoss uses besides its locals: its parameters, the class's members it reads, and what it names unqualified.
         var fields = dataset?.Fields.Select(f => f.Name).ToEquatableArray() ?? new[] { "image", "label" }.ToEquatableArray();
         if (fields.Count == 0) return null;
-        var locals = new Locals(new[] { "scope", "total", "epoch", "epochs", "LossBreakdown", "var", "dynamic", "nameof", "global" }
+        var locals = new Locals(new[] { "scope", "total", "epoch", "epochs", "LossBreakdown", "Settings", "var", "dynamic", "nameof", "global" }
             .Concat(GeneratedMembers.UnqualifiedNames).Concat(new[] { "Tensor" })
             .Concat(models.Select(m => m.Spec.Member)).Concat(spec.Adapters.Select(a => Pascal(a.Name) + "Adapter")));
         var batchParameters = fields.Select(f => (Field: f, Parameter: locals.Take(f))).ToList();
@@ -81,13 +81,16 @@ internal static class Planner
             // The target tap is not read at run time: only its shape (the output channels) mattered.
         }
 
+        // The loss's weights and scalar hyper-parameters live in LossSettings, so a run may override them (--set); the table
+        // of keys and rules is planned with the loop (TrainPlanner.Settings).
+        var settings = new LossSettingsBuilder();
         var terms = new List<PlannedTerm>();
-        var derived = new List<PlannedDerived>();
+        var derived = new List<(PlannedDerived Derived, string Key, EquatableArray<string> SettingKeys)>();
         foreach (var t in spec.Losses)
         {
             var loss = catalog.Losses.FirstOrDefault(l => l.Name == t.Loss);
             if (loss is null) return null;
-            var args = new List<(string Name, string Expression)>();
+            var args = new List<PlannedArgument>();
             var reads = new List<string>();
             foreach (var name in loss.ParameterOrder)
             {
@@ -95,48 +98,46 @@ internal static class Planner
                 var input = loss.Inputs.FirstOrDefault(i => i.Name == name);
                 if (input is not null)
                 {
-                    string? expression;
+                    PlannedArgument? argument;
                     if (given is null)
-                        expression = input.BatchField is { } field ? batchParameters.FirstOrDefault(b => b.Field == field).Parameter : null;
+                        argument = input.BatchField is { } field && batchParameters.FirstOrDefault(b => b.Field == field).Parameter is { } parameter ? LocalArgument(name, parameter) : null;
                     else if (input.IsList)
                     {
                         var items = (given.Value.Kind == ValueKind.List ? given.Value.Items.ToArray() : new[] { given.Value }).Select(v => Reference(v.Text)).ToList();
                         if (items.Any(i => i is null)) return null;
-                        reads.AddRange(items!);
-                        expression = "new[] { " + string.Join(", ", items) + " }";
+                        argument = new PlannedArgument(name, ArgumentKind.Locals, items.Select(i => i!).ToEquatableArray());
                     }
-                    else
-                    {
-                        expression = Reference(given.Value.Text);
-                        if (expression is not null) reads.Add(expression);
-                    }
-                    if (expression is null) return null;
-                    if (given is null) reads.Add(expression);
-                    args.Add((name, expression));
+                    else argument = Reference(given.Value.Text) is { } local ? LocalArgument(name, local) : null;
+                    if (argument is null) return null;
+                    reads.AddRange(argument.Values);
+                    args.Add(argument);
                     continue;
                 }
                 var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == name);
-                if (hyper is not null && given is not null)
-                {
-                    if (CSharpLiteral.Of(hyper.Type, given.Value) is not { } literal) return null;
-                    args.Add((name, literal));
-                }
+                if (hyper is null) continue;
+                string? literal = given is not null ? CSharpLiteral.Of(hyper.Type, given.Value) : hyper.DefaultText;
+                if (given is not null && literal is null) return null;
+                if (literal is null) continue;
+                if (LossSettingsBuilder.IsScalar(hyper.Type))
+                    args.Add(new PlannedArgument(name, ArgumentKind.Setting, new[] { settings.AddHyperParameter(t.Name, Pascal(t.Name) + Pascal(name), hyper, literal) }.ToEquatableArray()));
+                else if (given is not null)
+                    args.Add(new PlannedArgument(name, ArgumentKind.Literal, new[] { literal }.ToEquatableArray()));
             }
-            var containing = loss.ContainingType;
-            var call = $"{containing}.{loss.Method}({Arguments(args)})";
+            var call = new PlannedCall(loss.ContainingType, loss.Method, args.ToEquatableArray());
             var needs = new List<string>();
-            if (loss.Shared is { } shared && SharedCall(loss, shared, t, args, derived, needs, locals) is { } sharedCall)
+            if (loss.Shared is { } shared && SharedCall(loss, shared, t, args, derived, needs, locals, settings) is { } sharedCall)
             {
                 call = sharedCall;
                 reads.Clear();
                 reads.AddRange(needs);
                 // what the shared form takes besides the quantities (labels, say)
                 foreach (var p in shared.Parameters.Where(p => p.Quantity is null && loss.Inputs.Any(i => i.Name == p.Name)))
-                    if (Argument(args, p.Name) is { } e) reads.Add(e);
+                    if (args.FirstOrDefault(a => a.Name == p.Name) is { Kind: ArgumentKind.Local } a) reads.Add(a.Values[0]);
             }
             var formula = $"{loss.Name}({string.Join(", ", t.Arguments.Select(a => $"{a.Name}: {Show(a.Value)}"))})";
-            terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, WeightFactor(t.Schedule, spec.Schedule?.Epochs ?? 0), reads.Distinct().ToEquatableArray(),
-                needs.ToEquatableArray(), locals.Take(t.Name)));
+            var weight = settings.AddWeight(t.Name, Pascal(t.Name) + "Weight", t.Weight);
+            terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, weight, t.Schedule?.Kind ?? WeightScheduleKind.Constant, t.Schedule?.WarmupEpochs ?? 0,
+                reads.Distinct().ToEquatableArray(), needs.ToEquatableArray(), locals.Take(t.Name)));
         }
 
         var planned = new List<PlannedModel>();
@@ -163,68 +164,78 @@ internal static class Planner
         }
 
         var hasDecay = spec.Losses.Any(l => l.Schedule?.Kind is WeightScheduleKind.LinearDecay or WeightScheduleKind.WarmupThenDecay);
-        var training = catalog.CanTrain ? TrainPlanner.Plan(spec, catalog, models.Select(m => (m.Spec, m.Info)).ToList(), adapters) : null;
+        var training = catalog.CanTrain ? TrainPlanner.Plan(spec, catalog, models.Select(m => (m.Spec, m.Info)).ToList(), adapters, settings.Table()) : null;
         return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned.ToEquatableArray(), adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
-            hasDecay, training, derived.ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray());
+            hasDecay, training, derived.Select(d => d.Derived).ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray(), settings.Settings);
     }
 
     /// <summary>
-    /// The call of a term's shared form, with each quantity (say <c>log_softmax_t(student_logits, 4.0)</c>) taken from
-    /// <paramref name="derived"/> or added to it, keyed by its whole expression so equal ones are computed once. The
-    /// locals the call reads go to <paramref name="needs"/>. Null when an input is a list or a hyper-parameter has no value.
+    /// The call of a term's shared form, with each quantity (say <c>log_softmax_t(student_logits, T)</c>) taken from
+    /// <paramref name="derived"/> or added to it, keyed by the tensor, the quantity and its values (a settings property's
+    /// declared value, or a fixed literal), so equal ones are computed once. Terms that share a quantity through settings tie
+    /// those settings: a run overrides them together (<see cref="LossSettingsBuilder.Tie"/>). The locals the call reads go to
+    /// <paramref name="needs"/>. Null when an input is a list or a hyper-parameter has no value.
     /// </summary>
-    private static string? SharedCall(LossInfo loss, SharedFormInfo shared, LossTermSpec term, List<(string Name, string Expression)> args,
-        List<PlannedDerived> derived, List<string> needs, Locals names)
+    private static PlannedCall? SharedCall(LossInfo loss, SharedFormInfo shared, LossTermSpec term, List<PlannedArgument> args,
+        List<(PlannedDerived Derived, string Key, EquatableArray<string> SettingKeys)> derived, List<string> needs, Locals names, LossSettingsBuilder settings)
     {
-        var sharedArgs = new List<(string Name, string Expression)>();
+        var sharedArgs = new List<PlannedArgument>();
         var locals = new List<string>();
         foreach (var p in shared.Parameters)
         {
             if (p.Quantity is null)
             {
                 // the loss's own argument, as the plain call passes it (absent: the method's default)
-                if (Argument(args, p.Name) is { } own) sharedArgs.Add((p.Name, own));
+                if (args.FirstOrDefault(a => a.Name == p.Name) is { } own) sharedArgs.Add(own);
                 continue;
             }
             // a quantity of one tensor: not of a list input
-            if (p.Of is null || loss.Inputs.FirstOrDefault(i => i.Name == p.Of) is not { IsList: false } || Argument(args, p.Of) is not { } of) return null;
-            var values = new List<string>();
+            if (p.Of is null || loss.Inputs.FirstOrDefault(i => i.Name == p.Of) is not { IsList: false } || args.FirstOrDefault(a => a.Name == p.Of) is not { Kind: ArgumentKind.Local } of) return null;
+            var values = new List<PlannedArgument>();
+            var declared = new List<string>();
+            var keys = new List<string>();
             for (var i = 0; i < p.QuantityParameters.Count; i++)
             {
                 var qp = p.QuantityParameters[i];
-                string? value = null;
-                if (i < p.With.Count)
+                if (i < p.With.Count && args.FirstOrDefault(a => a.Name == p.With[i]) is { Kind: ArgumentKind.Setting } setting)
                 {
-                    var hyperName = p.With[i];
-                    var given = term.Arguments.FirstOrDefault(a => a.Name == hyperName);
-                    var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == hyperName);
-                    value = given is not null ? CSharpLiteral.Of(qp.Type, given.Value) : hyper?.DefaultText;
+                    var s = settings.Find(setting.Values[0]);
+                    // the setting's type may differ from the quantity's parameter (a float hyper-parameter into a double)
+                    values.Add(new PlannedArgument(qp.Name, ArgumentKind.Setting, setting.Values));
+                    declared.Add("s" + s.Literal);
+                    keys.Add(s.Key);
                 }
-                else if (qp.HasDefault) value = qp.DefaultText;
-                if (value is null) return null;
-                values.Add(value);
+                else if (i < p.With.Count && args.FirstOrDefault(a => a.Name == p.With[i]) is { Kind: ArgumentKind.Literal } literal)
+                {
+                    values.Add(new PlannedArgument(qp.Name, ArgumentKind.Literal, literal.Values));
+                    declared.Add("c" + literal.Values[0]);
+                }
+                else if (qp.HasDefault && qp.DefaultText is { } fixedValue)
+                {
+                    values.Add(new PlannedArgument(qp.Name, ArgumentKind.Literal, new[] { fixedValue }.ToEquatableArray()));
+                    declared.Add("c" + fixedValue);
+                }
+                else return null;
             }
-            var expression = $"{shared.ContainingType}.{p.Quantity}({string.Join(", ", new[] { of }.Concat(values))})";
-            var existing = derived.FirstOrDefault(d => d.Expression == expression);
-            if (existing is null)
+            var source = of.Values[0];
+            var key = $"{shared.ContainingType}.{p.Quantity}({source}|{string.Join("|", declared)})";
+            var index = derived.FindIndex(d => d.Key == key);
+            if (index < 0)
             {
-                var suffix = string.Concat(values.Select(v => "_" + new string(v.TrimEnd('f', 'L').Replace(".0", "").Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray())));
-                existing = new PlannedDerived(names.Take($"{of.TrimStart('@')}_{p.Quantity}{suffix}"), expression, of);
-                derived.Add(existing);
+                var suffix = string.Concat(declared.Select(v => "_" + new string(v.Substring(1).TrimEnd('f', 'L').Replace(".0", "").Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray())));
+                var call = new PlannedCall(shared.ContainingType, p.Quantity, new[] { new PlannedArgument("", ArgumentKind.Local, new[] { source }.ToEquatableArray()) }.Concat(values).ToEquatableArray());
+                derived.Add((new PlannedDerived(names.Take($"{source.TrimStart('@')}_{p.Quantity}{suffix}"), call, source), key, keys.ToEquatableArray()));
+                index = derived.Count - 1;
             }
-            sharedArgs.Add((p.Name, existing.Local));
-            locals.Add(existing.Local);
+            else settings.Tie(derived[index].SettingKeys, keys);
+            sharedArgs.Add(new PlannedArgument(p.Name, ArgumentKind.Local, new[] { derived[index].Derived.Local }.ToEquatableArray()));
+            locals.Add(derived[index].Derived.Local);
         }
         needs.AddRange(locals.Distinct());
-        return $"{shared.ContainingType}.{shared.Method}({Arguments(sharedArgs)})";
+        return new PlannedCall(shared.ContainingType, shared.Method, sharedArgs.ToEquatableArray());
     }
 
-    private static string? Argument(List<(string Name, string Expression)> args, string name) =>
-        args.FirstOrDefault(a => a.Name == name).Expression;
-
-    /// <summary>Named arguments: <c>student: student_logits, temperature: 4.0</c>.</summary>
-    private static string Arguments(IEnumerable<(string Name, string Expression)> args) =>
-        string.Join(", ", args.Select(a => $"{a.Name}: {a.Expression}"));
+    private static PlannedArgument LocalArgument(string name, string local) => new(name, ArgumentKind.Local, new[] { local }.ToEquatableArray());
 
     private static long? Channels(ModelInfo model, string tap, Dictionary<string, long> env)
     {
@@ -233,14 +244,6 @@ internal static class Planner
         var dims = ShapeExpression.Dims(t.Shape);
         return dims.Length >= 2 ? ShapeExpression.Evaluate(dims[1], env) : null;
     }
-
-    private static string? WeightFactor(WeightScheduleSpec? s, long epochs) => s?.Kind switch
-    {
-        WeightScheduleKind.LinearWarmup => $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)})",
-        WeightScheduleKind.LinearDecay => "(1.0 - epoch / epochs)",
-        WeightScheduleKind.WarmupThenDecay => $"System.Math.Min(1.0, epoch / {SourceWriter.Literal(s.WarmupEpochs)}) * (1.0 - epoch / epochs)",
-        _ => null,
-    };
 
     /// <summary>A value as the term's formula (a comment of the generated code) shows it: on one line, invisible characters escaped.</summary>
     private static string Show(ValueSpec v) => v.Kind == ValueKind.List ? "[" + string.Join(", ", v.Items.Select(Show)) + "]" : UserText.Comment(v.Text);

@@ -23,15 +23,24 @@ internal sealed record PlannedData(string Member, string TypeName, string Constr
 /// </summary>
 internal sealed record PlannedWeights(string Name, string Member, string? FromExperiment, string? Path, bool IsStudent = false);
 
-/// <summary>A parameter group: the C# expressions of its modules and its option overrides (C# dictionary entries).</summary>
-internal sealed record PlannedGroup(EquatableArray<string> Modules, EquatableArray<string> Options, string Description);
+/// <summary>A module whose parameters a group takes: a member of the class, or the student's submodule at <see cref="Path"/>.</summary>
+internal sealed record PlannedModuleRef(string Member, string? Path = null);
+
+/// <summary>A parameter group's option: its name and C# literal; a learning rate scales with the run's <c>--lr</c>.</summary>
+internal sealed record PlannedGroupOption(string Name, string Literal);
+
+/// <summary>A parameter group: its modules and option overrides.</summary>
+internal sealed record PlannedGroup(EquatableArray<PlannedModuleRef> Modules, EquatableArray<PlannedGroupOption> Options, string Description);
+
+/// <summary>A constructor argument of the optimizer: its name, type, and declared value as a C# literal (a run may override it).</summary>
+internal sealed record PlannedOptimizerArgument(string Name, SettingType Type, string Literal);
 
 /// <summary>
-/// The optimizer: its torch.optim class, base learning rate, other constructor arguments, and parameter groups.
-/// <see cref="PathModules"/> are the student's submodules that groups name by path: their parameters leave the student's own group.
+/// The optimizer: its kind (the DSL's key), torch.optim class, base learning rate, other constructor arguments, and parameter
+/// groups. <see cref="PathModules"/> are the student's submodules that groups name by path: their parameters leave the student's own group.
 /// </summary>
-internal sealed record PlannedOptimizer(string Class, double Lr, string Arguments, EquatableArray<PlannedGroup> Groups,
-    EquatableArray<string> PathModules = default, string? StudentMember = null);
+internal sealed record PlannedOptimizer(string Kind, string Class, double Lr, EquatableArray<PlannedOptimizerArgument> Arguments, EquatableArray<PlannedGroup> Groups,
+    EquatableArray<PlannedModuleRef> PathModules = default, string? StudentMember = null);
 
 /// <summary>The LR schedule: its kind (multistep, cosine, step, constant), its settings, and warm-up epochs.</summary>
 internal sealed record PlannedSchedule(string Kind, EquatableArray<long> Milestones, double Gamma, long StepSize, double EtaMin, long WarmupEpochs);
@@ -41,6 +50,14 @@ internal sealed record PlannedSchedule(string Kind, EquatableArray<long> Milesto
 /// embedding tap's member (for verification; null when it has none).
 /// </summary>
 internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember, string? EmbeddingMember = null);
+
+/// <summary>
+/// A declared value a run may override (<c>--set key=value</c>): its key as the experiment file spells it, its type, the
+/// declared value (YAML), what it means, the rule its values must satisfy (NaN bounds: none), and the keys tied to it
+/// (feeding one quantity the fused loss computes once). Emitted as the runtime's <c>ExperimentSetting</c>.
+/// </summary>
+internal sealed record PlannedSetting(string Key, SettingType Type, string Declared, string Meaning, double Min, double Max, bool MinExclusive, bool MaxExclusive,
+    EquatableArray<string> TiedTo = default);
 
 /// <summary>
 /// Everything the generated <c>Train</c> needs beyond the fused loss: declared epochs and batch size, data,
@@ -64,7 +81,8 @@ internal sealed record TrainPlan(
     PlannedClassifier? Student,
     EquatableArray<PlannedClassifier> TeacherClassifiers,
     bool Flip = false,
-    EquatableArray<string> Frozen = default)
+    EquatableArray<string> Frozen = default,
+    EquatableArray<PlannedSetting> Settings = default)
 {
     /// <summary>Whether evaluation is face verification (pairs of embeddings) rather than top-k accuracy.</summary>
     public bool Verifies => Validation is { HasPairs: true } && Student?.EmbeddingMember is not null;

@@ -19,7 +19,8 @@ internal static class TrainPlanner
     /// <summary>Epochs when the experiment declares no schedule.</summary>
     public const long DefaultEpochs = 1;
 
-    public static TrainPlan? Plan(ExperimentSpec spec, Catalog catalog, IReadOnlyList<(ModelSpec Spec, ModelInfo Info)> models, IReadOnlyList<PlannedAdapter> adapters)
+    public static TrainPlan? Plan(ExperimentSpec spec, Catalog catalog, IReadOnlyList<(ModelSpec Spec, ModelInfo Info)> models, IReadOnlyList<PlannedAdapter> adapters,
+        IEnumerable<PlannedSetting> lossSettings)
     {
         if (spec.Data?.Train is not { } trainSpec) return null;
         var train = Data(trainSpec, catalog);
@@ -44,12 +45,14 @@ internal static class TrainPlanner
         var optimizer = Optimizer(spec, adapters);
         var lrSchedule = Schedule(schedule);
         if (optimizer is null || lrSchedule is null) return null;
+        var epochs = schedule?.Epochs is > 0 ? schedule.Epochs : DefaultEpochs;
+        var evalEvery = eval?.Every is > 0 ? eval.Every : 1;
 
         return new TrainPlan(
             spec.Name,
             spec.SourcePath,
             spec.Constructible,
-            schedule?.Epochs is > 0 ? schedule.Epochs : DefaultEpochs,
+            epochs,
             spec.Data.BatchSize,
             train,
             validation,
@@ -58,12 +61,53 @@ internal static class TrainPlanner
             lrSchedule,
             schedule?.ClipGradNorm ?? 0,
             topK.ToEquatableArray(),
-            eval?.Every is > 0 ? eval.Every : 1,
+            evalEvery,
             Classifier(student.Spec, student.Info),
             models.Where(m => m.Spec.Role == ModelRole.Teacher).Select(m => Classifier(m.Spec, m.Info)).Where(c => c is not null).Select(c => c!).ToEquatableArray(),
             eval?.Flip ?? false,
-            student.Spec.Freeze.Select(f => f.Name).ToEquatableArray());
+            student.Spec.Freeze.Select(f => f.Name).ToEquatableArray(),
+            Settings(spec, epochs, evalEvery, validation is not null, optimizer, lrSchedule, lossSettings).ToEquatableArray());
     }
+
+    /// <summary>
+    /// The table of what a run may override (<c>--set</c>), each with the binder's rule for it: the batch size, the schedule
+    /// (epochs, warm-up, clipping and the kind's settings), every setting of the optimizer, the evaluation interval, and the
+    /// loss's weights and scalar hyper-parameters.
+    /// </summary>
+    private static IEnumerable<PlannedSetting> Settings(ExperimentSpec spec, long epochs, long evalEvery, bool evaluates, PlannedOptimizer optimizer, PlannedSchedule schedule,
+        IEnumerable<PlannedSetting> lossSettings)
+    {
+        PlannedSetting Entry(string key, SettingRule rule, string declared, string meaning) =>
+            new(key, rule.Type, declared, meaning, rule.Min, rule.Max, rule.MinExclusive, rule.MaxExclusive);
+        string N(long v) => v.ToString(CultureInfo.InvariantCulture);
+        string D(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+        yield return Entry("data.batch", SettingRules.Batch, N(spec.Data!.BatchSize), "the batch size");
+        yield return Entry("schedule.epochs", SettingRules.Epochs, N(epochs), "the epochs to train");
+        yield return Entry("schedule.warmup", SettingRules.Warmup, N(schedule.WarmupEpochs), "the epochs of linear learning-rate warm-up");
+        yield return Entry("schedule.clip_grad_norm", SettingRules.ClipGradNorm, D(spec.Schedule?.ClipGradNorm ?? 0), "the largest total gradient norm (0: no clipping)");
+        if (SettingRules.ScheduleSettings.TryGetValue(schedule.Kind, out var scheduleRules))
+            foreach (var rule in scheduleRules)
+            {
+                var declared = rule.Name switch
+                {
+                    "milestones" => "[" + string.Join(", ", schedule.Milestones.Select(N)) + "]",
+                    "gamma" => D(schedule.Gamma),
+                    "step_size" => N(schedule.StepSize),
+                    _ => D(schedule.EtaMin),
+                };
+                yield return Entry($"schedule.{schedule.Kind}.{rule.Name}", rule, declared, $"'{rule.Name}' of the {schedule.Kind} learning-rate schedule");
+            }
+        yield return Entry($"optimizer.{optimizer.Kind}.lr", SettingRules.OptimizerSettings[optimizer.Kind][0], D(optimizer.Lr), "the base learning rate (every group's rate scales with it)");
+        foreach (var a in optimizer.Arguments)
+            yield return Entry($"optimizer.{optimizer.Kind}.{a.Name}", SettingRules.OptimizerSettings[optimizer.Kind].First(r => r.Name == a.Name),
+                YamlValue(a.Literal), $"'{a.Name}' of the {optimizer.Kind} optimizer");
+        if (evaluates) yield return Entry("eval.every", SettingRules.EvalEvery, N(evalEvery), "evaluate every this many epochs");
+        foreach (var s in lossSettings) yield return s;
+    }
+
+    /// <summary>A literal as the experiment file writes it: (0.9, 0.999) → [0.9, 0.999].</summary>
+    private static string YamlValue(string literal) => literal.StartsWith("(", StringComparison.Ordinal) ? "[" + literal.Substring(1, literal.Length - 2) + "]" : literal;
 
     private static PlannedData? Data(DatasetSpec spec, Catalog catalog)
     {
@@ -92,66 +136,73 @@ internal static class TrainPlanner
     {
         var o = spec.Optimizer;
         var kind = o?.Kind ?? "sgd";
+        if (!SettingRules.OptimizerSettings.TryGetValue(kind, out var rules)) return null;
         var args = o?.Arguments ?? EquatableArray<ArgumentSpec>.Empty;
         if (args.FirstOrDefault(a => a.Name == "lr") is { } lrArgument && !Numbers.TryParseDouble(lrArgument.Value.Text, out _)) return null;
         var lr = Number(args, "lr") ?? (kind == "sgd" ? 0.1 : 1e-3);
         var className = kind switch { "adam" => "Adam", "adamw" => "AdamW", _ => "SGD" };
-        var named = new List<string>();
-        foreach (var a in args.Where(a => a.Name != "lr"))
+        // Every setting the optimizer takes, declared or default, so that a run may override each.
+        var arguments = new List<PlannedOptimizerArgument>();
+        foreach (var rule in rules.Where(r => r.Name != "lr"))
         {
-            if (OptimizerArgument(a) is not { } text) return null;
-            named.Add(text);
+            var given = args.FirstOrDefault(a => a.Name == rule.Name);
+            var literal = given is not null ? Literal(rule.Type, given.Value) : DefaultLiteral(rule);
+            if (literal is null) return null;
+            arguments.Add(new PlannedOptimizerArgument(rule.Name, rule.Type, literal));
         }
 
         // Every trained module's parameters: the student and each adapter, unless a group claims them.
         var studentMember = spec.Models.First(m => m.Role == ModelRole.Student).Member;
-        var modules = new List<(string Name, string Expression)> { ("student", studentMember) };
-        var paths = new List<string>();
-        modules.AddRange(adapters.Select(a => (a.Name, a.Property)));
+        var modules = new List<(string Name, PlannedModuleRef Module)> { ("student", new PlannedModuleRef(studentMember)) };
+        var paths = new List<PlannedModuleRef>();
+        modules.AddRange(adapters.Select(a => (a.Name, new PlannedModuleRef(a.Property))));
         var claimed = new HashSet<string>(StringComparer.Ordinal);
         var groups = new List<PlannedGroup>();
         foreach (var g in o?.Groups ?? EquatableArray<ParamGroupSpec>.Empty)
         {
-            var members = new List<string>();
+            var members = new List<PlannedModuleRef>();
             foreach (var name in g.Modules.Select(n => n.Name))
             {
                 if (name.StartsWith("student.", StringComparison.Ordinal))
                 {
-                    var path = name.Substring("student.".Length);
-                    var expression = $"global::Distill.Runtime.ModulePaths.Find({studentMember}, \"student\", ExperimentName, {SourceWriter.Literal(path)})";
-                    if (claimed.Add(name)) { members.Add(expression); paths.Add(expression); }
+                    var module = new PlannedModuleRef(studentMember, name.Substring("student.".Length));
+                    if (claimed.Add(name)) { members.Add(module); paths.Add(module); }
                     continue;
                 }
                 var selected = name == "adapters" ? modules.Where(m => adapters.Any(a => a.Name == m.Name)) : modules.Where(m => m.Name == name);
                 foreach (var m in selected)
-                    if (claimed.Add(m.Name)) members.Add(m.Expression);
+                    if (claimed.Add(m.Name)) members.Add(m.Module);
             }
             if (members.Count == 0) continue;
-            var options = g.Arguments.Select(a => a.Name == "lr" ? (Float(a.Value) is { } groupLr ? $"[\"lr\"] = {groupLr} * lrScale" : null) : GroupOption(a)).ToList();
-            if (options.Any(x => x is null)) return null;
-            groups.Add(new PlannedGroup(members.ToEquatableArray(), options.Select(x => x!).ToEquatableArray(), string.Join(", ", g.Modules.Select(n => n.Name))));
+            var options = new List<PlannedGroupOption>();
+            foreach (var a in g.Arguments.Where(a => a.Name != "params"))
+            {
+                if (rules.FirstOrDefault(r => r.Name == a.Name) is not { } rule || Literal(rule.Type, a.Value) is not { } literal) return null;
+                options.Add(new PlannedGroupOption(a.Name, literal));
+            }
+            groups.Add(new PlannedGroup(members.ToEquatableArray(), options.ToEquatableArray(), string.Join(", ", g.Modules.Select(n => n.Name))));
         }
-        var rest = modules.Where(m => !claimed.Contains(m.Name)).Select(m => m.Expression).ToEquatableArray();
-        if (rest.Count > 0) groups.Insert(0, new PlannedGroup(rest, EquatableArray<string>.Empty, "the rest"));
-        return new PlannedOptimizer(className, lr, string.Join(", ", named), groups.ToEquatableArray(), paths.ToEquatableArray(), studentMember);
+        var rest = modules.Where(m => !claimed.Contains(m.Name)).Select(m => m.Module).ToEquatableArray();
+        if (rest.Count > 0) groups.Insert(0, new PlannedGroup(rest, EquatableArray<PlannedGroupOption>.Empty, "the rest"));
+        return new PlannedOptimizer(kind, className, lr, arguments.ToEquatableArray(), groups.ToEquatableArray(), paths.ToEquatableArray(), studentMember);
     }
 
-    /// <summary>A named argument of the optimizer's constructor, or null when the setting or its value cannot be one.</summary>
-    private static string? OptimizerArgument(ArgumentSpec a) => a.Name switch
+    /// <summary>A setting's value as a C# literal of its type (a pair as a tuple), or null when the value cannot be one.</summary>
+    private static string? Literal(SettingType type, ValueSpec v) => type switch
     {
-        "momentum" or "dampening" or "weight_decay" or "eps" => Float(a.Value) is { } v ? $"{a.Name}: {v}" : null,
-        "nesterov" or "amsgrad" => Bool(a.Value) is { } b ? $"{a.Name}: {b}" : null,
-        "betas" => Pair(a.Value) is { } pair ? $"betas: {pair}" : null,
-        _ => null,
+        SettingType.Bool => CSharpLiteral.Of("bool", v),
+        SettingType.Pair => v.Kind == ValueKind.List && v.Items.Count == 2 && Float(v.Items[0]) is { } a && Float(v.Items[1]) is { } b ? $"({a}, {b})" : null,
+        SettingType.WholeNumber => CSharpLiteral.Of("int", v),
+        _ => Float(v),
     };
 
-    /// <summary>A parameter group's option (a C# dictionary entry), or null when the setting or its value cannot be one.</summary>
-    private static string? GroupOption(ArgumentSpec a) => a.Name switch
+    /// <summary>A rule's default as a C# literal.</summary>
+    private static string? DefaultLiteral(SettingRule rule) => rule.Default is not { } text ? null : rule.Type switch
     {
-        "momentum" or "dampening" or "weight_decay" or "eps" => Float(a.Value) is { } v ? $"[\"{a.Name}\"] = {v}" : null,
-        "nesterov" or "amsgrad" => Bool(a.Value) is { } b ? $"[\"{a.Name}\"] = {b}" : null,
-        "betas" => Pair(a.Value) is { } pair ? $"[\"betas\"] = {pair}" : null,
-        _ => null,
+        SettingType.Bool => text,
+        SettingType.Pair => "(" + string.Join(", ", text.Trim('[', ']').Split(',').Select(x => SourceWriter.Literal(double.Parse(x, CultureInfo.InvariantCulture)))) + ")",
+        SettingType.WholeNumber => text,
+        _ => SourceWriter.Literal(double.Parse(text, CultureInfo.InvariantCulture)),
     };
 
     private static PlannedSchedule? Schedule(ScheduleSpec? s)
@@ -176,9 +227,4 @@ internal static class TrainPlanner
         args.FirstOrDefault(a => a.Name == name) is { } a && Numbers.TryParseDouble(a.Value.Text, out var v) && Numbers.IsFinite(v) ? v : null;
 
     private static string? Float(ValueSpec v) => CSharpLiteral.Of("double", v);
-
-    private static string? Bool(ValueSpec v) => CSharpLiteral.Of("bool", v);
-
-    private static string? Pair(ValueSpec v) =>
-        v.Kind == ValueKind.List && v.Items.Count == 2 && Float(v.Items[0]) is { } a && Float(v.Items[1]) is { } b ? $"({a}, {b})" : null;
 }

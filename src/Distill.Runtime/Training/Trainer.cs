@@ -142,7 +142,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
 
     public required int DeclaredBatchSize { get; init; }
 
-    /// <summary>The declared clipping of the gradients' total norm; a run's <see cref="TrainOptions.GradClipNorm"/> overrides it.</summary>
+    /// <summary>The declared clipping of the gradients' total norm (0 or null: none); a run's <see cref="TrainOptions.GradClipNorm"/> overrides it.</summary>
     public double? DeclaredClipGradNorm { get; init; }
 
     /// <summary>The declared evaluation interval in epochs (0: only at the end); a run's <see cref="TrainOptions.EvalInterval"/> overrides it.</summary>
@@ -170,14 +170,14 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         var epochs = options.EffectiveEpochs(DeclaredEpochs);
         var batchSize = options.BatchSize ?? DeclaredBatchSize;
         var batchLimit = options.EffectiveBatchLimit;
-        var clipNorm = options.GradClipNorm ?? DeclaredClipGradNorm;
+        var clipNorm = options.GradClipNorm ?? (DeclaredClipGradNorm > 0 ? DeclaredClipGradNorm : null);
         var evalEvery = options.EvalInterval ?? DeclaredEvalEvery;
         var accumulation = options.AccumulationSteps ?? DeclaredAccumulationSteps;
         if (accumulation < 1) throw new DistillRuntimeException($"'{Experiment}': gradient accumulation needs at least 1 batch per step (got {accumulation})");
 
         using var run = RunDirectory.ForOptions(Experiment, options);
         run.WriteConfig(Configuration + FormattableString.Invariant(
-            $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")} }}\n"));
+            $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")}{SetText(options)} }}\n"));
         using var progress = ProgressReporter.Create(options.Progress, options.ProgressInterval);
 
         LoadWeights?.Invoke(options, progress, device);
@@ -299,6 +299,11 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         run.WriteSummary(result.ToJson());
         return result;
     }
+
+    /// <summary>The run's overrides for its config line (<c>, set: { losses.kd.weight: 0.5 }</c>), or "" when it has none.</summary>
+    private static string SetText(TrainOptions options) =>
+        options.Settings.Count == 0 ? ""
+            : ", set: { " + string.Join(", ", options.Settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}: {kv.Value}")) + " }";
 
     private static TrainResult Stopped(RunDirectory run, Checkpointer checkpointer, TrainingState state, DivergenceGuard guard, IProgressReporter progress,
         Dictionary<string, double> last, System.Diagnostics.Stopwatch clock)
