@@ -191,7 +191,7 @@ public static class ReportWriter
     /// <summary>A difference of means as the report shows it: "+2.20", "−0.05".</summary>
     internal static string DeltaText(Suite suite, double delta) => (delta >= 0 ? "+" : "−") + Format.Fixed(Math.Abs(delta) * suite.Scale, suite.ShownDecimals);
 
-    private static string MetricWords(Suite suite) =>
+    public static string MetricWords(Suite suite) =>
         $"{(suite.Select == Selection.Best ? "best-epoch" : "final-epoch")} `{suite.Metric}`{(suite.Scale != 1 ? $" × {Format.Metric(suite.Scale)}" : "")}, {(suite.Mode == MetricMode.Max ? "higher" : "lower")} is better";
 
     /// <summary>"72.10 ± 0.31 (n=3)", "72.10 (n=1)" or "—".</summary>
@@ -200,114 +200,46 @@ public static class ReportWriter
         : e.Std is { } std ? $"{Shown(suite, mean)} ± {Format.Fixed(std * suite.Scale, suite.ShownDecimals)} (n={e.Values.Count.ToString(CultureInfo.InvariantCulture)})"
         : $"{Shown(suite, mean)} (n={e.Values.Count.ToString(CultureInfo.InvariantCulture)})";
 
-    private static string AlsoCell(Suite suite, IReadOnlyList<double> values) =>
+    public static string AlsoCell(Suite suite, IReadOnlyList<double> values) =>
         values.Count == 0 ? "—"
         : Statistics.SampleStd(values) is { } std ? $"{Shown(suite, values.Average())} ± {Format.Fixed(std * suite.Scale, suite.ShownDecimals)}"
         : Shown(suite, values.Average());
 
-    private static string Escape(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+    public static string Escape(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 
-    public static string Markdown(ReportData data)
+    /// <summary>The built-in report.md: the runner's own Scriban template over the report's data (<see cref="ReportTemplate.RenderDefault"/>).</summary>
+    public static string Markdown(ReportData data) => ReportTemplate.RenderDefault(data);
+
+    /// <summary>A row's per-seed values: "72.10 (s1), failed (s2), — (s3)".</summary>
+    public static string PerSeedText(Suite suite, EntryResult e) =>
+        string.Join(", ", e.Seeds.Select(s =>
+            e.Runs.FirstOrDefault(r => r.Seed == s) is { Value: { } v } ? $"{Shown(suite, v)} (s{s.ToString(CultureInfo.InvariantCulture)})"
+            : e.Failed.ContainsKey(s) ? $"failed (s{s.ToString(CultureInfo.InvariantCulture)})"
+            : $"— (s{s.ToString(CultureInfo.InvariantCulture)})"));
+
+    /// <summary>Each run's best epoch of its epochs ("12/20, 18/20"), or "—".</summary>
+    public static string BestEpochsText(EntryResult e)
     {
-        var suite = data.Suite;
-        var sb = new StringBuilder();
-        sb.Append("# ").AppendLine(suite.Title).AppendLine();
-        if (suite.Description is { } d) sb.AppendLine(d.Trim()).AppendLine();
-        if (data.Quick)
-            sb.AppendLine($"> **Quick run** ({suite.QuickEpochs.ToString(CultureInfo.InvariantCulture)} epoch{(suite.QuickEpochs == 1 ? "" : "s")} of at most {suite.QuickBatches.ToString(CultureInfo.InvariantCulture)} batches): a smoke test of the pipeline, not a reproduction. The numbers below say nothing about the methods.").AppendLine();
-        sb.AppendLine($"Metric: {MetricWords(suite)}. Mean ± sample standard deviation over seeds (n = runs with the metric).").AppendLine();
-
-        sb.AppendLine($"| Method | Group | Experiment | {Escape(suite.Metric)} mean ± std | Per seed | Best epoch (per seed) | Published |");
-        sb.AppendLine("| --- | --- | --- | ---: | --- | --- | --- |");
-        foreach (var e in data.Entries)
-        {
-            var perSeed = string.Join(", ", e.Seeds.Select(s =>
-                e.Runs.FirstOrDefault(r => r.Seed == s) is { Value: { } v } ? $"{Shown(suite, v)} (s{s.ToString(CultureInfo.InvariantCulture)})"
-                : e.Failed.ContainsKey(s) ? $"failed (s{s.ToString(CultureInfo.InvariantCulture)})"
-                : $"— (s{s.ToString(CultureInfo.InvariantCulture)})"));
-            var bestEpochs = string.Join(", ", e.Runs.Select(r => r.BestEpoch is { } b
-                ? $"{b.ToString(CultureInfo.InvariantCulture)}/{(r.Epochs ?? b).ToString(CultureInfo.InvariantCulture)}"
-                : "—"));
-            var anchor = e.Anchor is { } a ? a.Value : "";
-            sb.AppendLine($"| {Escape(e.Entry.Label)} | {Escape(e.Entry.Group ?? "")} | `{e.Entry.Experiment}` | {MeanCell(suite, e)} | {perSeed} | {(bestEpochs.Length > 0 ? bestEpochs : "—")} | {Escape(anchor)} |");
-        }
-        sb.AppendLine();
-
-        var flags = TeacherFlags(data);
-        if (GainsSection(data) is { } gains) sb.Append(gains);
-        if (flags.Count > 0)
-        {
-            sb.AppendLine("**Teacher checks failed** — distilling from these teachers says little about the methods:").AppendLine();
-            foreach (var f in flags) sb.AppendLine($"* {Escape(f.Row)}: teacher run `{Escape(Relative(data.OutputRoot, f.Teacher))}`: {Escape(f.Problem)}");
-            sb.AppendLine();
-        }
-        if (data.Quick)
-            sb.AppendLine("No ordering against the published numbers: a quick run's numbers cannot rank the methods.").AppendLine();
-        else if (flags.Count > 0)
-            sb.AppendLine("No ordering against the published numbers: a teacher check failed (above).").AppendLine();
-        else if (Ordering(data) is { } ordering) sb.AppendLine(ordering).AppendLine();
-
-        if (suite.Also.Count > 0)
-        {
-            sb.AppendLine($"Further metrics at each run's final epoch{(suite.Scale != 1 ? $" × {Format.Metric(suite.Scale)}" : "")}, mean ± sample standard deviation over seeds:").AppendLine();
-            sb.AppendLine($"| Method | {string.Join(" | ", suite.Also.Select(Escape))} |");
-            sb.AppendLine($"| --- |{string.Concat(suite.Also.Select(_ => " ---: |"))}");
-            foreach (var e in data.Entries)
-                sb.AppendLine($"| {Escape(e.Entry.Label)} | {string.Join(" | ", suite.Also.Select(m => AlsoCell(suite, e.AlsoValues(m))))} |");
-            sb.AppendLine();
-        }
-
-        var anchors = data.Entries.Where(e => e.Anchor?.Source is not null).ToList();
-        if (anchors.Count > 0)
-        {
-            sb.AppendLine("Published numbers:").AppendLine();
-            foreach (var e in anchors) sb.AppendLine($"* {Escape(e.Entry.Label)}: {e.Anchor!.Value} — {e.Anchor.Source}");
-            sb.AppendLine();
-        }
-
-        var missing = data.Entries.Where(e => e.Missing.Count > 0).ToList();
-        var failed = data.Entries.Where(e => e.Failed.Count > 0).ToList();
-        var noMetric = data.Entries.SelectMany(e => e.Runs.Where(r => r.Value is null).Select(r => (e, r))).ToList();
-        if (missing.Count > 0 || failed.Count > 0 || noMetric.Count > 0)
-        {
-            sb.AppendLine("## Gaps").AppendLine();
-            foreach (var e in missing)
-                sb.AppendLine($"* {Escape(e.Entry.Label)}: no finished run for seed{(e.Missing.Count == 1 ? "" : "s")} {string.Join(", ", e.Missing.Select(s => s.ToString(CultureInfo.InvariantCulture)))} (collected only; run the report without --collect to train them)");
-            foreach (var e in failed)
-                foreach (var (seed, error) in e.Failed)
-                    sb.AppendLine($"* {Escape(e.Entry.Label)}, seed {seed.ToString(CultureInfo.InvariantCulture)}: failed: {Escape(error)}");
-            foreach (var (e, r) in noMetric)
-                sb.AppendLine($"* {Escape(e.Entry.Label)}, seed {r.Seed.ToString(CultureInfo.InvariantCulture)}: the run logged no `{suite.Metric}` ({r.RunPath})");
-            sb.AppendLine();
-        }
-
-        sb.AppendLine("![metric per epoch](curves.svg)").AppendLine();
-
-        sb.AppendLine("## Runs").AppendLine();
-        sb.AppendLine("| Method | Seed | Run | Epochs | Final | Best | Time | Device | Teacher runs |");
-        sb.AppendLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |");
-        foreach (var e in data.Entries)
-            foreach (var r in e.Runs)
-            {
-                var teachers = r.Teachers is { Count: > 0 } t ? string.Join(", ", t.Values.Select(v => $"`{Escape(Relative(data.OutputRoot, v))}`")) : "";
-                sb.AppendLine($"| {Escape(e.Entry.Label)} | {r.Seed.ToString(CultureInfo.InvariantCulture)} | `{Escape(Relative(data.OutputRoot, r.RunPath))}` | {r.Epochs?.ToString(CultureInfo.InvariantCulture) ?? "—"} | {(r.Final is { } f ? Shown(suite, f) : "—")} | {(r.Best is { } b ? Shown(suite, b) : "—")} | {(r.ElapsedSeconds is { } s ? Format.Duration(TimeSpan.FromSeconds(s)) : "—")} | {r.Device ?? "—"} | {teachers} |");
-            }
-        var total = data.Entries.SelectMany(e => e.Runs).Sum(r => r.ElapsedSeconds ?? 0);
-        sb.AppendLine().AppendLine($"Training time of these runs: {Format.Duration(TimeSpan.FromSeconds(total))} (each run's last invocation).").AppendLine();
-
-        sb.AppendLine("## How this was made").AppendLine();
-        sb.AppendLine("```");
-        sb.AppendLine(data.Command);
-        sb.AppendLine("```").AppendLine();
-        sb.AppendLine($"(from the repository root: `dotnet run -c Release --project experiments --{data.Command[CommandLine.Program.Length..]}`)").AppendLine();
-        sb.AppendLine($"* Generated: {data.Generated.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC");
-        sb.AppendLine($"* Runs under: `{data.OutputRoot}`");
-        sb.AppendLine($"* Suite file: `{suite.Path}`");
-        foreach (var fact in MachineFacts()) sb.AppendLine($"* {fact}");
-        return sb.ToString();
+        var text = string.Join(", ", e.Runs.Select(r => r.BestEpoch is { } b
+            ? $"{b.ToString(CultureInfo.InvariantCulture)}/{(r.Epochs ?? b).ToString(CultureInfo.InvariantCulture)}"
+            : "—"));
+        return text.Length > 0 ? text : "—";
     }
 
-    private static string Relative(string root, string path)
+    /// <summary>What the report lacks: seeds without a finished run, failed runs, runs that logged no metric.</summary>
+    public static IEnumerable<string> Gaps(ReportData data)
+    {
+        var suite = data.Suite;
+        foreach (var e in data.Entries.Where(e => e.Missing.Count > 0))
+            yield return $"{Escape(e.Entry.Label)}: no finished run for seed{(e.Missing.Count == 1 ? "" : "s")} {string.Join(", ", e.Missing.Select(s => s.ToString(CultureInfo.InvariantCulture)))} (collected only; run the report without --collect to train them)";
+        foreach (var e in data.Entries.Where(e => e.Failed.Count > 0))
+            foreach (var (seed, error) in e.Failed)
+                yield return $"{Escape(e.Entry.Label)}, seed {seed.ToString(CultureInfo.InvariantCulture)}: failed: {Escape(error)}";
+        foreach (var (e, r) in data.Entries.SelectMany(e => e.Runs.Where(r => r.Value is null).Select(r => (e, r))))
+            yield return $"{Escape(e.Entry.Label)}, seed {r.Seed.ToString(CultureInfo.InvariantCulture)}: the run logged no `{suite.Metric}` ({r.RunPath})";
+    }
+
+    public static string Relative(string root, string path)
     {
         var relative = Path.GetRelativePath(root, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
@@ -334,27 +266,6 @@ public static class ReportWriter
             gains.Add(new Gain(row, max ? delta : -delta, pooled, beats, loses));
         }
         return gains;
-    }
-
-    private static string? GainsSection(ReportData data)
-    {
-        var gains = Gains(data);
-        if (gains.Count == 0 || data.Baseline is not { } baseline) return null;
-        var suite = data.Suite;
-        var sb = new StringBuilder();
-        sb.AppendLine($"Against {Escape(baseline.Entry.Label)} ({MeanCell(suite, baseline)}): the difference of means (positive: better), "
-            + "and whether every seed of the row beats every seed of the baseline — a gain larger than the spread of seeds.").AppendLine();
-        sb.AppendLine("| Method | Δ mean | Δ / pooled std | Every seed beats every baseline seed |");
-        sb.AppendLine("| --- | ---: | ---: | --- |");
-        foreach (var g in gains)
-        {
-            var delta = DeltaText(suite, g.Delta);
-            var ratio = g.PooledStd is { } p && p > 0 ? Format.Fixed(g.Delta / p, 1) : "—";
-            var verdict = g.BeatsEverySeed ? "**yes**" : g.LosesToEverySeed ? "no: every seed is worse" : "no: the seeds overlap";
-            sb.AppendLine($"| {Escape(g.Row.Entry.Label)} | {delta} | {ratio} | {verdict} |");
-        }
-        sb.AppendLine();
-        return sb.ToString();
     }
 
     /// <summary>

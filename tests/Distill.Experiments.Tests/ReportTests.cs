@@ -310,6 +310,20 @@ public class ReportTests
         Assert.Contains("Ordering (rows with a published number): ours Teacher > KD > Student alone", md);
         Assert.DoesNotContain("## Runs", md); // the built-in layout is not used (a template may embed it as {{ default }})
 
+        // The built-in layout is itself a template over the same data: a suite that copies it gets the built-in report.
+        var builtIn = w.Report("--collect");
+        w.Tmp.Write("experiments/fake/paper.scriban", ReportTemplate.DefaultTemplate.Value);
+        var copied = w.Report("--collect");
+        Assert.True(builtIn.ExitCode == 0 && copied.ExitCode == 0, builtIn.Error + copied.Error);
+        var fromCopy = File.ReadAllText(w.Tmp["experiments/fake/report/report.md"]).ReplaceLineEndings("\n");
+        Assert.Contains("## Runs", fromCopy);
+        Assert.Contains("| Student alone | student | `student` | 58.00 ± 1.00 (n=3) |", fromCopy);
+        File.WriteAllText(w.SuitePath, Suite);
+        w.Report("--collect");
+        var plain = File.ReadAllText(w.Tmp["experiments/fake/report/report.md"]).ReplaceLineEndings("\n");
+        Assert.Equal(Without(plain, "* Generated:"), Without(fromCopy, "* Generated:"));
+        File.WriteAllText(w.SuitePath, Suite.Replace("scale: 100", "scale: 100\ntemplate: paper.scriban"));
+
         // A template that does not parse is a problem of the suite file, at its key, before anything trains.
         w.Tmp.Write("experiments/fake/paper.scriban", "{{ for row in rows }} {{ row.label ");
         var broken = w.Report();
@@ -324,4 +338,7 @@ public class ReportTests
         Assert.Contains("paper.scriban' failed at line 2, column 4", misspelt.Error);
         Assert.DoesNotContain("unexpected", misspelt.Error); // the user's mistake, said plainly, not a crash
     }
+
+    private static string Without(string text, string linePrefix) =>
+        string.Join("\n", text.Split('\n').Where(l => !l.StartsWith(linePrefix, StringComparison.Ordinal)));
 }
