@@ -226,25 +226,8 @@ public static class SettingOverrides
 
     private static string DidYouMean(string key, IEnumerable<string> keys)
     {
-        var lower = key.ToLowerInvariant();
-        var close = keys.Select(k => (k, d: Distance(lower, k.ToLowerInvariant())))
-            .Where(x => x.d <= Math.Max(2, key.Length / 4) || x.k.EndsWith("." + key, StringComparison.Ordinal))
-            .OrderBy(x => x.d).ThenBy(x => x.k, StringComparer.Ordinal).Take(3).Select(x => $"'{x.k}'").ToList();
-        return close.Count == 0 ? " (describe lists its settings)" : $"; did you mean {string.Join(" or ", close)}?";
-    }
-
-    private static int Distance(string a, string b)
-    {
-        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
-        var current = new int[b.Length + 1];
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            (previous, current) = (current, previous);
-        }
-        return previous[b.Length];
+        var close = Suggestions.Closest(key, keys);
+        return close.Count == 0 ? " (describe lists its settings)" : $"; did you mean {string.Join(" or ", close.Select(k => $"'{k}'"))}?";
     }
 }
 
