@@ -20,7 +20,8 @@ namespace Distill.Generators;
 ///                       └─ helpers (no locations) + catalog ─ emit ─► Taps/Batch of the class; Loss factories once
 /// </code>
 /// Both front ends produce the same <see cref="ExperimentSpec"/>; everything after them is shared.
-/// The planner and loop emitter join this pipeline between bind and emit. A check across all experiments
+/// The binder also returns what an error-free experiment resolved to (<see cref="Binding.BoundExperiment"/>: types, channels,
+/// losses, data sets), which the planner lays out as structured data (<see cref="Planning.LossPlan"/>) for the emitters. A check across all experiments
 /// (duplicate names, cycles of teachers, colliding file names) yields the keys of experiments that emit nothing;
 /// every emission step filters on them, so one bad experiment never takes another's code down.
 /// </summary>
@@ -120,13 +121,13 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(yamlEmitted, static (spc, d) => AddSource(spc, DescriptionEmitter.HintName(d), DescriptionEmitter.Emit(d)));
 
         // The fused loss and training loop of every error-free experiment whose models follow the run-time tap convention.
-        var planned = Plan(yamlBound, catalog)
+        var planned = Plan(yamlBound)
             .Combine(blocked)
             .Where(static pair => !pair.Right.Contains(StageInfo.KeyOf(pair.Left.SourcePath, pair.Left.Plan.Namespace, pair.Left.Plan.ClassName)))
             .Select(static (pair, _) => pair.Left.Plan)
             .WithTrackingName(Steps.Planned);
         context.RegisterSourceOutput(planned, static (spc, plan) => EmitPlan(spc, plan));
-        var attributesPlanned = Plan(attributesBound, catalog)
+        var attributesPlanned = Plan(attributesBound)
             .Combine(blocked)
             .Where(static pair => !pair.Right.Contains(StageInfo.KeyOf(pair.Left.SourcePath, pair.Left.Plan.Namespace, pair.Left.Plan.ClassName)))
             .Select(static (pair, _) => pair.Left.Plan)
@@ -185,15 +186,16 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
                 var (parse, cat) = pair;
                 if (parse.Spec is null) return parse;
                 var spec = parse.Spec.FrontEnd == FrontEnd.Attributes ? Binding.PositionalArguments.Resolve(parse.Spec, cat) : parse.Spec;
-                return new ParseResult(spec, parse.Diagnostics.Concat(Binding.Binder.Bind(spec, cat)).ToEquatableArray());
+                var (diagnostics, boundExperiment) = Binding.Binder.Bind(spec, cat);
+                return new ParseResult(spec, parse.Diagnostics.Concat(diagnostics).ToEquatableArray(), boundExperiment);
             })
             .WithTrackingName(step);
 
-    private static IncrementalValuesProvider<(string SourcePath, Planning.LossPlan Plan)> Plan(IncrementalValuesProvider<ParseResult> bound, IncrementalValueProvider<Catalog> catalog) =>
+    /// <summary>The plan of each experiment the binder resolved without errors (the planner looks nothing up again).</summary>
+    private static IncrementalValuesProvider<(string SourcePath, Planning.LossPlan Plan)> Plan(IncrementalValuesProvider<ParseResult> bound) =>
         bound
-            .Where(static r => r.Spec is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
-            .Combine(catalog)
-            .Select(static (pair, _) => (pair.Left.Spec!.SourcePath, Plan: Planning.Planner.Plan(pair.Left.Spec!, pair.Right)))
+            .Where(static r => r.Bound is not null && !r.Diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
+            .Select(static (r, _) => (r.Bound!.Spec.SourcePath, Plan: Planning.Planner.Plan(r.Bound!)))
             .Where(static x => x.Plan is not null)
             .Select(static (x, _) => (x.SourcePath, x.Plan!));
 
@@ -232,7 +234,8 @@ public sealed class ExperimentGenerator : IIncrementalGenerator
             .Select(static (r, _) => ExperimentDescription.From(r.Spec!))
             .WithTrackingName(step);
 
-    internal sealed record ParseResult(ExperimentSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+    /// <summary>A front end's experiment, its diagnostics so far, and after binding what it resolved to (null with an error).</summary>
+    internal sealed record ParseResult(ExperimentSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, Binding.BoundExperiment? Bound = null);
 
     /// <summary>A base file that experiments may extend: its normalised path (the key <c>extends:</c> resolves to), its path and its text.</summary>
     internal sealed record BaseFile(string Key, string Path, string Text);

@@ -260,7 +260,7 @@ public class BadInputTests
     public void Every_string_literal_is_escaped_completely()
     {
         var text = "q\" b\\ nl\n cr\r nul\0 ls\u2028 ps\u2029 nel\u0085 bidi\u202E zw\u200B bom\uFEFF lone\uD800 pair\uD83D\uDE00 nonchar\uFFFF pua\uE000 é→";
-        var literal = SourceWriter.Literal(text);
+        var literal = CSharpLiteral.Literal(text);
         Assert.Equal("\"q\\\" b\\\\ nl\\n cr\\r nul\\u0000 ls\\u2028 ps\\u2029 nel\\u0085 bidi\\u202e zw\\u200b bom\\ufeff lone\\ud800 pair\uD83D\uDE00 nonchar\\uffff pua\\ue000 é→\"", literal);
         // The literal is one C# token on one line, and denotes exactly the text.
         var expression = SyntaxFactory.ParseExpression(literal);
@@ -355,7 +355,7 @@ public class BadInputTests
     public void Term_names_that_would_collide_with_locals_generate_clean_code(string name)
     {
         var generated = Clean((Path, Valid.Replace("  kd: {", $"  {name}: {{")));
-        Assert.Contains($"public global::Distill.Torch.Tensor {Planning.Planner.Pascal(name)} {{ get; }}", generated["BadInputExperiment.Loss.g.cs"]);
+        Assert.Contains($"public global::Distill.Torch.Tensor {CSharpNames.Pascal(name)} {{ get; }}", generated["BadInputExperiment.Loss.g.cs"]);
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
-using Distill.Generators.Emitting;
 using Distill.Generators.Model;
-using Distill.Generators.Planning;
 using static Distill.Generators.Diagnostics.DiagnosticDescriptors;
 
 namespace Distill.Generators.Binding;
@@ -20,14 +18,14 @@ internal sealed partial class Binder
         var classMembers = new Dictionary<string, string>(System.StringComparer.Ordinal);
         foreach (var (name, owner) in yaml ? GeneratedMembers.OfYamlClass() : GeneratedMembers.OfCodeFirstClass())
             if (!classMembers.ContainsKey(name)) classMembers[name] = owner + " already has";
-        classMembers[DslHelpersEmitter.Identifier(_spec.ClassName)] = "is the name of the class itself";
+        classMembers[CSharpNames.Identifier(_spec.ClassName)] = "is the name of the class itself";
 
         if (yaml)
             foreach (var m in _spec.Models.Where(m => m.Role == ModelRole.Teacher))
                 Claim(classMembers, m.Member, "Teacher", m.Name, $"the member {m.Member}", m.NameLocation ?? m.Location);
         foreach (var a in _spec.Adapters)
         {
-            var property = Planner.Pascal(a.Name) + "Adapter";
+            var property = CSharpNames.Pascal(a.Name) + "Adapter";
             Claim(classMembers, property, "Adapter", a.Name, $"the member {property}", a.NameLocation ?? a.Location);
         }
 
@@ -38,7 +36,7 @@ internal sealed partial class Binder
         var metrics = new Dictionary<string, string>(System.StringComparer.Ordinal) { ["total"] = "the training loop logs already", ["lr"] = "the training loop logs already" };
         foreach (var t in _spec.Losses)
         {
-            var property = Planner.Pascal(t.Name);
+            var property = CSharpNames.Pascal(t.Name);
             if (!Claim(breakdown, property, "Loss term", t.Name, $"the property LossBreakdown.{property}", t.NameLocation)) continue;
             if (t.Name.StartsWith("val_", System.StringComparison.Ordinal))
                 Report(GeneratedNameCollision, t.NameLocation, "Loss term", t.Name, $"the metric '{t.Name}'", "is the prefix of the validation metrics");

@@ -25,6 +25,8 @@ internal sealed partial class Binder
     private readonly HashSet<string> _usedAdapters = new(StringComparer.Ordinal);
     private readonly HashSet<(string Model, string Tap)> _usedTaps = new();
     private DatasetInfo? _dataset;
+    private DatasetInfo? _validationDataset;
+    private readonly List<ResolvedTerm> _terms = new();
     private string? _currentTerm;
     private Dictionary<string, long> _datasetEnv = new(StringComparer.Ordinal);
 
@@ -34,11 +36,19 @@ internal sealed partial class Binder
         _catalog = catalog;
     }
 
-    public static EquatableArray<DiagnosticInfo> Bind(ExperimentSpec spec, Catalog catalog)
+    /// <summary>The experiment's diagnostics, and what it resolved to (null when it has an error).</summary>
+    public static (EquatableArray<DiagnosticInfo> Diagnostics, BoundExperiment? Bound) Bind(ExperimentSpec spec, Catalog catalog)
     {
         var binder = new Binder(spec, catalog);
         binder.Run();
-        return binder._diagnostics.ToEquatableArray();
+        var diagnostics = binder._diagnostics.ToEquatableArray();
+        if (diagnostics.Any(d => Diagnostics.DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error)) return (diagnostics, null);
+        var bound = new BoundExperiment(spec,
+            spec.Models.Select(m => new ResolvedModel(m, binder._models[m.Name].Info)).ToEquatableArray(),
+            spec.Adapters.Select(a => binder._adapters[a.Name].Resolved).ToEquatableArray(),
+            binder._terms.ToEquatableArray(),
+            binder._dataset, binder._validationDataset, catalog.CanTrain);
+        return (diagnostics, bound);
     }
 
     private void Report(DiagnosticDescriptor d, LocationInfo? at, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, at, args));
@@ -49,7 +59,7 @@ internal sealed partial class Binder
     /// <summary>What a reference resolved to: a description for messages, kind, role and evaluated shape.</summary>
     private sealed record Source(string Text, string Kind, string Role, long?[]? Shape, string? StudentRoot);
 
-    private sealed record BoundAdapter(AdapterSpec Spec, Source? Output);
+    private sealed record BoundAdapter(AdapterSpec Spec, Source? Output, ResolvedAdapter Resolved);
 
     private void Run()
     {
@@ -97,7 +107,7 @@ internal sealed partial class Binder
             }
         }
         // The validation data is built by the generated code exactly as the training data is: bound the same way.
-        if (_spec.Data?.Validation is { } validation && ResolveDataset(validation) is { } valInfo)
+        if (_spec.Data?.Validation is { } validation && (_validationDataset = ResolveDataset(validation)) is { } valInfo)
         {
             BindArguments($"data set {valInfo.Name}", valInfo.Constructor, validation.Arguments, validation.TypeLocation);
             CheckTransforms(validation, valInfo);
@@ -194,8 +204,11 @@ internal sealed partial class Binder
             }
             output = new Source($"adapter '{a.Name}'", from.Kind, from.Role, shape, from.StudentRoot);
         }
-        _adapters[a.Name] = new BoundAdapter(a, output);
+        _adapters[a.Name] = new BoundAdapter(a, output, new ResolvedAdapter(a, Channels(from), Channels(to)));
     }
+
+    /// <summary>The channels (dimension 1) of a resolved tap's shape, when it is known at compile time.</summary>
+    private static long? Channels(Source? s) => s?.Shape is { Length: >= 2 } shape ? shape[1] : null;
 
     // ---- loss terms ------------------------------------------------------------------------------
 
@@ -214,6 +227,7 @@ internal sealed partial class Binder
             Report(UnknownLoss, term.LossLocation, UserText.Shorten(term.Loss), NameSuggestions.DidYouMean(term.Loss, _catalog.Losses.Select(l => l.Name)), List(_catalog.Losses.Select(l => l.Name)));
             return term.Arguments.Any(a => a.Value.Text.StartsWith("student.", StringComparison.Ordinal)) && term.Weight > 0;
         }
+        _terms.Add(new ResolvedTerm(term, loss));
 
         _currentTerm = term.Name;
         var sources = new Dictionary<string, (Source Source, LocationInfo Location)>(StringComparer.Ordinal);
@@ -289,14 +303,14 @@ internal sealed partial class Binder
     /// </summary>
     private bool CheckLiteral(string type, ValueSpec value, string name, string owner)
     {
-        switch (Emitting.CSharpLiteral.Problem(type, value, out var range))
+        switch (CSharpLiteral.Problem(type, value, out var range))
         {
-            case Emitting.CSharpLiteral.Failure.None:
+            case CSharpLiteral.Failure.None:
                 return true;
-            case Emitting.CSharpLiteral.Failure.OutOfRange:
+            case CSharpLiteral.Failure.OutOfRange:
                 Report(ValueOutOfRange, value.Location, $"'{name}' of {owner}", range, Show(value));
                 return false;
-            case Emitting.CSharpLiteral.Failure.UnsupportedType:
+            case CSharpLiteral.Failure.UnsupportedType:
                 Report(IllTypedArgument, value.Location, name, owner, Describe(value), type + ", which an experiment cannot set (it takes int, long, float, double, bool, string and arrays of them)");
                 return false;
             default:
@@ -418,7 +432,7 @@ internal sealed partial class Binder
         var student = _models.Values.FirstOrDefault(m => m.Spec.Role == ModelRole.Student);
         if (student is not null && _spec.Data?.Validation is { } validation &&
             _catalog.Datasets.FirstOrDefault(d => d.Name == validation.Type) is { HasPairs: true } pairs &&
-            Planning.TrainPlanner.EmbeddingTap(student.Info) is null)
+            student.Info.EmbeddingTap() is null)
             Report(VerificationNeedsEmbedding, validation.TypeLocation, pairs.Name, student.Info.Name, List(student.Info.Taps.Select(t => t.Name)));
         if (student is null || _dataset is null) return;
         var train = _spec.Data!.Train!;

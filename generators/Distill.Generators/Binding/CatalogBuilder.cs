@@ -238,10 +238,10 @@ internal static class CatalogBuilder
     private static string? DefaultText(object? value) => value switch
     {
         null => "null",
-        string s => Emitting.SourceWriter.Literal(s),
+        string s => CSharpLiteral.Literal(s),
         bool b => b ? "true" : "false",
-        double d => Emitting.SourceWriter.Literal(d),
-        float f => Emitting.SourceWriter.Literal(f),
+        double d => CSharpLiteral.Literal(d),
+        float f => CSharpLiteral.Literal(f),
         long l => l.ToString(CultureInfo.InvariantCulture) + "L",
         int i => i.ToString(CultureInfo.InvariantCulture),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture),

@@ -31,15 +31,15 @@ internal static class DescriptionEmitter
         }
         // A YAML experiment's class is documented here (a code-first class is the user's, documented by them).
         if (d.Namespace is null) w.Line($"/// <summary>The experiment <c>{Xml(UserText.Comment(d.Name))}</c>, generated from its YAML file.</summary>");
-        using (w.Open($"partial class {DslHelpersEmitter.Identifier(d.ClassName)}"))
+        using (w.Open($"partial class {CSharpNames.Identifier(d.ClassName)}"))
         {
             w.Line("/// <summary>The experiment's name, as runs and reports use it.</summary>");
             w.Line(SourceWriter.GeneratedCode);
-            w.Line($"public const string ExperimentName = {SourceWriter.Literal(d.Name)};");
+            w.Line($"public const string ExperimentName = {CSharpLiteral.Literal(d.Name)};");
             w.Line();
             w.Line("/// <summary>The paper the experiment reproduces (empty when it names none).</summary>");
             w.Line(SourceWriter.GeneratedCode);
-            w.Line($"public const string Paper = {SourceWriter.Literal(d.Paper ?? "")};");
+            w.Line($"public const string Paper = {CSharpLiteral.Literal(d.Paper ?? "")};");
             w.Line();
             w.Line("/// <summary>The experiment as YAML (the same text whichever front end declared it): what runs store as their config.</summary>");
             w.Line(SourceWriter.GeneratedCode);
@@ -50,7 +50,7 @@ internal static class DescriptionEmitter
             {
                 if (i == lines.Length - 1 && lines[i].Length == 0) break;
                 var last = i == lines.Length - 1 || (i == lines.Length - 2 && lines[i + 1].Length == 0);
-                w.Line(SourceWriter.Literal(lines[i] + "\n") + (last ? ";" : " +"));
+                w.Line(CSharpLiteral.Literal(lines[i] + "\n") + (last ? ";" : " +"));
             }
             w.Indent--;
             w.Line();
@@ -58,21 +58,21 @@ internal static class DescriptionEmitter
             w.Line(SourceWriter.GeneratedCode);
             using (w.Open("public static readonly (string Name, string Role, string Type, string Arguments, string? Weights)[] Models =", "};"))
                 foreach (var m in d.Models)
-                    w.Line($"({SourceWriter.Literal(m.Name)}, {SourceWriter.Literal(m.Role)}, {SourceWriter.Literal(m.Type)}, {SourceWriter.Literal(m.Arguments)}, {(m.Weights is null ? "null" : SourceWriter.Literal(m.Weights))}),");
+                    w.Line($"({CSharpLiteral.Literal(m.Name)}, {CSharpLiteral.Literal(m.Role)}, {CSharpLiteral.Literal(m.Type)}, {CSharpLiteral.Literal(m.Arguments)}, {(m.Weights is null ? "null" : CSharpLiteral.Literal(m.Weights))}),");
             w.Line();
             w.Line("/// <summary>Every loss term: name, loss, weight, arguments as written, and its weight schedule.</summary>");
             w.Line(SourceWriter.GeneratedCode);
             using (w.Open("public static readonly (string Name, string Loss, double Weight, string Arguments, string? Schedule)[] LossTerms =", "};"))
                 foreach (var l in d.Losses)
-                    w.Line($"({SourceWriter.Literal(l.Name)}, {SourceWriter.Literal(l.Loss)}, {SourceWriter.Literal(l.Weight)}, {SourceWriter.Literal(l.Arguments)}, {(l.Schedule is null ? "null" : SourceWriter.Literal(l.Schedule))}),");
+                    w.Line($"({CSharpLiteral.Literal(l.Name)}, {CSharpLiteral.Literal(l.Loss)}, {CSharpLiteral.Literal(l.Weight)}, {CSharpLiteral.Literal(l.Arguments)}, {(l.Schedule is null ? "null" : CSharpLiteral.Literal(l.Schedule))}),");
             w.Line();
             w.Line("/// <summary>The experiments whose runs provide teacher weights.</summary>");
             w.Line(SourceWriter.GeneratedCode);
-            w.Line($"public static readonly string[] DependsOn = [{string.Join(", ", d.DependsOn.Select(SourceWriter.Literal))}];");
+            w.Line($"public static readonly string[] DependsOn = [{string.Join(", ", d.DependsOn.Select(CSharpLiteral.Literal))}];");
             w.Line();
             w.Line("/// <summary>The declared seeds.</summary>");
             w.Line(SourceWriter.GeneratedCode);
-            w.Line($"public static readonly long[] Seeds = [{string.Join(", ", d.Seeds.Select(s => SourceWriter.Literal(s)))}];");
+            w.Line($"public static readonly long[] Seeds = [{string.Join(", ", d.Seeds.Select(s => CSharpLiteral.Literal(s)))}];");
         }
         return w.ToString();
     }

@@ -77,13 +77,13 @@ internal static class DslHelpersEmitter
         var parameters = new List<Parameter>();
         foreach (var name in loss.FactoryParameters)
         {
-            var id = Identifier(name);
+            var id = CSharpNames.Identifier(name);
             if (loss.Inputs.FirstOrDefault(i => i.Name == name) is { } input)
             {
                 var type = TapRefType(input.Kind) + (input.IsList ? "[]" : "");
                 var doc = $"{input.Role.ToLowerInvariant()} input, {KindText(input.Kind)}" + (input.Shape is null ? "" : $", shape {input.Shape}");
                 if (input.BatchField is { } field && !input.IsList)
-                    parameters.Add(new Parameter(id, type, "null", type + "?", $"{id} ?? new {TapRefType(input.Kind)}({SourceWriter.Literal("batch." + field)})",
+                    parameters.Add(new Parameter(id, type, "null", type + "?", $"{id} ?? new {TapRefType(input.Kind)}({CSharpLiteral.Literal("batch." + field)})",
                         doc + $"; batch.{field} when not given"));
                 else
                     parameters.Add(new Parameter(id, type, null, type, id, doc));
@@ -103,14 +103,14 @@ internal static class DslHelpersEmitter
         if (loss.Source is not null) w.Line($"/// <remarks>{Xml(loss.Source)}</remarks>");
         foreach (var p in parameters) w.Line($"/// <param name=\"{p.Name.TrimStart('@')}\">{Xml(p.Doc)}</param>");
         var declarations = parameters.Select((p, i) => optional[i] ? $"{p.OptionalType} {p.Name} = {p.Default}" : $"{p.Type} {p.Name}").ToList();
-        var values = parameters.Select((p, i) => $"({SourceWriter.Literal(p.Name.TrimStart('@'))}, {(optional[i] ? p.OptionalValue : p.Name)})");
-        if (declarations.Count == 0) w.Line($"public static {Runtime}LossTerm {Identifier(loss.Name)}() =>");
+        var values = parameters.Select((p, i) => $"({CSharpLiteral.Literal(p.Name.TrimStart('@'))}, {(optional[i] ? p.OptionalValue : p.Name)})");
+        if (declarations.Count == 0) w.Line($"public static {Runtime}LossTerm {CSharpNames.Identifier(loss.Name)}() =>");
         else
         {
-            w.Line($"public static {Runtime}LossTerm {Identifier(loss.Name)}(");
+            w.Line($"public static {Runtime}LossTerm {CSharpNames.Identifier(loss.Name)}(");
             for (var i = 0; i < declarations.Count; i++) w.Line("    " + declarations[i] + (i < declarations.Count - 1 ? "," : ") =>"));
         }
-        w.Line($"    new {Runtime}LossTerm({string.Join(", ", new[] { SourceWriter.Literal(loss.Name) }.Concat(values))});");
+        w.Line($"    new {Runtime}LossTerm({string.Join(", ", new[] { CSharpLiteral.Literal(loss.Name) }.Concat(values))});");
     }
 
     /// <summary>The hyper-parameter's default as C# text (a cast for an enum's number); null when it has none.</summary>
@@ -130,7 +130,7 @@ internal static class DslHelpersEmitter
             w.Line($"namespace {helpers.Namespace};");
             w.Line();
         }
-        using (w.Open($"partial class {Identifier(helpers.ClassName)}"))
+        using (w.Open($"partial class {CSharpNames.Identifier(helpers.ClassName)}"))
         {
             if (helpers.EmitTaps)
             {
@@ -144,7 +144,7 @@ internal static class DslHelpersEmitter
                         if (!first) w.Line();
                         first = false;
                         var model = catalog.Models.FirstOrDefault(x => x.TypeName == m.TypeName);
-                        var member = Identifier(m.Member);
+                        var member = CSharpNames.Identifier(m.Member);
                         w.Line($"/// <summary>The taps of <c>{Xml(m.Name)}</c>{(model is null ? "" : $" ({Xml(model.Name)})")}.</summary>");
                         using (w.Open($"public static class {member}"))
                             if (model is not null)
@@ -177,11 +177,11 @@ internal static class DslHelpersEmitter
         var seen = new HashSet<string> { className };
         foreach (var (name, kind, shape) in members)
         {
-            var id = Identifier(name);
+            var id = CSharpNames.Identifier(name);
             if (!seen.Add(id)) continue;
             var reference = owner + "." + name;
             w.Line($"/// <summary><c>{Xml(reference)}</c>: {KindText(kind)}, shape <c>{Xml(shape)}</c>.</summary>");
-            w.Line($"public static readonly {TapRefType(kind)} {id} = new({SourceWriter.Literal(reference)});");
+            w.Line($"public static readonly {TapRefType(kind)} {id} = new({CSharpLiteral.Literal(reference)});");
         }
     }
 
@@ -192,17 +192,6 @@ internal static class DslHelpersEmitter
         w.Line("#nullable enable");
         w.Line();
         return w;
-    }
-
-    /// <summary>A C# identifier for a name: keywords escaped with '@', other characters replaced by '_'.</summary>
-    internal static string Identifier(string name)
-    {
-        if (SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None) return "@" + name;
-        if (SyntaxFacts.IsValidIdentifier(name)) return name;
-        var text = new StringBuilder();
-        foreach (var c in name) text.Append(SyntaxFacts.IsIdentifierPartCharacter(c) ? c : '_');
-        if (text.Length == 0 || !SyntaxFacts.IsIdentifierStartCharacter(text[0])) text.Insert(0, '_');
-        return text.ToString();
     }
 
     private static string KindText(string kind) => kind switch

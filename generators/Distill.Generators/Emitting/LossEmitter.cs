@@ -63,7 +63,7 @@ internal static class LossEmitter
             w.Line($"namespace {ns};");
             w.Line();
         }
-        return w.Open($"partial class {DslHelpersEmitter.Identifier(plan.ClassName)}");
+        return w.Open($"partial class {CSharpNames.Identifier(plan.ClassName)}");
     }
 
     /// <summary>
@@ -127,7 +127,7 @@ internal static class LossEmitter
             w.Line("/// <summary>Takes the run's overrides of these values (validated against the experiment's settings when the run was set up).</summary>");
             using (w.Open($"public void Apply({KnownTypes.TrainOptions} options)"))
                 foreach (var s in plan.LossSettings)
-                    w.Line($"{s.Property} = options.Setting({SourceWriter.Literal(s.Key)}, {s.Property});");
+                    w.Line($"{s.Property} = options.Setting({CSharpLiteral.Literal(s.Key)}, {s.Property});");
         }
         w.Line();
         w.Line("/// <summary>The weights and hyper-parameters <see cref=\"ComputeLoss\"/> uses.</summary>");
@@ -319,7 +319,7 @@ internal static class LossEmitter
 
     /// <summary>The term's weight as the documentation shows it: <c>0.9</c>, <c>1·min(1, epoch / 2)</c>.</summary>
     private static string Weight(PlannedTerm t) =>
-        (t.Weight == 1.0 ? "1" : SourceWriter.Literal(t.Weight)) + (Factor(t, "") is { } f ? "·" + f : "");
+        (t.Weight == 1.0 ? "1" : CSharpLiteral.Literal(t.Weight)) + (Factor(t, "") is { } f ? "·" + f : "");
 
     /// <summary>The weight the sum multiplies the term by: its setting, times its schedule's factor.</summary>
     private static string WeightExpression(PlannedTerm t) =>
@@ -328,7 +328,7 @@ internal static class LossEmitter
     /// <summary>The schedule's factor of the epoch (<paramref name="math"/> prefixes Min), or null for a constant weight.</summary>
     private static string? Factor(PlannedTerm t, string math)
     {
-        var warmup = $"{math}Min(1.0, epoch / {SourceWriter.Literal(t.WarmupEpochs)})";
+        var warmup = $"{math}Min(1.0, epoch / {CSharpLiteral.Literal(t.WarmupEpochs)})";
         return t.Schedule switch
         {
             WeightScheduleKind.LinearWarmup => warmup,
@@ -339,24 +339,24 @@ internal static class LossEmitter
     }
 
     private static string AdapterType(PlannedAdapter a) =>
-        a.IsSequence ? "global::Distill.Torch.Modules.Sequential"
-        : a.Kind == AdapterKind.Linear ? "global::Distill.Torch.Modules.Linear" : "global::Distill.Torch.Modules.Conv2d";
+        a.IsSequence ? KnownTypes.Modules + "Sequential"
+        : a.Kind == AdapterKind.Linear ? KnownTypes.Modules + "Linear" : KnownTypes.Modules + "Conv2d";
 
     /// <summary>The layer, then the norm and the activation when declared, as a Sequential (state-dict names 0, 1, 2 as in PyTorch).</summary>
     private static string AdapterConstruction(PlannedAdapter a)
     {
         var layer = a.Kind switch
         {
-            AdapterKind.Conv1x1 => $"global::Distill.Torch.torch.nn.Conv2d({a.InChannels}, {a.OutChannels}, 1, bias: false)",
-            AdapterKind.Conv3x3 => $"global::Distill.Torch.torch.nn.Conv2d({a.InChannels}, {a.OutChannels}, 3, padding: 1, bias: false)",
-            _ => $"global::Distill.Torch.torch.nn.Linear({a.InChannels}, {a.OutChannels})",
+            AdapterKind.Conv1x1 => $"{KnownTypes.TorchApi}.nn.Conv2d({a.InChannels}, {a.OutChannels}, 1, bias: false)",
+            AdapterKind.Conv3x3 => $"{KnownTypes.TorchApi}.nn.Conv2d({a.InChannels}, {a.OutChannels}, 3, padding: 1, bias: false)",
+            _ => $"{KnownTypes.TorchApi}.nn.Linear({a.InChannels}, {a.OutChannels})",
         };
         if (!a.IsSequence) return layer;
         var parts = new List<string> { layer };
         if (a.Norm == AdapterNorm.BatchNorm)
-            parts.Add(a.Kind == AdapterKind.Linear ? $"global::Distill.Torch.torch.nn.BatchNorm1d({a.OutChannels})" : $"global::Distill.Torch.torch.nn.BatchNorm2d({a.OutChannels})");
-        if (a.Act == AdapterActivation.ReLU) parts.Add("global::Distill.Torch.torch.nn.ReLU()");
-        return $"global::Distill.Torch.torch.nn.Sequential({string.Join(", ", parts)})";
+            parts.Add(a.Kind == AdapterKind.Linear ? $"{KnownTypes.TorchApi}.nn.BatchNorm1d({a.OutChannels})" : $"{KnownTypes.TorchApi}.nn.BatchNorm2d({a.OutChannels})");
+        if (a.Act == AdapterActivation.ReLU) parts.Add($"{KnownTypes.TorchApi}.nn.ReLU()");
+        return $"{KnownTypes.TorchApi}.nn.Sequential({string.Join(", ", parts)})";
     }
 
     private static string Describe(PlannedAdapter a) =>

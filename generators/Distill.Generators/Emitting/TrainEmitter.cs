@@ -1,6 +1,8 @@
 using System.Linq;
 using Distill.Generators.Planning;
 
+using Distill.Generators.Model;
+
 namespace Distill.Generators.Emitting;
 
 /// <summary>
@@ -70,9 +72,9 @@ internal static class TrainEmitter
             w.Line("Name = ExperimentName,");
             w.Line("Paper = Paper.Length == 0 ? null : Paper,");
             w.Line("Configuration = Configuration,");
-            w.Line($"SourcePath = {SourceWriter.Literal(t.SourcePath)},");
-            w.Line($"Models = global::System.Array.ConvertAll(Models, m => new {Rt}ExperimentModel(m.Name, m.Role, m.Type, m.Arguments, m.Weights)),");
-            w.Line($"LossTerms = global::System.Array.ConvertAll(LossTerms, l => new {Rt}ExperimentTerm(l.Name, l.Loss, l.Weight, l.Arguments, l.Schedule)),");
+            w.Line($"SourcePath = {CSharpLiteral.Literal(t.SourcePath)},");
+            w.Line($"Models = {KnownTypes.Array}.ConvertAll(Models, m => new {Rt}ExperimentModel(m.Name, m.Role, m.Type, m.Arguments, m.Weights)),");
+            w.Line($"LossTerms = {KnownTypes.Array}.ConvertAll(LossTerms, l => new {Rt}ExperimentTerm(l.Name, l.Loss, l.Weight, l.Arguments, l.Schedule)),");
             w.Line("DependsOn = DependsOn,");
             w.Line("Seeds = Seeds,");
             w.Line("Epochs = DeclaredEpochs,");
@@ -96,7 +98,7 @@ internal static class TrainEmitter
         {
             w.Line("options.Validate();");
             w.Line($"{KnownTypes.TorchApi}.manual_seed(options.Seed);");
-            w.Line($"var experiment = new {DslHelpersEmitter.Identifier(plan.ClassName)}();");
+            w.Line($"var experiment = new {CSharpNames.Identifier(plan.ClassName)}();");
             using (w.Open("try"))
                 w.Line("return experiment.Train(options);");
             using (w.Open("finally"))
@@ -124,7 +126,7 @@ internal static class TrainEmitter
             if (t.Frozen.Count > 0)
             {
                 w.Line("// The submodules the experiment freezes: no gradient, so the loop clips and the optimizer updates the rest only.");
-                w.Line($"{Rt}ModulePaths.Freeze({student.Property}, \"student\", ExperimentName, [{string.Join(", ", t.Frozen.Select(SourceWriter.Literal))}]);");
+                w.Line($"{Rt}ModulePaths.Freeze({student.Property}, \"student\", ExperimentName, [{string.Join(", ", t.Frozen.Select(CSharpLiteral.Literal))}]);");
             }
             w.Line($"{hooks}? hooks = null;");
             w.Line("ConfigureHooks(ref hooks);");
@@ -133,11 +135,11 @@ internal static class TrainEmitter
             w.Indent++;
             w.Line("Experiment = ExperimentName,");
             w.Line("Configuration = Configuration,");
-            w.Line($"Terms = [{string.Join(", ", plan.Terms.Select(x => SourceWriter.Literal(x.Name)))}],");
+            w.Line($"Terms = [{string.Join(", ", plan.Terms.Select(x => CSharpLiteral.Literal(x.Name)))}],");
             var args = string.Join(", ", plan.BatchFields.Select(f => "batch." + f));
             w.Line($"Step = (batch, progress) => ComputeLoss({args}, progress.Epoch{(plan.HasDecay ? ", progress.Epochs" : "")}),");
             var trained = new[] { $"new({Rt}TeacherWeights.StudentModule, {student.Property})" }
-                .Concat(plan.Adapters.Select(a => $"new({SourceWriter.Literal(a.Name)}, {a.Property})"));
+                .Concat(plan.Adapters.Select(a => $"new({CSharpLiteral.Literal(a.Name)}, {a.Property})"));
             w.Line($"Trained = [{string.Join(", ", trained)}],");
             w.Line($"TrainData = {t.Train.Member},");
             if (t.Train.IsImageDataset)
@@ -152,9 +154,9 @@ internal static class TrainEmitter
             if (t.Weights.Count > 0) w.Line("LoadWeights = LoadWeights,");
             w.Line("DeclaredEpochs = DeclaredEpochs,");
             w.Line("DeclaredBatchSize = DeclaredBatchSize,");
-            w.Line($"DeclaredClipGradNorm = options.Setting(\"schedule.clip_grad_norm\", {SourceWriter.Literal(t.ClipGradNorm)}),");
+            w.Line($"DeclaredClipGradNorm = options.Setting(\"schedule.clip_grad_norm\", {CSharpLiteral.Literal(t.ClipGradNorm)}),");
             w.Line($"DeclaredEvalEvery = {t.EvalEvery},");
-            w.Line($"DefaultBestMetric = {SourceWriter.Literal(t.DefaultBestMetric)},");
+            w.Line($"DefaultBestMetric = {CSharpLiteral.Literal(t.DefaultBestMetric)},");
             w.Line("Hooks = hooks ?? new(),");
             w.Indent--;
             w.Line("};");
@@ -220,7 +222,7 @@ internal static class TrainEmitter
                     w.Line($"using var accuracy = new {Rt}TopKAccuracy({ks});");
                     w.Line($"using ({KnownTypes.TorchApi}.no_grad())");
                     EvaluationLoop(w, $"accuracy.Update({c.Member}.forward_taps(batch.image, {c.TypeName}.Taps.{c.LogitsMember}).{c.LogitsMember}!, batch.label);");
-                    w.Line($"accuracy.WriteTo(values, {SourceWriter.Literal(c.Name + "_")});");
+                    w.Line($"accuracy.WriteTo(values, {CSharpLiteral.Literal(c.Name + "_")});");
                 }
             }
             w.Line("return values;");
@@ -243,7 +245,7 @@ internal static class TrainEmitter
             EvaluationLoop(w, $"embeddings.Add(batch.image, x => {m.Member}.forward_taps(x, {tap}).Take({tap}));");
             w.Line("// A batch-limited evaluation (dry or quick runs) scores the pairs whose images it embedded.");
             w.Line($"var pairs = {Data}VerificationPairs.Within({val.Member}, embeddings.Count);");
-            w.Line($"if (pairs.Folds >= 2) embeddings.Score(pairs.First, pairs.Second, pairs.Same, pairs.Folds).WriteTo(values, {SourceWriter.Literal(prefix)});");
+            w.Line($"if (pairs.Folds >= 2) embeddings.Score(pairs.First, pairs.Second, pairs.Same, pairs.Folds).WriteTo(values, {CSharpLiteral.Literal(prefix)});");
         }
 
         var what = t.Flip ? "embeddings (each plus its flipped image's)" : "embeddings";
@@ -298,21 +300,21 @@ internal static class TrainEmitter
             foreach (var model in t.Weights)
             {
                 // Every text from the experiment (names, paths) is a string literal here, never spliced into one.
-                var name = SourceWriter.Literal(model.Name);
+                var name = CSharpLiteral.Literal(model.Name);
                 var fallback = model.IsStudent ? "starts from its initial weights" : "keeps its initial weights";
                 if (model.FromExperiment is { } from)
                 {
-                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.FindRun({SourceWriter.Literal(from)}, options) is null)"))
-                        w.Line($"progress.Message({SourceWriter.Literal($"{Role(model)} '{model.Name}': experiment '{from}' has no run yet; the dry run {fallback}")});");
-                    w.Line($"else {Rt}TeacherWeights.LoadFromExperiment({model.Member}, {name}, {SourceWriter.Literal(from)}, options{(model.IsStudent ? ", role: \"student\"" : "")});");
+                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.FindRun({CSharpLiteral.Literal(from)}, options) is null)"))
+                        w.Line($"progress.Message({CSharpLiteral.Literal($"{Role(model)} '{model.Name}': experiment '{from}' has no run yet; the dry run {fallback}")});");
+                    w.Line($"else {Rt}TeacherWeights.LoadFromExperiment({model.Member}, {name}, {CSharpLiteral.Literal(from)}, options{(model.IsStudent ? ", role: \"student\"" : "")});");
                 }
                 else if (model.Path is { } path)
                 {
-                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.ResolveFile({SourceWriter.Literal(path)}) is null)"))
-                        w.Line($"progress.Message({SourceWriter.Literal($"{Role(model)} '{model.Name}': '{path}' does not exist; the dry run {fallback}")});");
-                    w.Line($"else {Rt}TeacherWeights.LoadFromFile({model.Member}, {name}, {SourceWriter.Literal(path)}{(model.IsStudent ? ", role: \"student\"" : "")});");
+                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.ResolveFile({CSharpLiteral.Literal(path)}) is null)"))
+                        w.Line($"progress.Message({CSharpLiteral.Literal($"{Role(model)} '{model.Name}': '{path}' does not exist; the dry run {fallback}")});");
+                    w.Line($"else {Rt}TeacherWeights.LoadFromFile({model.Member}, {name}, {CSharpLiteral.Literal(path)}{(model.IsStudent ? ", role: \"student\"" : "")});");
                 }
-                else w.Line($"progress.Message({SourceWriter.Literal($"teacher '{model.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights")});");
+                else w.Line($"progress.Message({CSharpLiteral.Literal($"teacher '{model.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights")});");
                 if (model.IsStudent) continue;
                 w.Line($"{KnownTypes.Modules}ModuleExtensions.to({model.Member}, device);");
                 w.Line($"{model.Member}.eval();");
@@ -330,7 +332,7 @@ internal static class TrainEmitter
         w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"private {KnownTypes.Optimizer} CreateOptimizer({Rt}TrainOptions options)"))
         {
-            w.Line($"const double declaredLr = {SourceWriter.Literal(o.Lr)};");
+            w.Line($"const double declaredLr = {CSharpLiteral.Literal(o.Lr)};");
             w.Line("var lrScale = options.LearningRate is { } lr ? lr / declaredLr : 1.0;");
             if (o.PathModules.Count > 0)
                 // A parameter is in one group only: those of the submodules groups name by path leave the student's own group.
@@ -349,14 +351,14 @@ internal static class TrainEmitter
             }
             w.Indent--;
             w.Line("];");
-            var args = string.Concat(o.Arguments.Select(a => $", {a.Name}: options.Setting({SourceWriter.Literal($"optimizer.{o.Kind}.{a.Name}")}, {a.Literal})"));
+            var args = string.Concat(o.Arguments.Select(a => $", {a.Name}: options.Setting({CSharpLiteral.Literal($"optimizer.{o.Kind}.{a.Name}")}, {a.Literal})"));
             w.Line($"return new {KnownTypes.Torch}{o.Class}(groups, lr: declaredLr * lrScale{args});");
         }
     }
 
     /// <summary>A group's module: a member of the class, or the student's submodule at a path (found when the run starts).</summary>
     private static string Module(PlannedModuleRef m) =>
-        m.Path is null ? m.Member : $"{Rt}ModulePaths.Find({m.Member}, \"student\", ExperimentName, {SourceWriter.Literal(m.Path)})";
+        m.Path is null ? m.Member : $"{Rt}ModulePaths.Find({m.Member}, \"student\", ExperimentName, {CSharpLiteral.Literal(m.Path)})";
 
     private static void EmitSchedule(SourceWriter w, TrainPlan t)
     {
@@ -374,13 +376,13 @@ internal static class TrainEmitter
                 w.Line($"int Scaled(int declared) => {KnownTypes.Math}.Max(1, (int){KnownTypes.Math}.Round((double)declared * epochs / DeclaredEpochs));");
             w.Line($"var warmup = {KnownTypes.Math}.Min(options.Setting(\"schedule.warmup\", {s.WarmupEpochs}), epochs - 1);");
             if (s.Kind == "multistep")
-                w.Line($"int[] milestones = options.TryGetSetting({SourceWriter.Literal(key + "milestones")}, out var given) ? given : [{string.Join(", ", s.Milestones.Select(m => $"Scaled({m})"))}];");
-            var gamma = $"options.Setting({SourceWriter.Literal(key + "gamma")}, {SourceWriter.Literal(s.Gamma)})";
+                w.Line($"int[] milestones = options.TryGetSetting({CSharpLiteral.Literal(key + "milestones")}, out var given) ? given : [{string.Join(", ", s.Milestones.Select(m => $"Scaled({m})"))}];");
+            var gamma = $"options.Setting({CSharpLiteral.Literal(key + "gamma")}, {CSharpLiteral.Literal(s.Gamma)})";
             var main = s.Kind switch
             {
                 "multistep" => $"new {KnownTypes.Torch}MultiStepLR(optimizer, {KnownTypes.Array}.ConvertAll(milestones, m => m - warmup), gamma: {gamma})",
-                "cosine" => $"new {KnownTypes.Torch}CosineAnnealingLR(optimizer, T_max: {KnownTypes.Math}.Max(1, epochs - warmup), eta_min: options.Setting({SourceWriter.Literal(key + "eta_min")}, {SourceWriter.Literal(s.EtaMin)}))",
-                "step" => $"new {KnownTypes.Torch}StepLR(optimizer, step_size: options.Setting({SourceWriter.Literal(key + "step_size")}, Scaled({s.StepSize})), gamma: {gamma})",
+                "cosine" => $"new {KnownTypes.Torch}CosineAnnealingLR(optimizer, T_max: {KnownTypes.Math}.Max(1, epochs - warmup), eta_min: options.Setting({CSharpLiteral.Literal(key + "eta_min")}, {CSharpLiteral.Literal(s.EtaMin)}))",
+                "step" => $"new {KnownTypes.Torch}StepLR(optimizer, step_size: options.Setting({CSharpLiteral.Literal(key + "step_size")}, Scaled({s.StepSize})), gamma: {gamma})",
                 _ => $"new {KnownTypes.Torch}ConstantLR(optimizer, factor: 1.0, total_iters: 0)",
             };
             w.Line("if (warmup <= 0)");
@@ -401,12 +403,12 @@ internal static class TrainEmitter
         foreach (var s in t.Settings)
         {
             var range = "";
-            if (!double.IsNaN(s.Min)) range += $", Min: {SourceWriter.Literal(s.Min)}";
-            if (!double.IsNaN(s.Max)) range += $", Max: {SourceWriter.Literal(s.Max)}";
+            if (!double.IsNaN(s.Min)) range += $", Min: {CSharpLiteral.Literal(s.Min)}";
+            if (!double.IsNaN(s.Max)) range += $", Max: {CSharpLiteral.Literal(s.Max)}";
             if (s.MinExclusive) range += ", MinExclusive: true";
             if (s.MaxExclusive) range += ", MaxExclusive: true";
-            if (s.TiedTo.Count > 0) range += $", TiedTo: [{string.Join(", ", s.TiedTo.Select(SourceWriter.Literal))}]";
-            w.Line($"new({SourceWriter.Literal(s.Key)}, {KnownTypes.SettingKind}.{Kind(s.Type)}, {SourceWriter.Literal(s.Declared)}, {SourceWriter.Literal(s.Meaning)}{range}),");
+            if (s.TiedTo.Count > 0) range += $", TiedTo: [{string.Join(", ", s.TiedTo.Select(CSharpLiteral.Literal))}]";
+            w.Line($"new({CSharpLiteral.Literal(s.Key)}, {KnownTypes.SettingKind}.{Kind(s.Type)}, {CSharpLiteral.Literal(s.Declared)}, {CSharpLiteral.Literal(s.Meaning)}{range}),");
         }
         w.Indent--;
         w.Line("],");
@@ -448,14 +450,14 @@ internal static class TrainEmitter
     }
 
     private static string DeclaredText(TrainPlan t) =>
-        $"{t.Epochs} epochs of batch {t.BatchSize}, {t.Optimizer.Class} at lr {SourceWriter.Literal(t.Optimizer.Lr)}, {ScheduleText(t.Schedule)}";
+        $"{t.Epochs} epochs of batch {t.BatchSize}, {t.Optimizer.Class} at lr {CSharpLiteral.Literal(t.Optimizer.Lr)}, {ScheduleText(t.Schedule)}";
 
     private static string ScheduleText(PlannedSchedule s) =>
         (s.Kind switch
         {
-            "multistep" => $"×{SourceWriter.Literal(s.Gamma)} at epochs {string.Join(", ", s.Milestones)}",
-            "cosine" => $"cosine to {SourceWriter.Literal(s.EtaMin)}",
-            "step" => $"×{SourceWriter.Literal(s.Gamma)} every {s.StepSize} epochs",
+            "multistep" => $"×{CSharpLiteral.Literal(s.Gamma)} at epochs {string.Join(", ", s.Milestones)}",
+            "cosine" => $"cosine to {CSharpLiteral.Literal(s.EtaMin)}",
+            "step" => $"×{CSharpLiteral.Literal(s.Gamma)} every {s.StepSize} epochs",
             _ => "constant rate",
         }) + (s.WarmupEpochs > 0 ? $" after a {s.WarmupEpochs}-epoch warm-up" : "");
 

@@ -86,7 +86,11 @@ internal sealed record TapInfo(string Name, string Kind, string Shape, string? N
 /// whether the type follows the run-time tap convention (nested <c>Taps</c> flags enum, nested
 /// <c>Outputs</c>, <c>forward_taps</c>), which generated training code needs.
 /// </summary>
-internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task, bool RunsTaps = false);
+internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task, bool RunsTaps = false)
+{
+    /// <summary>The tap a verification evaluation reads: the one named <c>embedding</c>, else the first of kind Embedding.</summary>
+    public TapInfo? EmbeddingTap() => Taps.FirstOrDefault(t => t.Name == "embedding" && t.Kind == "Embedding") ?? Taps.FirstOrDefault(t => t.Kind == "Embedding");
+}
 
 internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, string? Classes);
 

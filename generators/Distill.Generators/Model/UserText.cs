@@ -6,7 +6,7 @@ namespace Distill.Generators.Model;
 /// <summary>
 /// Text written by the user, made safe to show: in diagnostic messages (shortened), and in comments of generated
 /// code (on one line, every character that could end a comment, change a line count, hide or reorder text, or
-/// make XML ill-formed written as <c>\uXXXX</c>). String literals are <see cref="Emitting.SourceWriter.Literal(string)"/>'s.
+/// make XML ill-formed written as <c>\uXXXX</c>). String literals are <see cref="CSharpLiteral.Literal(string)"/>'s.
 /// </summary>
 internal static class UserText
 {

@@ -149,11 +149,11 @@ internal sealed class AttributeExperimentReader
 
         // The names the generated code gives the class.
         var reserved = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var member in _class.GetMembers().Where(m => !m.IsImplicitlyDeclared && Emitting.GeneratedMembers.ForCodeFirst.Contains(m.Name)))
+        foreach (var member in _class.GetMembers().Where(m => !m.IsImplicitlyDeclared && GeneratedMembers.ForCodeFirst.Contains(m.Name)))
         {
             reserved.Add(member.Name);
             if (member.Locations.FirstOrDefault(l => l.IsInSource) is { } at)
-                Report(ReservedMemberName, LocationInfo.From(at), member.Name, string.Join(", ", Emitting.GeneratedMembers.ForCodeFirst));
+                Report(ReservedMemberName, LocationInfo.From(at), member.Name, string.Join(", ", GeneratedMembers.ForCodeFirst));
         }
 
         var members = Members();
@@ -191,7 +191,7 @@ internal sealed class AttributeExperimentReader
             if (!ValidMemberName(m, adapterName, "adapter")) continue;
             if (!names.Add(adapterName)) { Report(DuplicateName, At(m.Syntax.Identifier), "adapter", adapterName); continue; }
             // The generated adapter module is a property of the class: the class's own members must not have its name.
-            var property = Planning.Planner.Pascal(adapterName) + "Adapter";
+            var property = CSharpNames.Pascal(adapterName) + "Adapter";
             if (_class.GetMembers(property).Any(x => !x.IsImplicitlyDeclared))
             {
                 Report(GeneratedNameCollision, At(m.Syntax.Identifier), "Adapter", adapterName, $"the member {property}", $"the class '{_class.Name}' already has");

@@ -278,7 +278,7 @@ internal sealed class YamlExperimentReader
                     if (IsModulePath(f.Value)) freeze.Add(new NameSpec(f.Value, f.Location));
                     else Report(WrongValueType, f.Location, "freeze", "a module path: names of letters, digits and '_' joined by '.', such as layer1.0.conv1", f.Describe());
                 }
-        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, Planning.Planner.Pascal(name), nameLocation,
+        return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, CSharpNames.Pascal(name), nameLocation,
             freeze.ToEquatableArray());
     }
 

@@ -14,7 +14,7 @@ internal sealed class LossSettingsBuilder
 {
     private readonly List<PlannedLossSetting> _settings = new();
     private readonly List<PlannedSetting> _table = new();
-    private readonly Planner.Locals _properties = new(new[] { "Apply" }.Concat(Emitting.GeneratedMembers.ObjectMembers));
+    private readonly Planner.Locals _properties = new(new[] { "Apply" }.Concat(GeneratedMembers.ObjectMembers));
     private readonly Dictionary<string, SortedSet<string>> _ties = new(StringComparer.Ordinal);
 
     /// <summary>The hyper-parameter types a run may override (others stay literals of the call).</summary>
@@ -22,7 +22,7 @@ internal sealed class LossSettingsBuilder
 
     /// <summary>A term's weight: a number >= 0.</summary>
     public string AddWeight(string term, string property, double weight) =>
-        Add($"losses.{term}.weight", property, "double", Emitting.SourceWriter.Literal(weight), SettingRules.TermWeight, $"the weight of loss term '{term}'");
+        Add($"losses.{term}.weight", property, "double", CSharpLiteral.Literal(weight), SettingRules.TermWeight, $"the weight of loss term '{term}'");
 
     /// <summary>A hyper-parameter of a term, with the loss's declared range.</summary>
     public string AddHyperParameter(string term, string property, HyperParameterInfo hyper, string literal)

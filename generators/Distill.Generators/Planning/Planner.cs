@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Distill.Generators.Binding;
-using Distill.Generators.Emitting;
 using Distill.Generators.Model;
 
 namespace Distill.Generators.Planning;
@@ -18,29 +17,21 @@ namespace Distill.Generators.Planning;
 /// </summary>
 internal static class Planner
 {
-    public static LossPlan? Plan(ExperimentSpec spec, Catalog catalog)
+    public static LossPlan? Plan(BoundExperiment bound)
     {
+        var spec = bound.Spec;
         if (spec.Losses.Count == 0) return null;
-        var dataset = spec.Data?.Train is { } train ? catalog.Datasets.FirstOrDefault(d => d.Name == train.Type) : null;
-        var models = new List<(ModelSpec Spec, ModelInfo Info, Dictionary<string, long> Env)>();
-        foreach (var m in spec.Models.OrderBy(m => m.Role == ModelRole.Student ? 1 : 0))
-        {
-            var info = catalog.Models.FirstOrDefault(x => x.Name == m.Type);
-            if (info is null || !info.RunsTaps) return null;
-            var env = new Dictionary<string, long>(StringComparer.Ordinal);
-            foreach (var p in info.Constructor)
-                if (p.HasDefault && long.TryParse(p.DefaultText?.TrimEnd('L'), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var d)) env[p.Name] = d;
-            foreach (var a in m.Arguments)
-                if (a.Value.Kind == ValueKind.Integer && Numbers.TryParseLong(a.Value.Text, out var v)) env[a.Name] = v;
-            models.Add((m, info, env));
-        }
+        var dataset = bound.TrainData;
+        // Teachers first, then the student: the order of the forward passes.
+        var models = bound.Models.OrderBy(m => m.Spec.Role == ModelRole.Student ? 1 : 0).ToList();
+        if (models.Any(m => !m.Info.RunsTaps)) return null;
 
         // The names ComputeLoss uses besides its locals: its parameters, the class's members it reads, and what it names unqualified.
         var fields = dataset?.Fields.Select(f => f.Name).ToEquatableArray() ?? new[] { "image", "label" }.ToEquatableArray();
         if (fields.Count == 0) return null;
         var locals = new Locals(new[] { "scope", "total", "epoch", "epochs", "LossBreakdown", "Settings", "var", "dynamic", "nameof", "global" }
             .Concat(GeneratedMembers.UnqualifiedNames).Concat(new[] { "Tensor" })
-            .Concat(models.Select(m => m.Spec.Member)).Concat(spec.Adapters.Select(a => Pascal(a.Name) + "Adapter")));
+            .Concat(models.Select(m => m.Spec.Member)).Concat(spec.Adapters.Select(a => CSharpNames.Pascal(a.Name) + "Adapter")));
         var batchParameters = fields.Select(f => (Field: f, Parameter: locals.Take(f))).ToList();
         var tapLocals = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -66,18 +57,14 @@ internal static class Planner
         }
 
         var adapters = new List<PlannedAdapter>();
-        foreach (var a in spec.Adapters)
+        foreach (var resolved in bound.Adapters)
         {
-            var from = models.FirstOrDefault(m => m.Spec.Name == a.From.Model);
-            var to = models.FirstOrDefault(m => m.Spec.Name == a.To.Model);
-            if (from.Info is null || to.Info is null) return null;
-            var inCh = Channels(from.Info, a.From.Tap, from.Env);
-            var outCh = Channels(to.Info, a.To.Tap, to.Env);
-            if (inCh is null || outCh is null) return null;
+            var a = resolved.Spec;
+            if (resolved.InChannels is not { } inCh || resolved.OutChannels is not { } outCh) return null;
             var source = Reference(a.From.ToString());
             if (source is null) return null;
             adapterLocals[a.Name] = locals.Take(a.Name);
-            adapters.Add(new PlannedAdapter(a.Name, Pascal(a.Name) + "Adapter", a.Kind, inCh.Value, outCh.Value, source, adapterLocals[a.Name], a.Norm, a.Act));
+            adapters.Add(new PlannedAdapter(a.Name, CSharpNames.Pascal(a.Name) + "Adapter", a.Kind, inCh, outCh, source, adapterLocals[a.Name], a.Norm, a.Act));
             // The target tap is not read at run time: only its shape (the output channels) mattered.
         }
 
@@ -86,10 +73,8 @@ internal static class Planner
         var settings = new LossSettingsBuilder();
         var terms = new List<PlannedTerm>();
         var derived = new List<(PlannedDerived Derived, string Key, EquatableArray<string> SettingKeys)>();
-        foreach (var t in spec.Losses)
+        foreach (var (t, loss) in bound.Terms.Select(x => (x.Spec, x.Loss)))
         {
-            var loss = catalog.Losses.FirstOrDefault(l => l.Name == t.Loss);
-            if (loss is null) return null;
             var args = new List<PlannedArgument>();
             var reads = new List<string>();
             foreach (var name in loss.ParameterOrder)
@@ -119,7 +104,7 @@ internal static class Planner
                 if (given is not null && literal is null) return null;
                 if (literal is null) continue;
                 if (LossSettingsBuilder.IsScalar(hyper.Type))
-                    args.Add(new PlannedArgument(name, ArgumentKind.Setting, new[] { settings.AddHyperParameter(t.Name, Pascal(t.Name) + Pascal(name), hyper, literal) }.ToEquatableArray()));
+                    args.Add(new PlannedArgument(name, ArgumentKind.Setting, new[] { settings.AddHyperParameter(t.Name, CSharpNames.Pascal(t.Name) + CSharpNames.Pascal(name), hyper, literal) }.ToEquatableArray()));
                 else if (given is not null)
                     args.Add(new PlannedArgument(name, ArgumentKind.Literal, new[] { literal }.ToEquatableArray()));
             }
@@ -135,8 +120,8 @@ internal static class Planner
                     if (args.FirstOrDefault(a => a.Name == p.Name) is { Kind: ArgumentKind.Local } a) reads.Add(a.Values[0]);
             }
             var formula = $"{loss.Name}({string.Join(", ", t.Arguments.Select(a => $"{a.Name}: {Show(a.Value)}"))})";
-            var weight = settings.AddWeight(t.Name, Pascal(t.Name) + "Weight", t.Weight);
-            terms.Add(new PlannedTerm(t.Name, Pascal(t.Name), loss.Name, call, formula, t.Weight, weight, t.Schedule?.Kind ?? WeightScheduleKind.Constant, t.Schedule?.WarmupEpochs ?? 0,
+            var weight = settings.AddWeight(t.Name, CSharpNames.Pascal(t.Name) + "Weight", t.Weight);
+            terms.Add(new PlannedTerm(t.Name, CSharpNames.Pascal(t.Name), loss.Name, call, formula, t.Weight, weight, t.Schedule?.Kind ?? WeightScheduleKind.Constant, t.Schedule?.WarmupEpochs ?? 0,
                 reads.Distinct().ToEquatableArray(), needs.ToEquatableArray(), locals.Take(t.Name)));
         }
 
@@ -146,7 +131,7 @@ internal static class Planner
             var taps = used.TryGetValue(m.Spec.Name, out var set) ? set : new SortedSet<string>();
             // Tap order follows the model's declaration (the order its forward produces them).
             var read = m.Info.Taps.Where(tap => taps.Contains(tap.Name)).ToList();
-            var ordered = read.Select(tap => new PlannedTap(tap.Name, Pascal(tap.Name), Local(m.Spec.Name, tap.Name))).ToEquatableArray();
+            var ordered = read.Select(tap => new PlannedTap(tap.Name, CSharpNames.Pascal(tap.Name), Local(m.Spec.Name, tap.Name))).ToEquatableArray();
             var forwardNeeds = new List<string>();
             foreach (var needed in read.Where(tap => tap.Needs is not null).Select(tap => tap.Needs!).Distinct())
             {
@@ -164,7 +149,7 @@ internal static class Planner
         }
 
         var hasDecay = spec.Losses.Any(l => l.Schedule?.Kind is WeightScheduleKind.LinearDecay or WeightScheduleKind.WarmupThenDecay);
-        var training = catalog.CanTrain ? TrainPlanner.Plan(spec, catalog, models.Select(m => (m.Spec, m.Info)).ToList(), adapters, settings.Table()) : null;
+        var training = bound.CanTrain ? TrainPlanner.Plan(bound, adapters, settings.Table()) : null;
         return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned.ToEquatableArray(), adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
             hasDecay, training, derived.Select(d => d.Derived).ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray(), settings.Settings);
     }
@@ -237,26 +222,11 @@ internal static class Planner
 
     private static PlannedArgument LocalArgument(string name, string local) => new(name, ArgumentKind.Local, new[] { local }.ToEquatableArray());
 
-    private static long? Channels(ModelInfo model, string tap, Dictionary<string, long> env)
-    {
-        var t = model.Taps.FirstOrDefault(x => x.Name == tap);
-        if (t is null) return null;
-        var dims = ShapeExpression.Dims(t.Shape);
-        return dims.Length >= 2 ? ShapeExpression.Evaluate(dims[1], env) : null;
-    }
-
     /// <summary>A value as the term's formula (a comment of the generated code) shows it: on one line, invisible characters escaped.</summary>
     private static string Show(ValueSpec v) => v.Kind == ValueKind.List ? "[" + string.Join(", ", v.Items.Select(Show)) + "]" : UserText.Comment(v.Text);
 
-    /// <summary>snake/kebab case → a C# local identifier (keywords escaped).</summary>
-    internal static string Identifier(string name)
-    {
-        var s = new string(name.Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray());
-        return Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(s) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + s : s;
-    }
-
     /// <summary>
-    /// The locals of one method: each name asked for becomes an identifier (<see cref="Identifier"/>) not yet taken and not
+    /// The locals of one method: each name asked for becomes an identifier (<see cref="CSharpNames.Local"/>) not yet taken and not
     /// reserved (a name the method uses otherwise), with a suffix <c>_2</c>, <c>_3</c>, ... only when it would collide.
     /// </summary>
     internal sealed class Locals
@@ -267,14 +237,11 @@ internal static class Planner
 
         public string Take(string name)
         {
-            var id = Identifier(name);
+            var id = CSharpNames.Local(name);
             if (_taken.Add(id)) return id;
             for (var i = 2; ; i++)
                 if (_taken.Add(id + "_" + i.ToString(CultureInfo.InvariantCulture))) return id + "_" + i.ToString(CultureInfo.InvariantCulture);
         }
     }
 
-    /// <summary>student → Student, pre_stage3 → PreStage3.</summary>
-    internal static string Pascal(string name) =>
-        string.Concat(name.Split(new[] { '_', '-', '.' }, StringSplitOptions.RemoveEmptyEntries).Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
 }

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Distill.Generators.Emitting;
+using Distill.Generators.Binding;
 using Distill.Generators.Model;
 
 namespace Distill.Generators.Planning;
@@ -19,21 +19,23 @@ internal static class TrainPlanner
     /// <summary>Epochs when the experiment declares no schedule.</summary>
     public const long DefaultEpochs = 1;
 
-    public static TrainPlan? Plan(ExperimentSpec spec, Catalog catalog, IReadOnlyList<(ModelSpec Spec, ModelInfo Info)> models, IReadOnlyList<PlannedAdapter> adapters,
-        IEnumerable<PlannedSetting> lossSettings)
+    public static TrainPlan? Plan(BoundExperiment bound, IReadOnlyList<PlannedAdapter> adapters, IEnumerable<PlannedSetting> lossSettings)
     {
-        if (spec.Data?.Train is not { } trainSpec) return null;
-        var train = Data(trainSpec, catalog);
+        var spec = bound.Spec;
+        // Teachers first, then the student (the order the loss plan forwards them in).
+        var models = bound.Models.OrderBy(m => m.Spec.Role == ModelRole.Student ? 1 : 0).ToList();
+        if (spec.Data?.Train is not { } trainSpec || bound.TrainData is not { } trainInfo) return null;
+        var train = Data(trainSpec, trainInfo);
         if (train is null) return null;
         PlannedData? validation = null;
-        if (spec.Data.Validation is { } v && (validation = Data(v, catalog)) is null && catalog.Datasets.FirstOrDefault(d => d.Name == v.Type)?.BatchType is not null) return null;
+        if (spec.Data.Validation is { } v && bound.ValidationData is { } validationInfo && (validation = Data(v, validationInfo)) is null && validationInfo.BatchType is not null) return null;
 
         // Every teacher (one without a weight source is told so when the run starts), and a student that declares where it starts.
         var weights = models.Where(m => m.Spec.Role == ModelRole.Teacher || m.Spec.Checkpoint is not null)
             .Select(m => new PlannedWeights(m.Spec.Name, m.Spec.Member, m.Spec.Checkpoint?.FromExperiment, m.Spec.Checkpoint?.Path, m.Spec.Role == ModelRole.Student))
             .ToEquatableArray();
         var student = models.FirstOrDefault(m => m.Spec.Role == ModelRole.Student);
-        if (student.Spec is null) return null;
+        if (student is null) return null;
 
         var schedule = spec.Schedule;
         var eval = spec.Eval;
@@ -109,10 +111,9 @@ internal static class TrainPlanner
     /// <summary>A literal as the experiment file writes it: (0.9, 0.999) → [0.9, 0.999].</summary>
     private static string YamlValue(string literal) => literal.StartsWith("(", StringComparison.Ordinal) ? "[" + literal.Substring(1, literal.Length - 2) + "]" : literal;
 
-    private static PlannedData? Data(DatasetSpec spec, Catalog catalog)
+    private static PlannedData? Data(DatasetSpec spec, DatasetInfo info)
     {
-        var info = catalog.Datasets.FirstOrDefault(d => d.Name == spec.Type);
-        if (info?.BatchType is null) return null;
+        if (info.BatchType is null) return null;
         var args = new List<string>();
         foreach (var a in spec.Arguments)
         {
@@ -125,12 +126,8 @@ internal static class TrainPlanner
 
     private static PlannedClassifier? Classifier(ModelSpec spec, ModelInfo info) =>
         info.Taps.FirstOrDefault(t => t.Kind == "Logits" && t.Needs is null) is { } logits
-            ? new PlannedClassifier(spec.Name, spec.Member, info.TypeName, Planner.Pascal(logits.Name), EmbeddingTap(info) is { } e ? Planner.Pascal(e.Name) : null)
+            ? new PlannedClassifier(spec.Name, spec.Member, info.TypeName, CSharpNames.Pascal(logits.Name), info.EmbeddingTap() is { } e ? CSharpNames.Pascal(e.Name) : null)
             : null;
-
-    /// <summary>The tap a verification evaluation reads: the one named <c>embedding</c>, else the first of kind Embedding.</summary>
-    internal static TapInfo? EmbeddingTap(ModelInfo info) =>
-        info.Taps.FirstOrDefault(t => t.Name == "embedding" && t.Kind == "Embedding") ?? info.Taps.FirstOrDefault(t => t.Kind == "Embedding");
 
     private static PlannedOptimizer? Optimizer(ExperimentSpec spec, IReadOnlyList<PlannedAdapter> adapters)
     {
@@ -200,9 +197,9 @@ internal static class TrainPlanner
     private static string? DefaultLiteral(SettingRule rule) => rule.Default is not { } text ? null : rule.Type switch
     {
         SettingType.Bool => text,
-        SettingType.Pair => "(" + string.Join(", ", text.Trim('[', ']').Split(',').Select(x => SourceWriter.Literal(double.Parse(x, CultureInfo.InvariantCulture)))) + ")",
+        SettingType.Pair => "(" + string.Join(", ", text.Trim('[', ']').Split(',').Select(x => CSharpLiteral.Literal(double.Parse(x, CultureInfo.InvariantCulture)))) + ")",
         SettingType.WholeNumber => text,
-        _ => SourceWriter.Literal(double.Parse(text, CultureInfo.InvariantCulture)),
+        _ => CSharpLiteral.Literal(double.Parse(text, CultureInfo.InvariantCulture)),
     };
 
     private static PlannedSchedule? Schedule(ScheduleSpec? s)

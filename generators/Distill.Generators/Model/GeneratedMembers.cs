@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
 
-namespace Distill.Generators.Emitting;
+namespace Distill.Generators.Model;
 
 /// <summary>
 /// The member names the emitters give an experiment class and its nested <c>LossBreakdown</c>, besides the ones
@@ -13,31 +13,31 @@ namespace Distill.Generators.Emitting;
 /// </summary>
 internal static class GeneratedMembers
 {
-    /// <summary><see cref="DescriptionEmitter"/>: the description every experiment gets.</summary>
+    /// <summary>DescriptionEmitter: the description every experiment gets.</summary>
     public static readonly string[] Description = { "ExperimentName", "Paper", "Configuration", "Models", "LossTerms", "DependsOn", "Seeds" };
 
-    /// <summary><see cref="LossEmitter"/>: the fused loss (adapters are <c>&lt;Name&gt;Adapter</c>).</summary>
+    /// <summary>LossEmitter: the fused loss (adapters are <c>&lt;Name&gt;Adapter</c>).</summary>
     public static readonly string[] Loss = { "LossBreakdown", "ComputeLoss", "LossSettings", "Settings" };
 
-    /// <summary><see cref="TrainEmitter"/>: the training loop and the runner's registration.</summary>
+    /// <summary>TrainEmitter: the training loop and the runner's registration.</summary>
     public static readonly string[] Train =
     {
         "DeclaredEpochs", "DeclaredBatchSize", "s_info", "Info", "RegisterExperiment", "Run", "Train", "Evaluate", "EvaluateTeachers", "LoadWeights",
         "CreateOptimizer", "CreateScheduler", "DisposeModules", "ConfigureHooks", "ValidationLoader",
     };
 
-    /// <summary><see cref="LossEmitter.EmitYamlMembers"/>: a YAML experiment's data sets (its models are named after them).</summary>
+    /// <summary>LossEmitter.EmitYamlMembers: a YAML experiment's data sets (its models are named after them).</summary>
     public static readonly string[] YamlData = { "TrainData", "ValData", "_trainData", "_valData" };
 
-    /// <summary><see cref="DslHelpersEmitter"/>: a code-first experiment's typed helpers.</summary>
+    /// <summary>DslHelpersEmitter: a code-first experiment's typed helpers.</summary>
     public static readonly string[] Helpers = { "Taps", "Batch" };
 
-    /// <summary><see cref="LossEmitter"/>: <c>LossBreakdown</c>'s members besides one property per term.</summary>
+    /// <summary>LossEmitter: <c>LossBreakdown</c>'s members besides one property per term.</summary>
     public static readonly string[] Breakdown = { "Total", "Dispose" };
 
     /// <summary>
     /// Names the generated code uses unqualified in expressions inside the class, where a member of the class with one of
-    /// these names would be found instead: none, as every type and namespace is written with <c>global::</c> (<see cref="KnownTypes"/>).
+    /// these names would be found instead: none, as every type and namespace is written with <c>global::</c> (Emitting/KnownTypes.cs).
     /// </summary>
     public static readonly string[] UnqualifiedNames = System.Array.Empty<string>();
 

@@ -1,13 +1,13 @@
+using System.Text;
 using System.Globalization;
 using System.Linq;
-using Distill.Generators.Model;
 
-namespace Distill.Generators.Emitting;
+namespace Distill.Generators.Model;
 
 /// <summary>
 /// The only way a value written in an experiment reaches generated code: as a C# literal of the parameter's type,
 /// built from the parsed value (never from the text as written). An integer is parsed and printed back, a float
-/// printed invariantly so that it round-trips, a string escaped completely (<see cref="SourceWriter.Literal(string)"/>).
+/// printed invariantly so that it round-trips, a string escaped completely (<see cref="CSharpLiteral.Literal(string)"/>).
 /// A value that cannot be such a literal (the wrong kind, an integer outside its type, a number that is not
 /// finite or overflows a float, a type the DSL cannot write) has none: the binder reports it with
 /// <see cref="Problem"/>, and the planner never plans an experiment with errors, so it never meets one.
@@ -72,12 +72,12 @@ internal static class CSharpLiteral
             case "double":
                 if (v.Kind is not (ValueKind.Integer or ValueKind.Float)) return Failure.WrongKind;
                 if (!Numbers.TryParseDouble(v.Text, out var d) || !Numbers.IsFinite(d)) return Failure.OutOfRange;
-                literal = SourceWriter.Literal(d);
+                literal = CSharpLiteral.Literal(d);
                 return Failure.None;
             case "float":
                 if (v.Kind is not (ValueKind.Integer or ValueKind.Float)) return Failure.WrongKind;
                 if (!Numbers.TryParseDouble(v.Text, out var f) || !Numbers.IsFinite(f) || System.Math.Abs(f) > float.MaxValue) return Failure.OutOfRange;
-                literal = SourceWriter.Literal((float)f);
+                literal = CSharpLiteral.Literal((float)f);
                 return Failure.None;
             case "bool":
                 if (v.Kind != ValueKind.Bool) return Failure.WrongKind;
@@ -85,7 +85,7 @@ internal static class CSharpLiteral
                 return Failure.None;
             case "string" or "string?":
                 if (v.Kind is not (ValueKind.String or ValueKind.Integer or ValueKind.Float or ValueKind.Bool)) return Failure.WrongKind;
-                literal = SourceWriter.Literal(v.Text);
+                literal = CSharpLiteral.Literal(v.Text);
                 return Failure.None;
             default:
                 return Failure.UnsupportedType;
@@ -107,4 +107,57 @@ internal static class CSharpLiteral
     /// <summary>Whether every value of the list (or the single value) can be written as <paramref name="type"/>.</summary>
     public static bool All(string type, ValueSpec value) =>
         value.Kind == ValueKind.List ? value.Items.All(i => Of(type, i) is not null) : Of(type, value) is not null;
+
+    /// <summary>
+    /// A C# string literal of any text: quotes and backslashes escaped, and every character that could end the line
+    /// or hide or reorder text as <c>\uXXXX</c> (controls, CR/LF, NEL, U+2028/U+2029, format characters such as bidi
+    /// overrides, unpaired surrogates, private-use and unassigned characters, U+FFFE/U+FFFF; see <see cref="Model.UserText.NeedsEscape"/>).
+    /// Surrogate pairs stay as they are. The literal denotes exactly the given UTF-16 string.
+    /// </summary>
+    public static string Literal(string? value)
+    {
+        if (value is null) return "null";
+        var sb = new StringBuilder(value.Length + 2).Append('"');
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                sb.Append(c).Append(value[++i]);
+                continue;
+            }
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (Model.UserText.NeedsEscape(c)) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
+    }
+
+    /// <summary>A float literal (with the <c>f</c> suffix) that round-trips, in invariant culture.</summary>
+    public static string Literal(float value)
+    {
+        var s = value.ToString("R", CultureInfo.InvariantCulture);
+        return (s.IndexOfAny(new[] { '.', 'E', 'e' }) < 0 ? s + ".0" : s) + "f";
+    }
+
+    /// <summary>A double literal that round-trips, in invariant culture.</summary>
+    public static string Literal(double value)
+    {
+        if (double.IsNaN(value)) return "double.NaN";
+        if (double.IsPositiveInfinity(value)) return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(value)) return "double.NegativeInfinity";
+        var s = value.ToString("R", CultureInfo.InvariantCulture);
+        return s.IndexOfAny(new[] { '.', 'E', 'e' }) < 0 ? s + ".0" : s;
+    }
+
+    public static string Literal(long value) => value.ToString(CultureInfo.InvariantCulture) + "L";
 }
