@@ -44,4 +44,12 @@ public sealed class TapAttribute : Attribute
     /// <c>forward_taps</c>, and the generator checks the data set has it.
     /// </summary>
     public string? Needs { get; set; }
+
+    /// <summary>
+    /// For a tap with one row per region of interest (a detector's RoI logits, RoI features): the model's tap that holds those
+    /// RoIs (<c>"sampled_rois"</c>). Two models' per-RoI rows compare only on the same RoIs, so the generator rejects a term
+    /// that pairs each model's rows on its own RoIs, and lets an experiment run this tap on another model's RoIs instead
+    /// (<c>student.roi_logits@teacher.sampled_rois</c>), through the model's <c>roi_head_on</c>.
+    /// </summary>
+    public string? Rois { get; set; }
 }

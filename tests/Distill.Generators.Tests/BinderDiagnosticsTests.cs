@@ -268,8 +268,8 @@ public class BinderDiagnosticsTests
             .Replace("  ce: { loss: cross_entropy, input: student.margin_logits, target: batch.label }\n", "");
         var all = DiagnoseFace(yaml).OrderBy(d => d.Location.SourceSpan.Start).ToList();
         Assert.Equal(new[] { "DSL039", "DSL039" }, all.Select(d => d.Id));
-        Check(all[1], 9, 67, "Tap teacher.margin_logits of FaceNet needs batch.label (it applies a margin to each sample's target class), but data set UnlabelledImages provides only: image");
-        Check(all[0], 9, 35, "Tap student.margin_logits of FaceNet needs batch.label (it applies a margin to each sample's target class), but data set UnlabelledImages provides only: image");
+        Check(all[1], 9, 67, "Tap teacher.margin_logits of FaceNet needs batch.label besides the image (its forward pass reads it), but data set UnlabelledImages provides only: image");
+        Check(all[0], 9, 35, "Tap student.margin_logits of FaceNet needs batch.label besides the image (its forward pass reads it), but data set UnlabelledImages provides only: image");
     }
 
     [Fact]

@@ -56,8 +56,12 @@ internal sealed partial class Binder
     /// <summary>A model with its resolved type and the values of its integer constructor arguments.</summary>
     private sealed record BoundModel(ModelSpec Spec, ModelInfo Info, Dictionary<string, long> Env);
 
-    /// <summary>What a reference resolved to: a description for messages, kind, role and evaluated shape.</summary>
-    private sealed record Source(string Text, string Kind, string Role, long?[]? Shape, string? StudentRoot);
+    /// <summary>
+    /// What a reference resolved to: a description for messages, kind, role and evaluated shape; whether it is a per-sample list
+    /// (a detection batch's boxes); for per-RoI rows, the tap holding their RoIs (<see cref="RoiSet"/>) and, when the rows are
+    /// computed on another tap's RoIs (<c>@</c>), that tap (<see cref="OnRois"/>).
+    /// </summary>
+    private sealed record Source(string Text, string Kind, string Role, long?[]? Shape, string? StudentRoot, bool IsList = false, string? RoiSet = null, string? OnRois = null);
 
     private sealed record BoundAdapter(AdapterSpec Spec, Source? Output, ResolvedAdapter Resolved);
 
@@ -231,6 +235,7 @@ internal sealed partial class Binder
 
         _currentTerm = term.Name;
         var sources = new Dictionary<string, (Source Source, LocationInfo Location)>(StringComparer.Ordinal);
+        var lists = new List<(LossInputInfo Input, List<(Source Source, LocationInfo Location)> Items, LocationInfo Location)>();
         foreach (var arg in term.Arguments)
         {
             var input = loss.Inputs.FirstOrDefault(i => i.Name == arg.Name);
@@ -239,8 +244,16 @@ internal sealed partial class Binder
             {
                 if (input.IsList)
                 {
+                    var items = new List<(Source, LocationInfo)>();
                     foreach (var item in arg.Value.Kind == ValueKind.List ? arg.Value.Items.ToArray() : new[] { arg.Value })
-                        if (ResolveValue(item) is { } s) CheckKind(term, loss, input, s, item.Location);
+                        if (ResolveValue(item) is { } s)
+                        {
+                            CheckKind(term, loss, input, s, item.Location);
+                            items.Add((s, item.Location));
+                        }
+                    // a per-sample batch field (a detection batch's boxes) is the whole list, not one item of it
+                    if (arg.Value.Kind != ValueKind.List && items.Count == 1 && items[0].Item1.IsList) continue;
+                    lists.Add((input, items, arg.Value.Location));
                     continue;
                 }
                 if (ResolveValue(arg.Value) is { } source)
@@ -272,7 +285,9 @@ internal sealed partial class Binder
         }
 
         CheckShapes(term, loss, sources);
-        return term.Weight > 0 && sources.Values.Any(s => s.Source.StudentRoot is not null);
+        CheckLevels(term, lists);
+        CheckRois(term, loss, sources);
+        return term.Weight > 0 && (sources.Values.Any(s => s.Source.StudentRoot is not null) || lists.Any(l => l.Items.Any(i => i.Source.StudentRoot is not null)));
     }
 
     private void CheckKind(LossTermSpec term, LossInfo loss, LossInputInfo input, Source source, LocationInfo at)
@@ -358,6 +373,73 @@ internal sealed partial class Binder
         }
     }
 
+    /// <summary>
+    /// List inputs are per-level features (FPN levels and their masks): the student's, the teacher's and any other list of one
+    /// term pair up level by level, so they must have as many entries (DSL047), and a student level must have the channels
+    /// (DSL021) and resolution (DSL022: the same stride) of the teacher level it is compared with.
+    /// </summary>
+    private void CheckLevels(LossTermSpec term, List<(LossInputInfo Input, List<(Source Source, LocationInfo Location)> Items, LocationInfo Location)> lists)
+    {
+        if (lists.Count < 2) return;
+        var first = lists[0];
+        foreach (var other in lists.Skip(1))
+            if (other.Items.Count != first.Items.Count)
+            {
+                Report(LevelCountMismatch, other.Location, term.Name, first.Input.Name, N(first.Items.Count), other.Input.Name, N(other.Items.Count));
+                return;
+            }
+        var student = lists.FirstOrDefault(l => l.Input.Role == "Student");
+        var teacher = lists.FirstOrDefault(l => l.Input.Role == "Teacher");
+        if (student.Input is null || teacher.Input is null) return;
+        for (var i = 0; i < student.Items.Count; i++)
+        {
+            var (s, sAt) = student.Items[i];
+            var (t, _) = teacher.Items[i];
+            if (s.Shape is not { Length: 4 } ss || t.Shape is not { Length: 4 } ts) continue;
+            if (ss[1] is long sc && ts[1] is long tc && sc != tc)
+            {
+                Report(ChannelMismatch, sAt, term.Name, s.Text, N(sc), t.Text, N(tc), AdapterSuggestion($"{term.Name}_adapter_{i}", s.Text, t.Text));
+                continue;
+            }
+            if ((ss[2] is long sh && ts[2] is long th && sh != th) || (ss[3] is long sw && ts[3] is long tw && sw != tw))
+                Report(SpatialMismatch, sAt, term.Name, t.Text, Dim(ts, 2), Dim(ts, 3), s.Text, Dim(ss, 2), Dim(ss, 3));
+        }
+    }
+
+    /// <summary>
+    /// Per-RoI inputs (a loss input whose shape starts with R) must be per-RoI rows of a model (DSL051), and rows of one term
+    /// must all be on the same RoIs (DSL050): each model's rows on its own sampled RoIs pair up nothing.
+    /// </summary>
+    private void CheckRois(LossTermSpec term, LossInfo loss, Dictionary<string, (Source Source, LocationInfo Location)> sources)
+    {
+        foreach (var input in loss.Inputs)
+        {
+            if (input.Shape is null || !sources.TryGetValue(input.Name, out var s)) continue;
+            var dims = ShapeExpression.Dims(input.Shape);
+            if (dims.Length > 0 && dims[0] == "R" && s.Source.Role is "Student" or "Teacher" && s.Source.RoiSet is null)
+                Report(NeedsPerRoiRows, s.Location, term.Name, input.Name, s.Source.Text, RoiExample(s.Source.Text));
+        }
+        var rows = loss.Inputs.Where(i => sources.ContainsKey(i.Name) && sources[i.Name].Source.RoiSet is not null).Select(i => sources[i.Name]).ToList();
+        var firstRows = rows.FirstOrDefault();
+        foreach (var other in rows.Skip(1))
+            if (other.Source.RoiSet != firstRows.Source.RoiSet)
+            {
+                var (student, teacher) = other.Source.Role == "Student" ? (other.Source, firstRows.Source) : (firstRows.Source, other.Source);
+                var suggestion = $"{student.Text.Split('@')[0]}@{teacher.RoiSet}";
+                Report(RoisDiffer, other.Location, term.Name, firstRows.Source.Text, firstRows.Source.RoiSet!, other.Source.Text, other.Source.RoiSet!,
+                    _spec.FrontEnd == FrontEnd.Yaml ? suggestion : CodeReference(suggestion));
+                return;
+            }
+    }
+
+    /// <summary>A per-RoI tap of the model a reference names, for messages (<c>student.roi_logits</c>).</summary>
+    private string RoiExample(string reference)
+    {
+        var model = reference.Split('.')[0];
+        var tap = _models.TryGetValue(model, out var m) ? m.Info.Taps.FirstOrDefault(t => t.Rois is not null)?.Name : null;
+        return tap is null ? "a detector's roi_logits" : $"{model}.{tap}";
+    }
+
     // ---- references ------------------------------------------------------------------------------
 
     private Source? ResolveValue(ValueSpec value)
@@ -385,6 +467,8 @@ internal sealed partial class Binder
     private Source? ResolveTap(TapRef r)
     {
         if (r.Model == "batch") return ResolveBatchField(r.Tap, r.Location, _currentTerm);
+        var at = r.Tap.IndexOf('@');
+        if (at >= 0) return ResolveTapOnRois(r, r.Tap.Substring(0, at), r.Tap.Substring(at + 1));
         if (!_models.TryGetValue(r.Model, out var model))
         {
             // A declared model whose type is unknown, or a missing student, was already reported.
@@ -399,13 +483,56 @@ internal sealed partial class Binder
             return null;
         }
         // Reported, but the tap still binds: the wiring is otherwise fine, and one missing field should not cascade.
-        if (tap.Needs is { } needed && _dataset is not null && !_dataset.Fields.Any(f => f.Name == needed))
-            Report(TapNeedsBatchField, r.Location, r.ToString(), model.Info.Name, needed, _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
+        if (_dataset is not null)
+            foreach (var needed in tap.NeededFields.Where(f => !_dataset.Fields.Any(x => x.Name == f)))
+                Report(TapNeedsBatchField, r.Location, r.ToString(), model.Info.Name, needed, _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
         _usedTaps.Add((r.Model, r.Tap));
         var shape = ShapeExpression.EvaluateAll(tap.Shape, model.Env);
         var role = model.Spec.Role == ModelRole.Student ? "Student" : "Teacher";
-        return new Source(r.ToString(), tap.Kind, role, shape, model.Spec.Role == ModelRole.Student ? model.Spec.Name : null);
+        return new Source(r.ToString(), tap.Kind, role, shape, model.Spec.Role == ModelRole.Student ? model.Spec.Name : null,
+            RoiSet: tap.Rois is null ? null : r.Model + "." + tap.Rois);
     }
+
+    /// <summary>
+    /// <c>model.tap@other.rois</c>: a per-RoI tap of <c>model</c> computed on another tap's RoIs (the student's RoI head on the
+    /// teacher's sampled RoIs). The tap must be per-RoI, its model must run its RoI head on given boxes, and the RoIs must be a
+    /// tap of kind Boxes (rows: batch index, x1, y1, x2, y2).
+    /// </summary>
+    private Source? ResolveTapOnRois(TapRef r, string tapName, string roisText)
+    {
+        var source = ResolveTap(r with { Tap = tapName });
+        if (source is null) return null;
+        var model = _models[r.Model];
+        var tap = model.Info.Taps.First(t => t.Name == tapName);
+        if (tap.Rois is null)
+        {
+            Report(BadRoiReference, r.Location, UserText.Shorten(r.ToString()), $"{r.Model}.{tapName} is not computed per RoI, so it cannot run on other RoIs; taps of {model.Info.Name} that can: "
+                + List(model.Info.Taps.Where(t => t.Rois is not null).Select(t => t.Name)));
+            return null;
+        }
+        if (!model.Info.RunsRoiHead)
+        {
+            Report(BadRoiReference, r.Location, UserText.Shorten(r.ToString()), $"{model.Info.Name} has no roi_head_on method to run its RoI head on given RoIs");
+            return null;
+        }
+        var dot = roisText.IndexOf('.');
+        var rois = dot < 0 ? null : ResolveTap(new TapRef(roisText.Substring(0, dot), roisText.Substring(dot + 1), r.Location));
+        if (dot < 0 || roisText.IndexOf('@') >= 0)
+        {
+            Report(BadRoiReference, r.Location, UserText.Shorten(r.ToString()), $"after '@' comes a model's tap of RoIs, such as {OtherModel(r.Model)}.{tap.Rois}");
+            return null;
+        }
+        if (rois is null) return null;
+        if (rois.Kind != "Boxes" || rois.IsList)
+        {
+            Report(BadRoiReference, r.Location, UserText.Shorten(r.ToString()), $"{rois.Text} is {KindText(rois.Kind)}, not RoIs (a tap of boxes such as {OtherModel(r.Model)}.{tap.Rois})");
+            return null;
+        }
+        return source with { Text = r.ToString(), RoiSet = rois.Text, OnRois = rois.Text };
+    }
+
+    /// <summary>Some other declared model's name, for examples in messages.</summary>
+    private string OtherModel(string model) => _spec.Models.Select(m => m.Name).FirstOrDefault(n => n != model) ?? "teacher";
 
     private Source? ResolveBatchField(string field, LocationInfo at, string? term)
     {
@@ -416,7 +543,7 @@ internal sealed partial class Binder
             Report(MissingBatchField, at, term ?? "?", UserText.Shorten(field), _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
             return null;
         }
-        return new Source("batch." + field, f.Kind, "Target", ShapeExpression.EvaluateAll(f.Shape, _datasetEnv), null);
+        return new Source("batch." + field, f.Kind, "Target", ShapeExpression.EvaluateAll(f.Shape, _datasetEnv), null, f.IsList);
     }
 
     // ---- cross-checks ----------------------------------------------------------------------------
@@ -436,6 +563,11 @@ internal sealed partial class Binder
             Report(VerificationNeedsEmbedding, validation.TypeLocation, pairs.Name, student.Info.Name, List(student.Info.Taps.Select(t => t.Name)));
         if (student is null || _dataset is null) return;
         var train = _spec.Data!.Train!;
+        // A detector trains on per-image boxes and labels: data without them cannot train it (whatever taps the terms read).
+        foreach (var detector in _models.Values.Where(m => m.Info.Task == "detection" && m.Spec.Role == ModelRole.Student))
+            if (!_dataset.Fields.Any(f => f.Name == "boxes" && f.IsList))
+                Report(DetectorNeedsBoxes, train.TypeLocation, detector.Spec.Name, detector.Info.Name, _dataset.Name, List(_dataset.Fields.Select(f => f.Name)),
+                    List(_catalog.Datasets.Where(d => d.Fields.Any(f => f.Name == "boxes" && f.IsList)).Select(d => d.Name)));
         if (ImageShape() is { Length: >= 2 } image && image[1] is long channels)
         {
             var inputDims = ShapeExpression.Dims(student.Info.InputShape);
@@ -444,10 +576,13 @@ internal sealed partial class Binder
         }
         var labels = _dataset.Fields.FirstOrDefault(f => f.Classes is not null);
         var logits = student.Info.Taps.FirstOrDefault(t => t.Kind == "Logits");
+        // A RoI head's logits have a column for the background besides the data set's classes (labels 1..K, 0 = background).
+        var background = logits?.Rois is not null ? 1 : 0;
         if (labels?.Classes is { } classesExpr && logits is not null &&
             ShapeExpression.Evaluate(classesExpr, _datasetEnv) is long classes &&
-            ShapeExpression.EvaluateAll(logits.Shape, student.Env) is { Length: > 0 } shape && shape[shape.Length - 1] is long k && k != classes)
-            Report(DatasetModelMismatch, train.TypeLocation, _dataset.Name, N(classes), "classes", student.Info.Name, $"{k} classes");
+            ShapeExpression.EvaluateAll(logits.Shape, student.Env) is { Length: > 0 } shape && shape[shape.Length - 1] is long k && k - background != classes)
+            Report(DatasetModelMismatch, train.TypeLocation, _dataset.Name, N(classes), "classes", student.Info.Name,
+                background == 0 ? $"{k} classes" : $"{k - background} classes (and the background)");
     }
 
     private void ReportUnused()

@@ -172,12 +172,13 @@ internal static class CatalogBuilder
             ? new List<TapInfo>()
             : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Tap))
                 .Select(x => new TapInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? "",
-                    Named(x, "Needs")))
+                    Named(x, "Needs"), Named(x, "Rois")))
                 .ToList();
         var runsTaps = type.GetTypeMembers("Taps").Any(t => t.TypeKind == TypeKind.Enum)
                        && type.GetTypeMembers("Outputs").Any()
                        && HasMember(type, "forward_taps");
-        return new ModelInfo(Named(model, "Name") ?? type.Name, FullName(type), Constructor(type), Named(model, "Input") ?? "N,3,H,W", taps.ToEquatableArray(), Named(model, "Task"), runsTaps);
+        return new ModelInfo(Named(model, "Name") ?? type.Name, FullName(type), Constructor(type), Named(model, "Input") ?? "N,3,H,W", taps.ToEquatableArray(), Named(model, "Task"), runsTaps,
+            runsTaps && HasMember(type, "roi_head_on"));
     }
 
     private static bool HasMember(INamedTypeSymbol? type, string name)
@@ -189,18 +190,35 @@ internal static class CatalogBuilder
 
     private static DatasetInfo ReadDataset(INamedTypeSymbol type, AttributeData dataset, IEnumerable<AttributeData> attributes, Attributes a)
     {
+        var batchType = type.AllInterfaces.FirstOrDefault(i => i.Name == "IBatchDataset" && i.TypeArguments.Length == 1 && i.ContainingNamespace.ToDisplayString() == "Distill.Data")?.TypeArguments[0];
         var fields = a.Field is null
             ? new List<BatchFieldInfo>()
             : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Field))
-                .Select(x => new BatchFieldInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? "", Named(x, "Classes")))
+                .Select(x =>
+                {
+                    var name = x.ConstructorArguments[0].Value as string ?? "";
+                    return new BatchFieldInfo(name, EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? "", Named(x, "Classes"), IsListField(batchType, name));
+                })
                 .ToList();
-        var batchType = type.AllInterfaces.FirstOrDefault(i => i.Name == "IBatchDataset" && i.TypeArguments.Length == 1 && i.ContainingNamespace.ToDisplayString() == "Distill.Data")?.TypeArguments[0];
         var isImage = false;
         for (var t = type.BaseType; t is not null; t = t.BaseType)
             if (t.Name == "ImageDataset" && t.ContainingNamespace.ToDisplayString() == "Distill.Data") isImage = true;
         var hasPairs = type.AllInterfaces.Any(i => i.Name == "IVerificationPairs" && i.ContainingNamespace.ToDisplayString() == "Distill.Data");
         return new DatasetInfo(Named(dataset, "Name") ?? type.Name, FullName(type), Constructor(type), fields.ToEquatableArray(),
             batchType is null ? null : FullName(batchType), isImage, hasPairs);
+    }
+
+    /// <summary>Whether the batch class holds a field as a list of tensors (one per sample) rather than one tensor.</summary>
+    private static bool IsListField(ITypeSymbol? batchType, string field)
+    {
+        for (var t = batchType as INamedTypeSymbol; t is not null; t = t.BaseType)
+        {
+            var member = t.GetMembers(field).FirstOrDefault(m => m is IPropertySymbol or IFieldSymbol);
+            var memberType = member switch { IPropertySymbol p => p.Type, IFieldSymbol f => f.Type, _ => null };
+            if (memberType is null) continue;
+            return memberType is IArrayTypeSymbol || (memberType is INamedTypeSymbol { IsGenericType: true } g && g.Name.Contains("List"));
+        }
+        return false;
     }
 
     /// <summary>The public constructor with the most parameters (the one experiments call with named arguments).</summary>

@@ -166,8 +166,8 @@ internal static class DiagnosticDescriptors
         "The generator adds these members to an [Experiment] class; a member of the same name would clash with them.");
 
     public static readonly DiagnosticDescriptor TapNeedsBatchField = Error("DSL039", "Tap needs a batch field the data lacks",
-        "Tap {0} of {1} needs batch.{2} (it applies a margin to each sample's target class), but data set {3} provides only: {4}",
-        "Some taps (a margin head's logits) need a batch field besides the image; the training data set must produce it, or read a tap that does not need it (such as logits).");
+        "Tap {0} of {1} needs batch.{2} besides the image (its forward pass reads it), but data set {3} provides only: {4}",
+        "Some taps need a batch field besides the image (a margin head's logits apply a margin to each sample's target class; a detector's sampled RoIs and losses read the ground-truth boxes and labels); the training data set must produce it, or read a tap that does not need it (such as logits).");
 
     public static readonly DiagnosticDescriptor VerificationNeedsEmbedding = Error("DSL040", "Verification data needs an embedding tap",
         "Validation data set {0} lists verification pairs, but the student {1} has no embedding tap to compare them with (taps: {2})",
@@ -198,6 +198,28 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BaseFileProblem = Error("DSL046", "Base file cannot be extended",
         "Cannot extend '{0}': {1}",
         "extends: names a base file (*.distill-base.yaml, passed to the generator as an additional file, as the Distill package's build props do) by its path relative to the extending file. The base's keys come first and the extending file's values win, mapping by mapping; a base may extend another, without cycles and at most 8 deep.");
+
+    // ---- detection -------------------------------------------------------------------------------
+
+    public static readonly DiagnosticDescriptor LevelCountMismatch = Error("DSL047", "Per-level inputs of different lengths",
+        "Loss term '{0}': '{1}' lists {2} levels but '{3}' lists {4}; pair every level with one of the same stride (e.g. student.p2..p6 with teacher.p2..p6)",
+        "A loss over feature-pyramid levels compares its list inputs level by level (the student's, the teacher's, the masks): they must have as many entries, the i-th of each at the same stride.");
+
+    public static readonly DiagnosticDescriptor DetectorNeedsBoxes = Error("DSL048", "A detector needs detection data",
+        "The {0} ({1}) is a detector: it trains on each image's boxes and labels, but data set {2} has no per-image boxes (its fields: {3}); use a detection data set: {4}",
+        "A detector's training (anchor and RoI sampling, its losses) reads the ground-truth boxes and labels of every image; a classification data set has none.");
+
+    public static readonly DiagnosticDescriptor BadRoiReference = Error("DSL049", "A tap cannot run on those RoIs",
+        "'{0}': {1}",
+        "model.tap@other.rois computes a per-RoI tap of a detector (its RoI features, embedding, logits or deltas) on another tap's RoIs, through the model's roi_head_on: the tap must be per-RoI, and what follows '@' a tap of RoIs (rows: batch index, x1, y1, x2, y2).");
+
+    public static readonly DiagnosticDescriptor RoisDiffer = Error("DSL050", "Per-RoI rows on different RoIs",
+        "Loss term '{0}' pairs {1} (rows on {2}) with {3} (rows on {4}); per-RoI rows compare only on the same RoIs: run one model's head on the other's, e.g. {5}",
+        "Each detector samples its own RoIs, so row i of the student's RoI logits and row i of the teacher's are different boxes. A term that compares them must compute both on one set of RoIs (model.tap@other.sampled_rois).");
+
+    public static readonly DiagnosticDescriptor NeedsPerRoiRows = Error("DSL051", "A RoI term needs per-RoI rows",
+        "Loss term '{0}': '{1}' takes one row per sampled RoI, but {2} is not computed per RoI; read a per-RoI tap such as {3}",
+        "Inputs whose shape starts with R (a RoI head's logits, a positive-RoI mask) hold one row per region of interest: a model's image-level tap has no such rows.");
 
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()

@@ -185,7 +185,8 @@ internal static class LossEmitter
             : "/// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.");
         w.Line("/// Call the teachers' <c>eval()</c> once before training; they run here without gradients.");
         w.Line("/// </summary>");
-        var batch = string.Join(", ", plan.BatchParameters.Select(p => $"{KnownTypes.Tensor} {p}"));
+        var batch = string.Join(", ", plan.BatchParameters.Select(p =>
+            (plan.ListBatchParameters.Contains(p) ? $"{KnownTypes.IReadOnlyList}<{KnownTypes.Tensor}>" : KnownTypes.Tensor) + " " + p));
         // No defaults: a forgotten progress argument would silently give warmed-up terms weight 0.
         var epochs = plan.HasDecay ? ", double epochs" : "";
         w.Line(SourceWriter.GeneratedCode);
@@ -195,19 +196,21 @@ internal static class LossEmitter
             var input = plan.BatchParameters[0];
 
             // Forward passes: teachers under no_grad, then the student; each keeps only the taps read.
-            foreach (var m in plan.Models.Where(m => m.Taps.Count > 0))
+            foreach (var m in plan.Models.Where(m => m.Taps.Count > 0 || m.KeepsRoiHeadInputs))
             {
-                var taps = string.Join(" | ", m.Taps.Select(t => $"{m.TypeName}.Taps.{t.Member}"));
+                var taps = string.Join(" | ", m.Taps.Select(t => $"{m.TypeName}.Taps.{t.Member}")
+                    .Concat(m.KeepsRoiHeadInputs ? new[] { $"{m.Property}.RoiHeadInputs" } : System.Array.Empty<string>()));
                 var outputs = m.OutputsLocal;
                 var call = $"{m.Property}.forward_taps({string.Join(", ", new[] { input, taps }.Concat(m.ForwardNeeds))})";
                 if (m.IsTeacher)
                 {
                     w.Line();
                     w.Line($"// {m.Name}: one forward without gradients");
-                    w.Line($"{KnownTypes.Tensor} {string.Join(", ", m.Taps.Select(t => t.Local))};");
+                    if (m.KeepsRoiHeadInputs) w.Line($"{m.TypeName}.Outputs {outputs};");
+                    if (m.Taps.Count > 0) w.Line($"{KnownTypes.Tensor} {string.Join(", ", m.Taps.Select(t => t.Local))};");
                     using (w.Open($"using ({KnownTypes.TorchApi}.no_grad())"))
                     {
-                        w.Line($"var {outputs} = {call};");
+                        w.Line($"{(m.KeepsRoiHeadInputs ? "" : "var ")}{outputs} = {call};");
                         foreach (var t in m.Taps) w.Line($"{t.Local} = {outputs}.{t.Member}!;");
                     }
                 }
@@ -219,6 +222,30 @@ internal static class LossEmitter
                     foreach (var t in m.Taps) w.Line($"var {t.Local} = {outputs}.{t.Member}!;");
                 }
             }
+
+            // RoI heads on other models' RoIs, once every forward has produced its RoIs (a teacher's head without gradients).
+            foreach (var m in plan.Models)
+                foreach (var head in m.RoiHeads)
+                {
+                    var taps = string.Join(" | ", head.Taps.Select(t => $"{m.TypeName}.Taps.{t.Member}"));
+                    var call = $"{m.Property}.roi_head_on({m.OutputsLocal}, {head.RoisLocal}, {taps})";
+                    w.Line();
+                    w.Line($"// {m.Name}: its RoI head on {head.Rois}{(m.IsTeacher ? ", without gradients" : "")}");
+                    if (m.IsTeacher)
+                    {
+                        w.Line($"{KnownTypes.Tensor} {string.Join(", ", head.Taps.Select(t => t.Local))};");
+                        using (w.Open($"using ({KnownTypes.TorchApi}.no_grad())"))
+                        {
+                            w.Line($"var {head.OutputsLocal} = {call};");
+                            foreach (var t in head.Taps) w.Line($"{t.Local} = {head.OutputsLocal}.{t.Member}!;");
+                        }
+                    }
+                    else
+                    {
+                        w.Line($"var {head.OutputsLocal} = {call};");
+                        foreach (var t in head.Taps) w.Line($"var {t.Local} = {head.OutputsLocal}.{t.Member}!;");
+                    }
+                }
 
             // Adapters, then the terms (each after the shared quantities it needs), each step releasing what it read for the last time.
             var steps = Steps(plan);
@@ -297,7 +324,8 @@ internal static class LossEmitter
     /// <summary>For each step, the locals whose last reader it is.</summary>
     private static Dictionary<string, List<string>> LastUses(LossPlan plan, List<(StepKind Kind, string Id, IReadOnlyList<string> Reads, string Line, string? Comment)> steps)
     {
-        var owned = new HashSet<string>(plan.Models.SelectMany(m => m.Taps.Select(t => t.Local)).Concat(plan.Adapters.Select(a => a.Local)).Concat(plan.Derived.Select(d => d.Local)));
+        var owned = new HashSet<string>(plan.Models.SelectMany(m => m.Taps.Select(t => t.Local)).Concat(plan.Models.SelectMany(m => m.RoiHeads.SelectMany(h => h.Taps.Select(t => t.Local))))
+            .Concat(plan.Adapters.Select(a => a.Local)).Concat(plan.Derived.Select(d => d.Local)));
         var last = new Dictionary<string, string>();
         foreach (var (_, step, reads, _, _) in steps)
             foreach (var r in reads)

@@ -78,21 +78,35 @@ internal sealed record SharedFormInfo(string ContainingType, string Method, Equa
 /// </summary>
 internal sealed record SharedParameterInfo(string Name, string? Quantity, string? Of, EquatableArray<string> With, EquatableArray<ParameterInfo> QuantityParameters);
 
-/// <summary>A tap: name, tensor kind, shape expression, and the batch field it needs besides the input (a margin head's labels), if any.</summary>
-internal sealed record TapInfo(string Name, string Kind, string Shape, string? Needs = null);
+/// <summary>
+/// A tap: name, tensor kind, shape expression, and the batch fields its forward pass needs besides the input (a margin head's
+/// labels; a detector's boxes and labels), comma-separated in the order <c>forward_taps</c> takes them, if any; for a tap with
+/// one row per region of interest, the model's tap holding those RoIs (<see cref="Rois"/>).
+/// </summary>
+internal sealed record TapInfo(string Name, string Kind, string Shape, string? Needs = null, string? Rois = null)
+{
+    /// <summary>The batch fields <see cref="Needs"/> names, in order.</summary>
+    public IEnumerable<string> NeededFields => Needs is null ? Enumerable.Empty<string>() : Needs.Split(',').Select(f => f.Trim()).Where(f => f.Length > 0);
+}
 
 /// <summary>
 /// A model: its DSL name, type, constructor, symbolic input shape and taps. <see cref="RunsTaps"/> says
 /// whether the type follows the run-time tap convention (nested <c>Taps</c> flags enum, nested
-/// <c>Outputs</c>, <c>forward_taps</c>), which generated training code needs.
+/// <c>Outputs</c>, <c>forward_taps</c>), which generated training code needs; <see cref="RunsRoiHead"/>, whether it also has
+/// <c>roi_head_on(outputs, rois, taps)</c>, which computes its per-RoI taps on given RoIs.
 /// </summary>
-internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task, bool RunsTaps = false)
+internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task, bool RunsTaps = false,
+    bool RunsRoiHead = false)
 {
     /// <summary>The tap a verification evaluation reads: the one named <c>embedding</c>, else the first of kind Embedding.</summary>
     public TapInfo? EmbeddingTap() => Taps.FirstOrDefault(t => t.Name == "embedding" && t.Kind == "Embedding") ?? Taps.FirstOrDefault(t => t.Kind == "Embedding");
 }
 
-internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, string? Classes);
+/// <summary>
+/// A field of a data set's batches: name, tensor kind, shape expression, the class count of a label field, and whether the batch
+/// holds it as one tensor per sample (<see cref="IsList"/>: a detection batch's boxes and labels, <c>IReadOnlyList&lt;Tensor&gt;</c>).
+/// </summary>
+internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, string? Classes, bool IsList = false);
 
 /// <summary>
 /// A data set: its DSL name, type, constructor and batch fields. <see cref="BatchType"/> is the batch class of the

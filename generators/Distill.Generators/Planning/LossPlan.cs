@@ -11,8 +11,19 @@ namespace Distill.Generators.Planning;
 /// its forward pass needs besides the input (the labels of a margin head's logits), as parameters of <c>ComputeLoss</c>;
 /// <see cref="OutputsLocal"/> holds its forward's outputs there ("" when no tap is read).
 /// </summary>
+/// A detector whose RoI head runs on other RoIs (<see cref="RoiHeads"/>) keeps the features that head pools from
+/// (<see cref="KeepsRoiHeadInputs"/>: its <c>RoiHeadInputs</c> taps) in that outputs object.
 internal sealed record PlannedModel(string Name, string Property, string TypeName, bool IsTeacher, string ConstructorArguments, EquatableArray<PlannedTap> Taps,
-    EquatableArray<string> ForwardNeeds, string OutputsLocal);
+    EquatableArray<string> ForwardNeeds, string OutputsLocal, EquatableArray<PlannedRoiHead> RoiHeads = default)
+{
+    public bool KeepsRoiHeadInputs => RoiHeads.Count > 0;
+}
+
+/// <summary>
+/// A model's RoI head run on another tap's RoIs (<c>student.roi_logits@teacher.sampled_rois</c>) after every forward pass:
+/// <c>roi_head_on(outputs, rois, taps)</c> into <see cref="OutputsLocal"/>, its taps read into locals.
+/// </summary>
+internal sealed record PlannedRoiHead(string Rois, string RoisLocal, EquatableArray<PlannedTap> Taps, string OutputsLocal);
 
 /// <summary>A tap read once per batch into a local.</summary>
 internal sealed record PlannedTap(string Tap, string Member, string Local);
@@ -67,7 +78,8 @@ internal sealed record PlannedDerived(string Local, PlannedCall Call, string Sou
 
 /// <summary>
 /// The generated code of one experiment. <see cref="BatchFields"/> are the training batch's fields, in the order
-/// <c>ComputeLoss</c> takes them, as <see cref="BatchParameters"/> (its parameter names). <see cref="DeclareMembers"/>: the class is generated from YAML, so its
+/// <c>ComputeLoss</c> takes them, as <see cref="BatchParameters"/> (its parameter names; those in <see cref="ListBatchParameters"/> are
+/// one tensor per sample, <c>IReadOnlyList&lt;Tensor&gt;</c>). <see cref="DeclareMembers"/>: the class is generated from YAML, so its
 /// model and data-set properties are generated too (a code-first class declares its own). <see cref="Training"/>
 /// is null when the compilation lacks the training runtime or the experiment declares no data to train on.
 /// </summary>
@@ -83,4 +95,5 @@ internal sealed record LossPlan(
     TrainPlan? Training,
     EquatableArray<PlannedDerived> Derived,
     EquatableArray<string> BatchParameters,
-    EquatableArray<PlannedLossSetting> LossSettings);
+    EquatableArray<PlannedLossSetting> LossSettings,
+    EquatableArray<string> ListBatchParameters = default);

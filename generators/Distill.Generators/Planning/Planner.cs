@@ -32,6 +32,7 @@ internal static class Planner
         var locals = new Locals(new[] { "scope", "total", "epoch", "epochs", "LossBreakdown", "Settings", "var", "dynamic", "nameof", "global" }
             .Concat(GeneratedMembers.UnqualifiedNames).Concat(new[] { "Tensor" })
             .Concat(models.Select(m => m.Spec.Member)).Concat(spec.Adapters.Select(a => CSharpNames.Pascal(a.Name) + "Adapter")));
+        var listFields = new HashSet<string>(dataset?.Fields.Where(f => f.IsList).Select(f => f.Name) ?? Enumerable.Empty<string>(), StringComparer.Ordinal);
         var batchParameters = fields.Select(f => (Field: f, Parameter: locals.Take(f))).ToList();
         var tapLocals = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -44,6 +45,9 @@ internal static class Planner
             if (!tapLocals.TryGetValue(key, out var local)) tapLocals[key] = local = locals.Take(model + "_" + tap);
             return local;
         }
+        // model -> rois reference -> the per-RoI taps read on those RoIs
+        var onRois = new Dictionary<string, SortedDictionary<string, SortedSet<string>>>(StringComparer.Ordinal);
+        var onRoisLocals = new Dictionary<string, string>(StringComparer.Ordinal);
         string? Reference(string text)
         {
             var dot = text.IndexOf('.');
@@ -51,10 +55,24 @@ internal static class Planner
             var model = text.Substring(0, dot);
             var tap = text.Substring(dot + 1);
             if (model == "batch") return batchParameters.FirstOrDefault(b => b.Field == tap).Parameter;
+            var at = tap.IndexOf('@');
+            if (at >= 0)
+            {
+                // a per-RoI tap on another tap's RoIs: the RoIs are read from their model's forward like any tap
+                var rois = tap.Substring(at + 1);
+                if (Reference(rois) is null) return null;
+                if (!onRois.TryGetValue(model, out var byRois)) onRois[model] = byRois = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+                if (!byRois.TryGetValue(rois, out var roiTaps)) byRois[rois] = roiTaps = new SortedSet<string>(StringComparer.Ordinal);
+                roiTaps.Add(tap.Substring(0, at));
+                if (!onRoisLocals.TryGetValue(text, out var onLocal)) onRoisLocals[text] = onLocal = locals.Take($"{model}_{tap.Substring(0, at)}_on_{rois}");
+                return onLocal;
+            }
             if (!used.TryGetValue(model, out var taps)) used[model] = taps = new SortedSet<string>(StringComparer.Ordinal);
             taps.Add(tap);
             return Local(model, tap);
         }
+
+        bool IsListField(string text) => text.StartsWith("batch.", StringComparison.Ordinal) && listFields.Contains(text.Substring("batch.".Length));
 
         var adapters = new List<PlannedAdapter>();
         foreach (var resolved in bound.Adapters)
@@ -86,6 +104,9 @@ internal static class Planner
                     PlannedArgument? argument;
                     if (given is null)
                         argument = input.BatchField is { } field && batchParameters.FirstOrDefault(b => b.Field == field).Parameter is { } parameter ? LocalArgument(name, parameter) : null;
+                    else if (input.IsList && given.Value.Kind != ValueKind.List && IsListField(given.Value.Text))
+                        // a batch field that is already one tensor per sample (a detection batch's boxes) goes in as it is
+                        argument = Reference(given.Value.Text) is { } list ? LocalArgument(name, list) : null;
                     else if (input.IsList)
                     {
                         var items = (given.Value.Kind == ValueKind.List ? given.Value.Items.ToArray() : new[] { given.Value }).Select(v => Reference(v.Text)).ToList();
@@ -133,7 +154,7 @@ internal static class Planner
             var read = m.Info.Taps.Where(tap => taps.Contains(tap.Name)).ToList();
             var ordered = read.Select(tap => new PlannedTap(tap.Name, CSharpNames.Pascal(tap.Name), Local(m.Spec.Name, tap.Name))).ToEquatableArray();
             var forwardNeeds = new List<string>();
-            foreach (var needed in read.Where(tap => tap.Needs is not null).Select(tap => tap.Needs!).Distinct())
+            foreach (var needed in read.SelectMany(tap => tap.NeededFields).Distinct())
             {
                 if (batchParameters.FirstOrDefault(b => b.Field == needed).Parameter is not { } parameter) return null;
                 forwardNeeds.Add(parameter);
@@ -144,14 +165,27 @@ internal static class Planner
                 if (m.Info.Constructor.FirstOrDefault(p => p.Name == a.Name) is not { } parameter || CSharpLiteral.Of(parameter.Type, a.Value) is not { } literal) return null;
                 arguments.Add($"{a.Name}: {literal}");
             }
+            var heads = new List<PlannedRoiHead>();
+            if (onRois.TryGetValue(m.Spec.Name, out var byRois))
+            {
+                if (!m.Info.RunsRoiHead) return null;
+                foreach (var kv in byRois)
+                {
+                    var headTaps = m.Info.Taps.Where(tap => kv.Value.Contains(tap.Name))
+                        .Select(tap => new PlannedTap(tap.Name, CSharpNames.Pascal(tap.Name), onRoisLocals[$"{m.Spec.Name}.{tap.Name}@{kv.Key}"])).ToEquatableArray();
+                    var dot = kv.Key.IndexOf('.');
+                    heads.Add(new PlannedRoiHead(kv.Key, Local(kv.Key.Substring(0, dot), kv.Key.Substring(dot + 1)), headTaps, locals.Take($"{m.Spec.Name}_on_{kv.Key}")));
+                }
+            }
             planned.Add(new PlannedModel(m.Spec.Name, m.Spec.Member, m.Info.TypeName, m.Spec.Role == ModelRole.Teacher, string.Join(", ", arguments),
-                ordered, forwardNeeds.ToEquatableArray(), ordered.Count > 0 ? locals.Take(m.Spec.Name + "_out") : ""));
+                ordered, forwardNeeds.ToEquatableArray(), ordered.Count > 0 || heads.Count > 0 ? locals.Take(m.Spec.Name + "_out") : "", heads.ToEquatableArray()));
         }
 
         var hasDecay = spec.Losses.Any(l => l.Schedule?.Kind is WeightScheduleKind.LinearDecay or WeightScheduleKind.WarmupThenDecay);
         var training = bound.CanTrain ? TrainPlanner.Plan(bound, adapters, settings.Table()) : null;
         return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned.ToEquatableArray(), adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
-            hasDecay, training, derived.Select(d => d.Derived).ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray(), settings.Settings);
+            hasDecay, training, derived.Select(d => d.Derived).ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray(), settings.Settings,
+            batchParameters.Where(b => listFields.Contains(b.Field)).Select(b => b.Parameter).ToEquatableArray());
     }
 
     /// <summary>

@@ -1,0 +1,168 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+
+namespace Distill.Generators.Tests;
+
+/// <summary>
+/// The detection wiring the generator checks: per-level inputs of different lengths or strides (DSL047, DSL021, DSL022), a
+/// detector on data without boxes (DSL048), per-RoI rows on different RoIs (DSL050) or not per RoI at all (DSL051), and
+/// <c>model.tap@other.rois</c> references (DSL049). Models and data sets come from a test zoo, losses from the real library.
+/// </summary>
+public class DetectionDiagnosticsTests
+{
+    /// <summary>
+    /// A detector in the shape of Distill.Detection's (FPN levels p2..p6 at strides 4..64 over the padded input, sampled RoIs,
+    /// per-RoI taps, RoI head on given RoIs), a detection data set whose boxes are per image, and a classification one.
+    /// </summary>
+    private const string DetZoo = """
+        using Distill.Metadata;
+        namespace Distill.Data
+        {
+            public interface IBatch { }
+            public interface IBatchDataset<TBatch> where TBatch : IBatch { }
+        }
+        namespace DetZoo
+        {
+            [DistillModel(Task = "detection")]
+            [Tap("p2", TensorKind.FeatureMap, "N, channels, (H+3)/4, (W+3)/4")]
+            [Tap("p3", TensorKind.FeatureMap, "N, channels, (H+7)/8, (W+7)/8")]
+            [Tap("p4", TensorKind.FeatureMap, "N, channels, (H+15)/16, (W+15)/16")]
+            [Tap("p5", TensorKind.FeatureMap, "N, channels, (H+31)/32, (W+31)/32")]
+            [Tap("p6", TensorKind.FeatureMap, "N, channels, (H+63)/64, (W+63)/64")]
+            [Tap("objectness_map", TensorKind.Mask, "N, (H+3)/4, (W+3)/4")]
+            [Tap("sampled_rois", TensorKind.Boxes, "R, 5", Needs = "boxes,labels")]
+            [Tap("roi_positive", TensorKind.Mask, "R", Needs = "boxes,labels", Rois = "sampled_rois")]
+            [Tap("roi_logits", TensorKind.Logits, "R, classes+1", Needs = "boxes,labels", Rois = "sampled_rois")]
+            [Tap("loss_classifier", TensorKind.Any, "1", Needs = "boxes,labels")]
+            public sealed class Detector
+            {
+                public Detector(int classes = 6, int channels = 64) { }
+                public enum Taps : long { None = 0 }
+                public sealed class Outputs { }
+                public Outputs forward_taps(object image, Taps taps, object? boxes = null, object? labels = null) => new();
+                public Outputs roi_head_on(Outputs outputs, object rois, Taps taps) => new();
+            }
+
+            public sealed class DetectionBatch : Distill.Data.IBatch
+            {
+                public object image => new();
+                public System.Collections.Generic.IReadOnlyList<object> boxes => new object[0];
+                public System.Collections.Generic.IReadOnlyList<object> labels => new object[0];
+            }
+
+            [DistillDataset(Task = "detection")]
+            [BatchField("image", TensorKind.FeatureMap, "N, 3, size, size")]
+            [BatchField("boxes", TensorKind.Boxes, "N, *, 4")]
+            [BatchField("labels", TensorKind.Labels, "N, *", Classes = "classes")]
+            public sealed class Scenes : Distill.Data.IBatchDataset<DetectionBatch> { public Scenes(int classes = 6, int size = 128) { } }
+
+            [DistillDataset]
+            [BatchField("image", TensorKind.FeatureMap, "N, 3, size, size")]
+            [BatchField("label", TensorKind.Labels, "N", Classes = "classes")]
+            public sealed class Pictures { public Pictures(int classes = 6, int size = 128) { } }
+        }
+        """;
+
+    private const string Valid = """
+        name: det-test
+        data:
+          train: { dataset: Scenes, args: { classes: 6 } }
+          batch: 8
+        teacher: { model: Detector, args: { classes: 6, channels: 64 } }
+        student: { model: Detector, args: { classes: 6, channels: 32 } }
+        adapters:
+          a2: { kind: conv3x3, from: student.p2, to: teacher.p2 }
+          a3: { kind: conv3x3, from: student.p3, to: teacher.p3 }
+          a4: { kind: conv3x3, from: student.p4, to: teacher.p4 }
+        losses:
+          det: { loss: fitnet_mse, student: student.loss_classifier, teacher: teacher.loss_classifier, weight: 0 }
+          feat: { loss: gk_point_kd, student: [a2, a3, a4], teacher: [teacher.p2, teacher.p3, teacher.p4], weight_masks: [student.objectness_map, student.objectness_map, student.objectness_map] }
+          cls: { loss: defeat_cls, student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive }
+        """;
+
+    private static ImmutableArray<Diagnostic> Diagnose(string yaml) =>
+        GeneratorHarness.Run(new[] { ("experiments/det.distill.yaml", yaml) }, DetZoo).GeneratorDiagnostics;
+
+    private static void Check(Diagnostic d, string id, int line, int column, string message)
+    {
+        var span = d.Location.GetLineSpan();
+        Assert.Equal(id, d.Id);
+        Assert.Equal(message, d.GetMessage());
+        Assert.Equal((line, column), (span.StartLinePosition.Line + 1, span.StartLinePosition.Character + 1));
+    }
+
+    [Fact]
+    public void The_detection_experiment_binds_without_errors() =>
+        Assert.DoesNotContain(Diagnose(Valid), d => d.Severity == DiagnosticSeverity.Error);
+
+    [Fact]
+    public void DSL047_per_level_lists_of_different_lengths()
+    {
+        var yaml = Valid.Replace("teacher: [teacher.p2, teacher.p3, teacher.p4]", "teacher: [teacher.p2, teacher.p3]");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL047");
+        Check(d, "DSL047", 13, 62, "Loss term 'feat': 'student' lists 3 levels but 'teacher' lists 2; pair every level with one of the same stride (e.g. student.p2..p6 with teacher.p2..p6)");
+    }
+
+    [Fact]
+    public void DSL022_a_student_level_paired_with_a_teacher_level_of_another_stride()
+    {
+        var yaml = Valid.Replace("teacher: [teacher.p2, teacher.p3, teacher.p4]", "teacher: [teacher.p3, teacher.p4, teacher.p5]")
+            .Replace("to: teacher.p2", "to: teacher.p3").Replace("to: teacher.p3 }\n  a4", "to: teacher.p4 }\n  a4").Replace("to: teacher.p4 }\nlosses", "to: teacher.p5 }\nlosses");
+        var all = Diagnose(yaml).Where(x => x.Id == "DSL022").ToList();
+        Assert.Equal(3, all.Count);
+        Check(all[0], "DSL022", 13, 40, "Loss term 'feat': teacher.p3 is 16×16 but adapter 'a2' is 32×32; read taps of the same resolution");
+    }
+
+    [Fact]
+    public void DSL021_a_student_level_with_other_channels_than_its_teacher_level()
+    {
+        var yaml = Valid.Replace("student: [a2, a3, a4]", "student: [a2, student.p3, a4]");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL021");
+        Assert.StartsWith("Loss term 'feat': student.p3 has 32 channels but teacher.p3 has 64; add an adapter 32→64", d.GetMessage());
+        Assert.Equal((13, 44), (d.Location.GetLineSpan().StartLinePosition.Line + 1, d.Location.GetLineSpan().StartLinePosition.Character + 1));
+    }
+
+    [Fact]
+    public void DSL048_a_detector_on_data_without_boxes()
+    {
+        var yaml = Valid.Replace("train: { dataset: Scenes, args: { classes: 6 } }", "train: { dataset: Pictures, args: { classes: 6 } }");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL048");
+        Check(d, "DSL048", 3, 21, "The student (Detector) is a detector: it trains on each image's boxes and labels, but data set Pictures has no per-image boxes (its fields: image, label); use a detection data set: Scenes");
+    }
+
+    [Fact]
+    public void DSL050_each_models_rows_on_its_own_rois()
+    {
+        var yaml = Valid.Replace("student: student.roi_logits@teacher.sampled_rois", "student: student.roi_logits");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL050");
+        Check(d, "DSL050", 14, 66, "Loss term 'cls' pairs student.roi_logits (rows on student.sampled_rois) with teacher.roi_logits (rows on teacher.sampled_rois); "
+            + "per-RoI rows compare only on the same RoIs: run one model's head on the other's, e.g. student.roi_logits@teacher.sampled_rois");
+    }
+
+    [Fact]
+    public void DSL051_a_roi_input_fed_an_image_level_tap()
+    {
+        var yaml = Valid.Replace("positive: teacher.roi_positive", "positive: student.objectness_map");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL051");
+        Check(d, "DSL051", 14, 117, "Loss term 'cls': 'positive' takes one row per sampled RoI, but student.objectness_map is not computed per RoI; read a per-RoI tap such as student.roi_positive");
+    }
+
+    [Theory]
+    [InlineData("student.p2@teacher.sampled_rois", "'student.p2@teacher.sampled_rois': student.p2 is not computed per RoI, so it cannot run on other RoIs; taps of Detector that can: roi_positive, roi_logits")]
+    [InlineData("student.roi_logits@teacher.p2", "'student.roi_logits@teacher.p2': teacher.p2 is a feature map, not RoIs (a tap of boxes such as teacher.sampled_rois)")]
+    [InlineData("student.roi_logits@teacher", "'student.roi_logits@teacher': after '@' comes a model's tap of RoIs, such as teacher.sampled_rois")]
+    public void DSL049_a_tap_that_cannot_run_on_those_rois(string reference, string message)
+    {
+        var yaml = Valid.Replace("student: student.roi_logits@teacher.sampled_rois", "student: " + reference);
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL049");
+        Check(d, "DSL049", 14, 37, message);
+    }
+
+    [Fact]
+    public void DSL049_a_model_without_a_roi_head_on_given_rois()
+    {
+        var zoo = DetZoo.Replace("public Outputs roi_head_on(Outputs outputs, object rois, Taps taps) => new();", "");
+        var d = Assert.Single(GeneratorHarness.Run(new[] { ("experiments/det.distill.yaml", Valid) }, zoo).GeneratorDiagnostics, x => x.Id == "DSL049");
+        Check(d, "DSL049", 14, 37, "'student.roi_logits@teacher.sampled_rois': Detector has no roi_head_on method to run its RoI head on given RoIs");
+    }
+}
