@@ -327,8 +327,22 @@ public sealed class CocoEvaluator
         }
         DetectionInput.SortStable(keys, order, n);
 
-        var pr = w.Precision(n);
-        var rc = w.Recall(n);
+        // The statuses and ranks in that order, so the passes below read memory sequentially.
+        const int stride = A * T;
+        var status = w.SortedStatus(n * stride);
+        var ranks = w.SortedRanks(n);
+        for (var s = 0; s < n; s++)
+        {
+            var i = order[s];
+            ranks[s] = category.Ranks[i];
+            Array.Copy(category.Status, i * stride, status, s * stride, stride);
+        }
+
+        // One pass per (area, maxDet) fills every threshold's recall and precision rows: row t is [t * n, t * n + nd).
+        var pr = w.Precision(T * n);
+        var rc = w.Recall(T * n);
+        Span<double> tp = stackalloc double[T];
+        Span<double> fp = stackalloc double[T];
         for (var a = 0; a < A; a++)
         {
             if (counted[a] == 0) continue; // no box counts: -1, left out of every mean
@@ -336,31 +350,36 @@ public sealed class CocoEvaluator
             for (var m = 0; m < _maxDetections.Length; m++)
             {
                 var maxDet = _maxDetections[m];
+                tp.Clear();
+                fp.Clear();
+                var nd = 0;
+                for (var s = 0; s < n; s++)
+                {
+                    if (ranks[s] >= maxDet) continue;
+                    var row = status.AsSpan(s * stride + a * T, T);
+                    for (var t = 0; t < T; t++)
+                    {
+                        if (row[t] == TruePositive) tp[t]++;
+                        else if (row[t] == FalsePositive) fp[t]++;
+                        rc[t * n + nd] = tp[t] / npig;
+                        pr[t * n + nd] = tp[t] / (fp[t] + tp[t] + Spacing);
+                    }
+                    nd++;
+                }
                 for (var t = 0; t < T; t++)
                 {
-                    double tp = 0, fp = 0;
-                    var nd = 0;
-                    for (var s = 0; s < n; s++)
-                    {
-                        var i = order[s];
-                        if (category.Ranks[i] >= maxDet) continue;
-                        var status = category.Status[(i * A + a) * T + t];
-                        if (status == TruePositive) tp++;
-                        else if (status == FalsePositive) fp++;
-                        rc[nd] = tp / npig;
-                        pr[nd] = tp / (fp + tp + Spacing);
-                        nd++;
-                    }
-                    recall[t, k, a, m] = nd > 0 ? rc[nd - 1] : 0;
+                    var rcT = rc.AsSpan(t * n, nd);
+                    var prT = pr.AsSpan(t * n, nd);
+                    recall[t, k, a, m] = nd > 0 ? rcT[nd - 1] : 0;
                     for (var i = nd - 1; i > 0; i--)
-                        if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+                        if (prT[i] > prT[i - 1]) prT[i - 1] = prT[i];
                     // np.searchsorted(rc, recThrs, side='left'): the first detection whose recall reaches each point.
                     var p = 0;
                     for (var r = 0; r < R; r++)
                     {
                         var target = s_recallThresholds[r];
-                        while (p < nd && rc[p] < target) p++;
-                        precision[t, r, k, a, m] = p < nd ? pr[p] : 0;
+                        while (p < nd && rcT[p] < target) p++;
+                        precision[t, r, k, a, m] = p < nd ? prT[p] : 0;
                     }
                 }
             }
@@ -503,7 +522,8 @@ public sealed class CocoEvaluator
     /// <summary>Buffers reused across images and classes (no allocation per image in the steady state).</summary>
     private sealed class Workspace
     {
-        private int[] _rows = [], _gtOrder = [], _order = [];
+        private int[] _rows = [], _gtOrder = [], _order = [], _sortedRanks = [];
+        private byte[] _sortedStatus = [];
         private double[] _keys = [], _gtBoxes = [], _gtArea = [], _iou = [], _detArea = [], _sortKeys = [], _precision = [], _recall = [];
         private bool[] _crowd = [], _inSubset = [], _ignore = [], _matched = [];
 
@@ -522,6 +542,8 @@ public sealed class CocoEvaluator
         public double[] SortKeys(int n) => Grow(ref _sortKeys, n);
         public double[] Precision(int n) => Grow(ref _precision, n);
         public double[] Recall(int n) => Grow(ref _recall, n);
+        public byte[] SortedStatus(int n) => Grow(ref _sortedStatus, n);
+        public int[] SortedRanks(int n) => Grow(ref _sortedRanks, n);
 
         private static T[] Grow<T>(ref T[] buffer, int n)
         {
