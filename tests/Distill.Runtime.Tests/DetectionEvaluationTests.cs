@@ -192,6 +192,16 @@ public class DetectionEvaluationTests
         Assert.True(double.IsNaN(v.ClassAP[1]));
         Assert.Equal(["VOC_AP50", "VOC07_AP50", "VOC_AP50_1", "VOC_AP50_2"], v.ToDictionary().Keys);
         Assert.Equal("AP70", new VocResult(0, 0.7, 1, 0, 0, [], [], [], []).ApName);
+
+        // Both are metrics a MetricSet reports together.
+        using var set = new MetricSet(new CocoEvaluator(2), voc);
+        ((CocoEvaluator)set.Metrics[0]).Add([0, 0, 50, 50], [0.9], [1], [0, 0, 50, 50], [1]);
+        var snapshot = set.Snapshot("val/");
+        Assert.Equal(1, snapshot["val/AP"], 1e-14);
+        Assert.Equal(-1, snapshot["val/AP_2"]);
+        Assert.Equal(1, snapshot["val/VOC_AP50"]);
+        set.Reset();
+        Assert.Equal(0, voc.Images);
     }
 
     [Fact]

@@ -87,8 +87,12 @@ public sealed record CocoAreaRanges(double Small, double Medium, double Max = 1e
 /// AP averages them over thresholds and over the classes with at least one counted ground-truth box — a class
 /// without is −1 and left out, as pycocotools does. Recall is the last detection's, and AR its mean likewise.
 /// </para>
+/// <para>
+/// As an <see cref="IMetric"/> (in a <see cref="MetricSet"/>), <see cref="WriteTo"/> computes on all ground truth and
+/// writes <see cref="CocoResult.WriteTo"/>'s names; <see cref="Reset"/> forgets the images. Not thread-safe.
+/// </para>
 /// </summary>
-public sealed class CocoEvaluator
+public sealed class CocoEvaluator : IMetric
 {
     private const byte FalsePositive = 0, TruePositive = 1, Ignored = 2;
 
@@ -163,6 +167,11 @@ public sealed class CocoEvaluator
 
     /// <summary>Forgets every image.</summary>
     public void Reset() => _images.Clear();
+
+    /// <summary>Computes on all ground truth and writes AP, AP50, ... and the per-class APs (<see cref="CocoResult.WriteTo"/>).</summary>
+    public void WriteTo(IDictionary<string, double> values, string prefix = "") => Compute().WriteTo(values, prefix);
+
+    public void Dispose() => Reset();
 
     /// <summary>Evaluates every image added, on the ground truth <paramref name="subset"/> selects.</summary>
     public CocoResult Compute(GroundTruthSubset subset = GroundTruthSubset.All)

@@ -62,9 +62,10 @@ public sealed record VocResult(
 /// is neither difficult nor already taken (and takes it), a false positive if taken (a duplicate), and neither if
 /// difficult; below the threshold, a false positive. Recall is over the non-difficult boxes. AP is the area under
 /// the monotone precision envelope (VOC2010+) and the 11-point interpolation (VOC2007); the mAPs average the classes
-/// that have a non-difficult box.
+/// that have a non-difficult box. As an <see cref="IMetric"/>, <see cref="WriteTo"/> computes and writes
+/// <see cref="VocResult.WriteTo"/>'s names. Not thread-safe.
 /// </summary>
-public sealed class VocEvaluator
+public sealed class VocEvaluator : IMetric
 {
     /// <summary>numpy's <c>np.finfo(np.float64).eps</c> = 2⁻⁵², the devkit's guard against 0 / 0 in precision (not .NET's <c>double.Epsilon</c>).</summary>
     private const double MachineEpsilon = 2.220446049250313e-16;
@@ -116,6 +117,11 @@ public sealed class VocEvaluator
 
     /// <summary>Forgets every image.</summary>
     public void Reset() => _images.Clear();
+
+    /// <summary>Computes and writes VOC_AP50, VOC07_AP50 and the per-class APs (<see cref="VocResult.WriteTo"/>).</summary>
+    public void WriteTo(IDictionary<string, double> values, string prefix = "") => Compute().WriteTo(values, prefix);
+
+    public void Dispose() => Reset();
 
     public VocResult Compute()
     {
