@@ -202,6 +202,17 @@ public class DetectionEvaluationTests
         Assert.Equal(1, snapshot["val/VOC_AP50"]);
         set.Reset();
         Assert.Equal(0, voc.Images);
+
+        // Subsets and per-class values as metric columns.
+        var both = new CocoEvaluator(1) { MetricSubsets = [GroundTruthSubset.All, GroundTruthSubset.Hard], PerClassMetrics = false };
+        both.Add(HandBoxes, HandScores, [1, 1, 1, 1], HandGt, [1, 1, 1], gtHard: [false, true, false]);
+        var written = new Dictionary<string, double>();
+        both.WriteTo(written, "val/");
+        Assert.Equal(24, written.Count);
+        Assert.Equal(596.5 / 1010, written["val/AP"], 1e-14);
+        Assert.Equal(0.7, written["val/hard_AP"], 1e-14);
+        Assert.Equal(0.7, written["val/hard_AR100"], 1e-14);
+        Assert.DoesNotContain("val/AP_1", written.Keys);
     }
 
     [Fact]

@@ -88,8 +88,9 @@ public sealed record CocoAreaRanges(double Small, double Medium, double Max = 1e
 /// without is −1 and left out, as pycocotools does. Recall is the last detection's, and AR its mean likewise.
 /// </para>
 /// <para>
-/// As an <see cref="IMetric"/> (in a <see cref="MetricSet"/>), <see cref="WriteTo"/> computes on all ground truth and
-/// writes <see cref="CocoResult.WriteTo"/>'s names; <see cref="Reset"/> forgets the images. Not thread-safe.
+/// As an <see cref="IMetric"/> (in a <see cref="MetricSet"/>), <see cref="WriteTo"/> computes each subset of
+/// <see cref="MetricSubsets"/> (all ground truth by default) and writes <see cref="CocoResult.WriteTo"/>'s names, those of
+/// a subset prefixed by <see cref="SubsetPrefix"/> (<c>hard_AP</c>, ...); <see cref="Reset"/> forgets the images. Not thread-safe.
 /// </para>
 /// </summary>
 public sealed class CocoEvaluator : IMetric
@@ -141,6 +142,20 @@ public sealed class CocoEvaluator : IMetric
     /// <summary>The images added since the last <see cref="Reset"/>.</summary>
     public int Images => _images.Count;
 
+    /// <summary>The subsets <see cref="WriteTo"/> computes and writes (default: <see cref="GroundTruthSubset.All"/> only).</summary>
+    public IReadOnlyList<GroundTruthSubset> MetricSubsets { get; init; } = [GroundTruthSubset.All];
+
+    /// <summary>Whether <see cref="WriteTo"/> writes each class's AP (<c>AP_{class}</c>) besides the summaries (default true).</summary>
+    public bool PerClassMetrics { get; init; } = true;
+
+    /// <summary>What <see cref="WriteTo"/> puts before a subset's names: "" for all, "hard_" and "not_hard_".</summary>
+    public static string SubsetPrefix(GroundTruthSubset subset) => subset switch
+    {
+        GroundTruthSubset.Hard => "hard_",
+        GroundTruthSubset.NotHard => "not_hard_",
+        _ => "",
+    };
+
     /// <summary>
     /// Adds one image from tensors (any device; copied to the host): detections <paramref name="boxes"/> [D, 4]
     /// (x1, y1, x2, y2, floating point), <paramref name="scores"/> [D], <paramref name="labels"/> [D] (integer, 1..K);
@@ -168,8 +183,16 @@ public sealed class CocoEvaluator : IMetric
     /// <summary>Forgets every image.</summary>
     public void Reset() => _images.Clear();
 
-    /// <summary>Computes on all ground truth and writes AP, AP50, ... and the per-class APs (<see cref="CocoResult.WriteTo"/>).</summary>
-    public void WriteTo(IDictionary<string, double> values, string prefix = "") => Compute().WriteTo(values, prefix);
+    /// <summary>
+    /// Computes each of <see cref="MetricSubsets"/> and writes AP, AP50, ... (and the per-class APs unless
+    /// <see cref="PerClassMetrics"/> is false), a subset's names after <paramref name="prefix"/> + <see cref="SubsetPrefix"/>.
+    /// </summary>
+    public void WriteTo(IDictionary<string, double> values, string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(prefix);
+        foreach (var subset in MetricSubsets) Compute(subset).WriteTo(values, prefix + SubsetPrefix(subset), PerClassMetrics);
+    }
 
     public void Dispose() => Reset();
 

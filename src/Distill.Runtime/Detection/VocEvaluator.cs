@@ -100,6 +100,9 @@ public sealed class VocEvaluator : IMetric
     /// <summary>The images added since the last <see cref="Reset"/>.</summary>
     public int Images => _images.Count;
 
+    /// <summary>Whether <see cref="WriteTo"/> writes each class's AP besides the two mAPs (default true).</summary>
+    public bool PerClassMetrics { get; init; } = true;
+
     /// <summary>
     /// Adds one image from tensors: detections <paramref name="boxes"/> [D, 4] (x1, y1, x2, y2), <paramref name="scores"/>
     /// [D], <paramref name="labels"/> [D] (integer, 1..K); ground truth <paramref name="gtBoxes"/> [G, 4],
@@ -119,7 +122,7 @@ public sealed class VocEvaluator : IMetric
     public void Reset() => _images.Clear();
 
     /// <summary>Computes and writes VOC_AP50, VOC07_AP50 and the per-class APs (<see cref="VocResult.WriteTo"/>).</summary>
-    public void WriteTo(IDictionary<string, double> values, string prefix = "") => Compute().WriteTo(values, prefix);
+    public void WriteTo(IDictionary<string, double> values, string prefix = "") => Compute().WriteTo(values, prefix, PerClassMetrics);
 
     public void Dispose() => Reset();
 
