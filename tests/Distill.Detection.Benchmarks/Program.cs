@@ -43,26 +43,31 @@ double pyWall = root.GetProperty("wall_s").GetDouble(), pyCpu = root.GetProperty
 Console.WriteLine($"{set.Length} images, {set.Sum(i => i.GtLabels.Length)} boxes, {set.Sum(i => i.Scores.Length)} detections, 10 classes; "
     + $"{Environment.ProcessorCount} cores; .NET {Environment.Version}");
 
+// Rounds alternate between one thread and every core (classes spread over threads), so both see the same load.
 CocoResult? result = null;
-var addWall = new List<double>();
-var computeWall = new List<double>();
-var totalWall = new List<double>();
-var totalCpu = new List<double>();
+var threadCounts = Environment.ProcessorCount > 1 ? new[] { 1, Environment.ProcessorCount } : [1];
+var addWall = threadCounts.Select(_ => new List<double>()).ToArray();
+var computeWall = threadCounts.Select(_ => new List<double>()).ToArray();
+var totalWall = threadCounts.Select(_ => new List<double>()).ToArray();
+var totalCpu = threadCounts.Select(_ => new List<double>()).ToArray();
 for (var r = -1; r < rounds; r++) // round -1 warms up (JIT)
 {
-    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-    var clock = Stopwatch.StartNew();
-    var coco = new CocoEvaluator(10);
-    foreach (var i in set) coco.Add(i.Boxes, i.Scores, i.Labels, i.GtBoxes, i.GtLabels, i.GtCrowd);
-    var added = clock.Elapsed.TotalSeconds;
-    result = coco.Compute();
-    var wall = clock.Elapsed.TotalSeconds;
-    var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
-    if (r < 0) continue;
-    addWall.Add(added);
-    computeWall.Add(wall - added);
-    totalWall.Add(wall);
-    totalCpu.Add(cpu);
+    for (var c = 0; c < threadCounts.Length; c++)
+    {
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var coco = new CocoEvaluator(10) { MaxThreads = threadCounts[c] };
+        foreach (var i in set) coco.Add(i.Boxes, i.Scores, i.Labels, i.GtBoxes, i.GtLabels, i.GtCrowd);
+        var added = clock.Elapsed.TotalSeconds;
+        result = coco.Compute();
+        var wall = clock.Elapsed.TotalSeconds;
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+        if (r < 0) continue;
+        addWall[c].Add(added);
+        computeWall[c].Add(wall - added);
+        totalWall[c].Add(wall);
+        totalCpu[c].Add(cpu);
+    }
 }
 
 // The same images from tensors (float32 boxes, as a detector's output; copied to the host per image).
@@ -84,9 +89,11 @@ var worst = expected.Zip(result!.Stats, (e, a) => Math.Abs(e - a)).Max();
 Console.WriteLine();
 Console.WriteLine($"{"",-34} {"wall s",9} {"CPU s",9}");
 Console.WriteLine($"{"numpy reference (once)",-34} {pyWall,9:F3} {pyCpu,9:F3}");
-Console.WriteLine($"{"CocoEvaluator, median of " + rounds,-34} {Median(totalWall),9:F4} {Median(totalCpu),9:F4}   (add {Median(addWall):F4}, compute {Median(computeWall):F4}; min {totalWall.Min():F4})");
+for (var c = 0; c < threadCounts.Length; c++)
+    Console.WriteLine($"{$"CocoEvaluator, {threadCounts[c]} thread(s), median of {rounds}",-34} {Median(totalWall[c]),9:F4} {Median(totalCpu[c]),9:F4}   "
+        + $"(add {Median(addWall[c]):F4}, compute {Median(computeWall[c]):F4}; min {totalWall[c].Min():F4})");
 Console.WriteLine($"{"CocoEvaluator from tensors, median",-34} {Median(tensorWall),9:F4}");
-Console.WriteLine($"ratio (reference / Distill): wall {pyWall / Median(totalWall):F0}x, CPU {pyCpu / Median(totalCpu):F0}x");
+Console.WriteLine($"ratio (reference / Distill, 1 thread): wall {pyWall / Median(totalWall[0]):F0}x, CPU {pyCpu / Median(totalCpu[0]):F0}x");
 Console.WriteLine($"stats: AP {result.AP:F4} AP50 {result.AP50:F4} AP75 {result.AP75:F4} APs {result.APs:F4} APm {result.APm:F4} APl {result.APl:F4} "
     + $"AR1 {result.AR[0]:F4} AR10 {result.AR[1]:F4} AR100 {result.AR[2]:F4}; largest difference from the reference {worst:E1}");
 return worst <= 1e-12 ? 0 : 1;

@@ -145,6 +145,13 @@ public sealed class CocoEvaluator : IMetric
     /// <summary>The subsets <see cref="WriteTo"/> computes and writes (default: <see cref="GroundTruthSubset.All"/> only).</summary>
     public IReadOnlyList<GroundTruthSubset> MetricSubsets { get; init; } = [GroundTruthSubset.All];
 
+    /// <summary>
+    /// The threads <see cref="Compute"/> may use, one class per thread at a time (default 1: the caller's thread only).
+    /// The result is the same for any count. On the shared 2-core development machine, under load, 2 threads were
+    /// no faster (docs/runtime.md); give more on an idle many-core machine.
+    /// </summary>
+    public int MaxThreads { get; init; } = 1;
+
     /// <summary>Whether <see cref="WriteTo"/> writes each class's AP (<c>AP_{class}</c>) besides the summaries (default true).</summary>
     public bool PerClassMetrics { get; init; } = true;
 
@@ -217,23 +224,27 @@ public sealed class CocoEvaluator : IMetric
 
         var ranges = new (double Low, double High)[A];
         for (var a = 0; a < A; a++) ranges[a] = AreaRanges[a];
-        var work = new Workspace();
-        var category = new CategoryDetections();
-
-        for (var k = 1; k <= K; k++)
-        {
-            category.Clear();
-            var counted = new int[A]; // ground-truth boxes that count, per area range (pycocotools' npig)
-            for (var i = 0; i < n; i++)
+        // Classes are independent (each writes only its own slice of precision and recall): one at a time per thread,
+        // each thread with its own buffers. The result does not depend on the scheduling.
+        Parallel.For(1, K + 1, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, MaxThreads) },
+            () => (Work: new Workspace(), Category: new CategoryDetections()),
+            (k, _, state) =>
             {
-                var (dOrder, dStart) = detSplit[i];
-                var (gOrder, gStart) = gtSplit[i];
-                int d0 = dStart[k - 1], dCount = dStart[k] - d0, g0 = gStart[k - 1], gCount = gStart[k] - g0;
-                if (dCount == 0 && gCount == 0) continue;
-                EvaluateImage(_images[i], dOrder.AsSpan(d0, dCount), gOrder.AsSpan(g0, gCount), maxDet, subset, ranges, counted, work, category);
-            }
-            Accumulate(k - 1, category, counted, precision, recall, work);
-        }
+                var (work, category) = state;
+                category.Clear();
+                var counted = new int[A]; // ground-truth boxes that count, per area range (pycocotools' npig)
+                for (var i = 0; i < n; i++)
+                {
+                    var (dOrder, dStart) = detSplit[i];
+                    var (gOrder, gStart) = gtSplit[i];
+                    int d0 = dStart[k - 1], dCount = dStart[k] - d0, g0 = gStart[k - 1], gCount = gStart[k] - g0;
+                    if (dCount == 0 && gCount == 0) continue;
+                    EvaluateImage(_images[i], dOrder.AsSpan(d0, dCount), gOrder.AsSpan(g0, gCount), maxDet, subset, ranges, counted, work, category);
+                }
+                Accumulate(k - 1, category, counted, precision, recall, work);
+                return state;
+            },
+            _ => { });
 
         return Summarize(subset, precision, recall);
     }
