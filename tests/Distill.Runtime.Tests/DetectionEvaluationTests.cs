@@ -44,6 +44,7 @@ public class DetectionEvaluationTests
         Assert.Equal(-1, r.ARl);
         Assert.Equal(596.5 / 1010, r.ClassAP[0], tol);
         Assert.Equal(92.5 / 101, r.ClassAP50[0], tol);
+        Assert.Equal(0.6, r.ClassAR[0], tol);
         // The precision array itself: t = .5, the recall points around 1/3 and 2/3.
         Assert.Equal(1, r.Precision[0, 33, 0, 0, 2], tol);
         Assert.Equal(1, r.Precision[0, 66, 0, 0, 2], tol);
@@ -358,6 +359,13 @@ public class DetectionEvaluationTests
                 compared += Compare(label + " class AP50", Doubles(e.GetProperty("class_ap50")), r.ClassAP50);
                 var recall = e.GetProperty("recall");
                 var precisionMean = e.GetProperty("precision_mean");
+                // Per-class AR: the fixture's recall entries of the class (all areas, the largest maxDet), averaged.
+                var classAr = Enumerable.Range(0, classes).Select(k =>
+                {
+                    var entries = Enumerable.Range(0, 10).Select(t => recall[t][k][0][maxDets.Length - 1].GetDouble()).Where(v => v > -1).ToArray();
+                    return entries.Length == 0 ? -1 : entries.Average();
+                }).ToArray();
+                compared += Compare(label + " class AR", classAr, r.ClassAR);
                 for (var t = 0; t < 10; t++)
                     for (var k = 0; k < classes; k++)
                         for (var a = 0; a < 4; a++)

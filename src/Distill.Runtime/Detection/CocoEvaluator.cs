@@ -436,13 +436,15 @@ public sealed class CocoEvaluator : IMetric
         var t75 = Array.IndexOf(s_iouThresholds, 0.75);
         var classAp = new double[Classes];
         var classAp50 = new double[Classes];
+        var classAr = new double[Classes];
         for (var k = 0; k < Classes; k++)
         {
             classAp[k] = MeanPrecision(precision, 0, T, k, k + 1, 0, last);
             classAp50[k] = MeanPrecision(precision, 0, 1, k, k + 1, 0, last);
+            classAr[k] = MeanRecall(recall, k, k + 1, 0, last);
         }
         var ar = new double[_maxDetections.Length];
-        for (var m = 0; m < ar.Length; m++) ar[m] = MeanRecall(recall, 0, m);
+        for (var m = 0; m < ar.Length; m++) ar[m] = MeanRecall(recall, 0, Classes, 0, m);
         return new CocoResult(
             subset, _images.Count, Classes,
             AP: MeanPrecision(precision, 0, T, 0, Classes, 0, last),
@@ -452,11 +454,12 @@ public sealed class CocoEvaluator : IMetric
             APm: MeanPrecision(precision, 0, T, 0, Classes, 2, last),
             APl: MeanPrecision(precision, 0, T, 0, Classes, 3, last),
             AR: ar,
-            ARs: MeanRecall(recall, 1, last),
-            ARm: MeanRecall(recall, 2, last),
-            ARl: MeanRecall(recall, 3, last),
+            ARs: MeanRecall(recall, 0, Classes, 1, last),
+            ARm: MeanRecall(recall, 0, Classes, 2, last),
+            ARl: MeanRecall(recall, 0, Classes, 3, last),
             ClassAP: classAp,
             ClassAP50: classAp50,
+            ClassAR: classAr,
             MaxDetections: _maxDetections.ToArray(),
             ClassNames: _classNames,
             Precision: precision,
@@ -482,12 +485,13 @@ public sealed class CocoEvaluator : IMetric
         return count == 0 ? -1 : sum / count;
     }
 
-    private static double MeanRecall(double[,,,] recall, int a, int m)
+    /// <summary>np.mean(s[s &gt; -1]) of recall over every threshold and classes [k0, k1); -1 when nothing counts.</summary>
+    private static double MeanRecall(double[,,,] recall, int k0, int k1, int a, int m)
     {
         double sum = 0;
         long count = 0;
         for (var t = 0; t < recall.GetLength(0); t++)
-            for (var k = 0; k < recall.GetLength(1); k++)
+            for (var k = k0; k < k1; k++)
             {
                 var v = recall[t, k, a, m];
                 if (v > -1)

@@ -23,6 +23,7 @@ namespace Distill.Runtime;
 /// <param name="AR">AR for each entry of <paramref name="MaxDetections"/> (all areas).</param>
 /// <param name="ClassAP">AP of class k + 1 at index k (IoU .50:.05:.95, all areas, the largest max-detections); −1 without ground truth.</param>
 /// <param name="ClassAP50">Likewise at IoU .50.</param>
+/// <param name="ClassAR">Class k + 1's recall averaged over the thresholds (all areas, the largest max-detections); −1 without ground truth.</param>
 /// <param name="MaxDetections">The detections kept per image and class (1, 10, 100).</param>
 /// <param name="ClassNames">The names of the classes, label 1 first.</param>
 /// <param name="Precision">pycocotools' <c>eval['precision']</c>: [threshold T=10, recall point R=101, class K, area A=4
@@ -44,6 +45,7 @@ public sealed record CocoResult(
     double ARl,
     IReadOnlyList<double> ClassAP,
     IReadOnlyList<double> ClassAP50,
+    IReadOnlyList<double> ClassAR,
     IReadOnlyList<int> MaxDetections,
     IReadOnlyList<string> ClassNames,
     double[,,,,] Precision,
