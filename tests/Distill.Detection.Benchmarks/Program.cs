@@ -6,11 +6,13 @@ using System.Text.Json;
 // 640-pixel images) with CocoEvaluator, against the independent numpy reference on the same images. The reference
 // makes the images (seeded), evaluates them once, and writes them with its numbers and times; this program then
 // evaluates them several times and prints wall and CPU time of both, the ratio, and whether the 12 numbers agree.
-//   dotnet run -c Release --project tests/Distill.Detection.Benchmarks -- [--images N] [--rounds N] [--data file.json]
+//   dotnet run -c Release --project tests/Distill.Detection.Benchmarks -- [--images N] [--rounds N] [--data file.json] [--pycocotools DIR]
 // --data reuses a file an earlier run (or `detection_eval_reference.py --bench N file.json`) wrote, skipping Python.
+// --pycocotools DIR (a cocoapi checkout) also times pycocotools' own COCOeval on the same images
+// (tests/fixtures/python/check_against_pycocotools.py: its Python code, a numpy stand-in for its C box IoU).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 int images = 1000, rounds = 7;
-string? data = null;
+string? data = null, pycocotools = null;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -18,13 +20,14 @@ for (var i = 0; i < args.Length; i++)
         case "--images": images = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--data": data = args[++i]; break;
-        default: throw new ArgumentException($"unknown argument '{args[i]}' (--images N, --rounds N, --data file.json)");
+        case "--pycocotools": pycocotools = args[++i]; break;
+        default: throw new ArgumentException($"unknown argument '{args[i]}' (--images N, --rounds N, --data file.json, --pycocotools DIR)");
     }
 }
 
 if (data is null)
 {
-    var script = FindScript();
+    var script = FindScript("detection_eval_reference.py");
     data = Path.Combine(Path.GetTempPath(), $"distill-detection-bench-{images}.json");
     Console.WriteLine($"running the numpy reference: /usr/bin/python3 {script} --bench {images} {data}");
     var start = new ProcessStartInfo("/usr/bin/python3", [script, "--bench", images.ToString(CultureInfo.InvariantCulture), data]) { RedirectStandardOutput = true };
@@ -33,6 +36,15 @@ if (data is null)
     Console.Write(python.StandardOutput.ReadToEnd());
     python.WaitForExit();
     if (python.ExitCode != 0) throw new InvalidOperationException($"the reference exited with {python.ExitCode}");
+}
+
+if (pycocotools is not null)
+{
+    var script = FindScript("check_against_pycocotools.py");
+    Console.WriteLine($"running pycocotools: /usr/bin/python3 {script} {pycocotools} --time {data}");
+    using var python = Process.Start(new ProcessStartInfo("/usr/bin/python3", [script, pycocotools, "--time", data])) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
+    python.WaitForExit();
+    if (python.ExitCode != 0) throw new InvalidOperationException($"the pycocotools timing exited with {python.ExitCode}");
 }
 
 using var doc = JsonDocument.Parse(File.ReadAllText(data));
@@ -104,14 +116,14 @@ static double Median(List<double> values)
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
-static string FindScript()
+static string FindScript(string name)
 {
     for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
     {
-        var path = Path.Combine(dir.FullName, "tests", "fixtures", "python", "detection_eval_reference.py");
+        var path = Path.Combine(dir.FullName, "tests", "fixtures", "python", name);
         if (File.Exists(path)) return path;
     }
-    throw new FileNotFoundException("tests/fixtures/python/detection_eval_reference.py not found above " + AppContext.BaseDirectory + "; pass --data");
+    throw new FileNotFoundException($"tests/fixtures/python/{name} not found above {AppContext.BaseDirectory}");
 }
 
 internal sealed record Image(double[] Boxes, double[] Scores, long[] Labels, double[] GtBoxes, long[] GtLabels, bool[] GtCrowd)
