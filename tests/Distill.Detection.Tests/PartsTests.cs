@@ -5,7 +5,11 @@ using Distill.Detection.Rpn;
 
 namespace Distill.Detection.Tests;
 
-/// <summary>Each part against torchvision 0.14 (tests/fixtures/python/make_detection_models.py).</summary>
+/// <summary>
+/// Each part against torchvision 0.14 (tests/fixtures/python/make_detection_models.py). Seeded (the global generator
+/// draws the weights and the samples), so they run alone: a parallel test drawing random numbers would shift the stream.
+/// </summary>
+[Collection(SequentialCollection.Name)]
 public class PartsTests
 {
     private static Fixture Fx => Helpers.Fx;
