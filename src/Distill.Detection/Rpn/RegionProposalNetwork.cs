@@ -20,7 +20,7 @@ public sealed class RpnResult
 
     public required Tensor[] scores { get; init; }
 
-    /// <summary>Training only: the sampled-anchor BCE loss and the smooth-L1 box loss (null in evaluation).</summary>
+    /// <summary>With ground truth (always in training): the sampled-anchor BCE loss and the smooth-L1 box loss; null without.</summary>
     public Tensor? loss_objectness { get; init; }
 
     public Tensor? loss_rpn_box_reg { get; init; }
@@ -72,8 +72,8 @@ public sealed class RegionProposalNetwork : Module
 
     /// <summary>
     /// One pass over the pyramid <paramref name="features"/> of a batch padded to <paramref name="padded_size"/>,
-    /// whose images have the (unpadded) <paramref name="image_sizes"/>; <paramref name="gt_boxes"/> per image in
-    /// training mode (an image may have none).
+    /// whose images have the (unpadded) <paramref name="image_sizes"/>; <paramref name="gt_boxes"/> per image (required in
+    /// training mode, optional in evaluation; an image may have none) adds the losses.
     /// </summary>
     public RpnResult forward(IReadOnlyList<Tensor> features, (long h, long w) padded_size, IReadOnlyList<(long h, long w)> image_sizes,
         IReadOnlyList<Tensor>? gt_boxes = null)
@@ -93,7 +93,7 @@ public sealed class RegionProposalNetwork : Module
         var (boxes, scores) = filter_proposals(proposals, objectness, image_sizes, numPerLevel);
 
         Tensor? lossObj = null, lossBox = null;
-        if (training)
+        if (gt_boxes is not null)
         {
             var (labels, matched) = assign_targets_to_anchors(anchors, gt_boxes!);
             var targets = matched.Select(m => box_coder.encode_single(m, anchors)).ToList();
