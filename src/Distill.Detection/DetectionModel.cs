@@ -99,6 +99,7 @@ public abstract class DetectionModel<TTaps, TOutputs> : Module
     {
         ArgumentNullException.ThrowIfNull(outputs);
         ArgumentNullException.ThrowIfNull(rois);
+        if (PooledLevelTaps.Count == 0) throw new NotSupportedException($"{_get_name()} has no RoI head");
         if (outputs.Context is not (long h, long w)[] sizes)
             throw new ArgumentException("these outputs do not come from this kind of model's forward_taps", nameof(outputs));
         var levels = new List<Tensor>();
@@ -109,8 +110,8 @@ public abstract class DetectionModel<TTaps, TOutputs> : Module
         return RunHead(levels, rois.to(levels[0].dtype), sizes);
     }
 
-    /// <summary>The taps of the pyramid levels the RoI pooling reads (what <see cref="roi_head_on"/> needs).</summary>
-    public abstract IReadOnlyList<TTaps> PooledLevelTaps { get; }
+    /// <summary>The taps of the pyramid levels the RoI pooling reads (what <see cref="roi_head_on"/> needs); none without a RoI head.</summary>
+    public virtual IReadOnlyList<TTaps> PooledLevelTaps => [];
 
     /// <summary>Stores <paramref name="tensor"/> as <paramref name="tap"/> when it was requested; returns whether it was.</summary>
     protected static bool Keep(TOutputs outputs, TTaps tap, Tensor tensor)
@@ -130,6 +131,7 @@ public abstract class DetectionModel<TTaps, TOutputs> : Module
     /// </summary>
     protected abstract List<Detections>? Run(Tensor images, TOutputs outputs, IReadOnlyList<Tensor>? boxes, IReadOnlyList<Tensor>? labels, bool wantDetections);
 
-    /// <summary>The RoI pooling + box head + predictor on given RoIs.</summary>
-    protected abstract RoiHeadOutputs RunHead(IReadOnlyList<Tensor> levels, Tensor rois, (long h, long w)[] image_sizes);
+    /// <summary>The RoI pooling + box head + predictor on given RoIs (models with a RoI head override it).</summary>
+    protected virtual RoiHeadOutputs RunHead(IReadOnlyList<Tensor> levels, Tensor rois, (long h, long w)[] image_sizes) =>
+        throw new NotSupportedException($"{_get_name()} has no RoI head");
 }

@@ -107,19 +107,24 @@ public sealed class LastLevelP6P7 : ExtraFpnBlock
 }
 
 /// <summary>
-/// torchvision's <c>BackboneWithFPN</c>: <c>body</c> (four stages) then <c>fpn</c>. <see cref="forward"/> returns the
-/// stage outputs and the pyramid levels.
+/// torchvision's <c>BackboneWithFPN</c>: <c>body</c> (four stages) then <c>fpn</c> over the <c>returned_layers</c>
+/// (1-based stage numbers; Faster R-CNN all four, RetinaNet 2, 3, 4). <see cref="forward"/> returns every stage output and
+/// the pyramid levels.
 /// </summary>
 public sealed class BackboneWithFpn : Module
 {
     private readonly Module body;
     private readonly FeaturePyramidNetwork fpn;
+    private readonly int[] _returned;
 
-    public BackboneWithFpn(Module body, long out_channels, ExtraFpnBlock? extra_blocks = null)
+    public BackboneWithFpn(Module body, long out_channels, ExtraFpnBlock? extra_blocks = null, int[]? returned_layers = null)
     {
         if (body is not IFeatureBody b) throw new ArgumentException("the body must produce four stages (IFeatureBody)", nameof(body));
+        _returned = returned_layers ?? [1, 2, 3, 4];
+        if (_returned.Length == 0 || _returned.Any(l => l < 1 || l > 4))
+            throw new ArgumentException($"Each returned layer should be in the range [1,4]. Got [{string.Join(", ", _returned)}]", nameof(returned_layers));
         this.body = body;
-        fpn = new FeaturePyramidNetwork(b.stage_channels, out_channels, extra_blocks ?? new LastLevelMaxPool());
+        fpn = new FeaturePyramidNetwork(_returned.Select(l => b.stage_channels[l - 1]).ToList(), out_channels, extra_blocks ?? new LastLevelMaxPool());
         this.out_channels = out_channels;
         RegisterComponents();
     }
@@ -132,7 +137,7 @@ public sealed class BackboneWithFpn : Module
     public (Tensor[] stages, Tensor[] levels) forward(Tensor x)
     {
         var stages = Body.forward_stages(x);
-        var levels = fpn.forward(stages);
+        var levels = fpn.forward(_returned.Select(l => stages[l - 1]).ToList());
         return (stages, levels);
     }
 }

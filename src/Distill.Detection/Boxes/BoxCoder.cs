@@ -60,7 +60,7 @@ public sealed class BoxCoder
         widths = widths.unsqueeze(1);
         heights = heights.unsqueeze(1);
         var k = rel_codes.shape[0];
-        var codes = rel_codes.reshape(k, -1, 4);
+        var codes = rel_codes.reshape(k, rel_codes.shape[1] / 4, 4);
         var dx = codes.select(2, 0) / wx;
         var dy = codes.select(2, 1) / wy;
         var dw = (codes.select(2, 2) / ww).clamp_max(bbox_xform_clip);
