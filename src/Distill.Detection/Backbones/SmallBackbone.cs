@@ -18,10 +18,12 @@ public sealed class SmallBackbone : Module, IFeatureBody
     private readonly SmallBlock layer1;
     private readonly SmallBlock layer2;
     private readonly SmallBlock layer3;
-    private readonly SmallBlock layer4;
+    private readonly SmallBlock? layer4;
 
-    public SmallBackbone(int width = 32)
+    /// <param name="stages">4, or 3 for a C4 body (its stage 4 is then <see cref="SmallBlock"/>(4·width, 8·width) in the box head).</param>
+    public SmallBackbone(int width = 32, int stages = 4)
     {
+        if (stages is not (3 or 4)) throw new ArgumentOutOfRangeException(nameof(stages), stages, "the small backbone has 3 or 4 stages");
         if (width < 4) throw new ArgumentOutOfRangeException(nameof(width), width, "the small backbone's width must be at least 4");
         Width = width;
         conv1 = new Conv2d(3, width, 3, stride: 2, padding: 1, bias: false);
@@ -29,11 +31,11 @@ public sealed class SmallBackbone : Module, IFeatureBody
         layer1 = new SmallBlock(width, width);
         layer2 = new SmallBlock(width, 2 * width);
         layer3 = new SmallBlock(2 * width, 4 * width);
-        layer4 = new SmallBlock(4 * width, 8 * width);
+        layer4 = stages == 4 ? new SmallBlock(4 * width, 8 * width) : null;
         RegisterComponents();
         foreach (var m in modules())
             if (m is Conv2d conv) torch.nn.init.kaiming_normal_(conv.weight, mode: "fan_out", nonlinearity: "relu");
-        stage_channels = [width, 2L * width, 4L * width, 8L * width];
+        stage_channels = new long[] { width, 2L * width, 4L * width, 8L * width }.Take(stages).ToArray();
     }
 
     public int Width { get; }
@@ -48,13 +50,13 @@ public sealed class SmallBackbone : Module, IFeatureBody
 
     public Tensor[] forward_stages(Tensor x)
     {
-        var outputs = new Tensor[4];
+        SmallBlock[] layers = layer4 is null ? [layer1, layer2, layer3] : [layer1, layer2, layer3, layer4];
+        var outputs = new Tensor[layers.Length];
         using var outer = torch.NewDisposeScope();
         Tensor current;
         using (var scope = torch.NewDisposeScope())
             current = scope.MoveToOuter(gn1.call(conv1.call(x)).relu_());
-        SmallBlock[] layers = [layer1, layer2, layer3, layer4];
-        for (var k = 0; k < 4; k++)
+        for (var k = 0; k < layers.Length; k++)
         {
             var previous = current;
             using (var scope = torch.NewDisposeScope())
