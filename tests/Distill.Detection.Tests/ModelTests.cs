@@ -223,4 +223,30 @@ public class TrainingTests
             foreach (var d in model.detect(images)) d.Dispose();
         Assert.Equal(start, SequentialCollection.SettledLiveCount());
     }
+
+    [Fact]
+    public void RetinaNet_and_c4_passes_leak_no_tensors()
+    {
+        torch.manual_seed(2);
+        var (images, boxes, labels) = Tiny.Batch();
+        using var retina = new RetinaNet(Tiny.Classes, "small", width: 8, fpn_channels: 16, anchor_sizes: [8, 16, 32, 64, 128], min_size: 64, max_size: 96);
+        using var c4 = new FasterRcnnC4(Tiny.Classes, "small", width: 8, anchor_sizes: [8, 16, 32, 64], min_size: 64, max_size: 96,
+            rpn_post_nms_top_n_train: 100, rpn_post_nms_top_n_test: 50, box_batch_size_per_image: 32);
+        foreach (var training in new[] { true, false })
+        {
+            retina.train(training);
+            c4.train(training);
+            using (retina.forward_taps(images, RetinaNet.Taps.All, boxes, labels)) { }
+            using (c4.forward_taps(images, FasterRcnnC4.Taps.All, boxes, labels)) { }
+            var before = SequentialCollection.SettledLiveCount();
+            using (var o = retina.forward_taps(images, RetinaNet.Taps.All, boxes, labels))
+                Assert.Equal(before + 13, SequentialCollection.SettledLiveCount());
+            using (var o = c4.forward_taps(images, FasterRcnnC4.Taps.All, boxes, labels))
+                Assert.Equal(before + 18, SequentialCollection.SettledLiveCount());
+            Assert.Equal(before, SequentialCollection.SettledLiveCount());
+        }
+        var start = SequentialCollection.SettledLiveCount();
+        foreach (var d in retina.detect(images).Concat(c4.detect(images))) d.Dispose();
+        Assert.Equal(start, SequentialCollection.SettledLiveCount());
+    }
 }
