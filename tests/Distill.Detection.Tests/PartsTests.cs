@@ -164,3 +164,33 @@ public class PartsTests
         }
     }
 }
+
+/// <summary>The transform against torchvision's GeneralizedRCNNTransform (no random numbers: runs in parallel).</summary>
+public class TransformTests
+{
+    private static Fixture Fx => Helpers.Fx;
+
+    [Fact]
+    public void Normalises_resizes_pads_and_scales_boxes_as_torchvision()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var transform = new GeneralizedRcnnTransform(64, 100, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+        transform.eval();
+        var boxes = Fx["transform", "boxes"];
+        var (batch, scaled) = transform.forward(Fx["transform", "images"], [boxes, boxes.narrow(0, 0, 1)]);
+        Fx.AssertClose(batch.tensors, "transform", "tensors", rtol: 1e-5, atol: 1e-5);
+        Assert.Equal(Helpers.Sizes(Fx["transform", "image_sizes"]), batch.image_sizes);
+        Fx.AssertClose(scaled![0], "transform", "boxes0", 0, 0);
+        Fx.AssertClose(scaled[1], "transform", "boxes1", 0, 0);
+        Assert.Equal((64L, 96L), batch.padded_size);
+        // Back to the original size.
+        TensorAssert.Close(boxes, GeneralizedRcnnTransform.postprocess(scaled[0], batch.image_sizes[0], batch.original_size), 1e-6, 1e-4);
+        // uint8 input is divided by 255 first.
+        var bytes = (Fx["transform", "images"] * 255).round().to(ScalarType.Byte);
+        var (fromBytes, _) = transform.forward(bytes);
+        var (fromFloats, _) = transform.forward(bytes.to(ScalarType.Float32) / 255.0);
+        TensorAssert.Close(fromFloats.tensors, fromBytes.tensors, 0, 0);
+        Assert.Throws<ArgumentException>(() => transform.forward(torch.zeros([2, 4, 8, 8])));
+        Assert.Throws<ArgumentException>(() => transform.forward(torch.zeros([2, 3, 8, 8], ScalarType.Int32)));
+    }
+}
