@@ -154,19 +154,22 @@ public sealed partial class ResNet : TappedModel<ResNet.Taps, ResNet.Outputs>
         public const int expansion = 1;
 
         private readonly Conv2d conv1;
-        private readonly BatchNorm2d bn1;
+        private readonly Module<Tensor, Tensor> bn1;
         private readonly ReLU relu;
         private readonly Conv2d conv2;
-        private readonly BatchNorm2d bn2;
+        private readonly Module<Tensor, Tensor> bn2;
         private readonly Sequential? downsample;
 
-        public BasicBlock(int inplanes, int planes, int stride = 1, Sequential? downsample = null)
+        /// <param name="norm_layer">torchvision's <c>norm_layer</c>: makes each normalisation layer from its channel count
+        /// (default <see cref="BatchNorm2d"/>; detection backbones pass a frozen batch norm).</param>
+        public BasicBlock(int inplanes, int planes, int stride = 1, Sequential? downsample = null, Func<long, Module<Tensor, Tensor>>? norm_layer = null)
         {
+            norm_layer ??= c => new BatchNorm2d(c);
             conv1 = new Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false);
-            bn1 = new BatchNorm2d(planes);
+            bn1 = norm_layer(planes);
             relu = new ReLU(inplace: true);
             conv2 = new Conv2d(planes, planes, 3, padding: 1, bias: false);
-            bn2 = new BatchNorm2d(planes);
+            bn2 = norm_layer(planes);
             this.downsample = downsample;
             RegisterComponents();
         }
@@ -187,22 +190,25 @@ public sealed partial class ResNet : TappedModel<ResNet.Taps, ResNet.Outputs>
         public const int expansion = 4;
 
         private readonly Conv2d conv1;
-        private readonly BatchNorm2d bn1;
+        private readonly Module<Tensor, Tensor> bn1;
         private readonly Conv2d conv2;
-        private readonly BatchNorm2d bn2;
+        private readonly Module<Tensor, Tensor> bn2;
         private readonly Conv2d conv3;
-        private readonly BatchNorm2d bn3;
+        private readonly Module<Tensor, Tensor> bn3;
         private readonly ReLU relu;
         private readonly Sequential? downsample;
 
-        public Bottleneck(int inplanes, int planes, int stride = 1, Sequential? downsample = null)
+        /// <param name="norm_layer">torchvision's <c>norm_layer</c>: makes each normalisation layer from its channel count
+        /// (default <see cref="BatchNorm2d"/>; detection backbones pass a frozen batch norm).</param>
+        public Bottleneck(int inplanes, int planes, int stride = 1, Sequential? downsample = null, Func<long, Module<Tensor, Tensor>>? norm_layer = null)
         {
+            norm_layer ??= c => new BatchNorm2d(c);
             conv1 = new Conv2d(inplanes, planes, 1, bias: false);
-            bn1 = new BatchNorm2d(planes);
+            bn1 = norm_layer(planes);
             conv2 = new Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
-            bn2 = new BatchNorm2d(planes);
+            bn2 = norm_layer(planes);
             conv3 = new Conv2d(planes, planes * expansion, 1, bias: false);
-            bn3 = new BatchNorm2d(planes * expansion);
+            bn3 = norm_layer(planes * expansion);
             relu = new ReLU(inplace: true);
             this.downsample = downsample;
             RegisterComponents();

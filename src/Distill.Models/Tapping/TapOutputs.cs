@@ -25,6 +25,12 @@ public abstract class TapOutputs<TTaps> : IDisposable where TTaps : struct, Enum
         return t;
     }
 
+    /// <summary>
+    /// What a model needs to continue from these outputs besides the taps (plain managed data, never tensors): the
+    /// detection models keep each image's network-input size here for <c>roi_head_on</c>.
+    /// </summary>
+    internal object? Context { get; set; }
+
     internal void Set(TTaps tap, Tensor tensor) => _tensors[TapSet<TTaps>.Index(tap)] = tensor;
 
     /// <summary>Whether this object holds <paramref name="tensor"/> (so a pass must neither free nor overwrite it).</summary>

@@ -1,0 +1,195 @@
+using Distill.Detection.Backbones;
+using Distill.Detection.RoiHeads;
+using Distill.Detection.Rpn;
+using F = Distill.Torch.torch.nn.functional;
+
+namespace Distill.Detection;
+
+/// <summary>
+/// Faster R-CNN with a C4 backbone (Ren et al. / Detectron's R50-C4; the person-search detectors OIM, NAE, SeqNet): ResNet
+/// conv1..layer3 (<c>backbone.body</c>) gives one feature map at stride 16 for the RPN (all anchor sizes on that level), RoIAlign
+/// pools each RoI to 14×14 from it, and ResNet's layer4 (<c>roi_heads.box_head.layer4</c>, stride 2) + global average pooling is
+/// the box head; then torchvision's <c>FastRCNNPredictor</c>. torchvision 0.14 has no C4 model: the parity test assembles the
+/// same model from torchvision's parts (FasterRCNN with this backbone, pooler and head). Parameters, labels, ground truth and
+/// taps follow <see cref="FasterRcnn"/>; the RoI taps' channels depend on the backbone (R50: 1024 pooled, 2048 embedding).
+/// </summary>
+[DistillModel(Task = "detection", Input = "N,3,H,W")]
+[Tap("stage1", TensorKind.FeatureMap, "N, *, (H+3)/4, (W+3)/4")]
+[Tap("stage2", TensorKind.FeatureMap, "N, *, (H+7)/8, (W+7)/8")]
+[Tap("stage3", TensorKind.FeatureMap, "N, *, (H+15)/16, (W+15)/16", Description = "C4: the RPN's and the pooler's feature map")]
+[Tap("rpn_logits", TensorKind.Any, "N, *")]
+[Tap("rpn_deltas", TensorKind.Any, "N, *, 4")]
+[Tap("proposals", TensorKind.Any, "*, 5", Description = "RPN proposals: rows (batch index, x1, y1, x2, y2)")]
+[Tap("sampled_rois", TensorKind.Any, "*, 5", Description = "the RoIs the box head ran on")]
+[Tap("roi_labels", TensorKind.Labels, "*")]
+[Tap("roi_matched_boxes", TensorKind.Boxes, "*, 4")]
+[Tap("roi_targets", TensorKind.Any, "*, 4")]
+[Tap("roi_features", TensorKind.FeatureMap, "*, *, roi_output_size, roi_output_size")]
+[Tap("roi_embedding", TensorKind.Embedding, "*, *", Description = "layer4 + average pooling: the person-search feature")]
+[Tap("roi_logits", TensorKind.Logits, "*, classes+1")]
+[Tap("roi_deltas", TensorKind.Any, "*, (classes+1)*4")]
+[Tap("loss_objectness", TensorKind.Any, "")]
+[Tap("loss_rpn_box_reg", TensorKind.Any, "")]
+[Tap("loss_classifier", TensorKind.Any, "")]
+[Tap("loss_box_reg", TensorKind.Any, "")]
+public sealed partial class FasterRcnnC4 : DetectionModel<FasterRcnnC4.Taps, FasterRcnnC4.Outputs>
+{
+    private readonly GeneralizedRcnnTransform transform;
+    private readonly C4Backbone backbone;
+    private readonly RegionProposalNetwork rpn;
+    private readonly RoIHeads roi_heads;
+
+    public FasterRcnnC4(int classes, string backbone = "small", int width = 32, int trainable_layers = 3,
+        int[]? anchor_sizes = null, double[]? aspect_ratios = null,
+        int min_size = 800, int max_size = 1333, double[]? image_mean = null, double[]? image_std = null, int size_divisible = 32,
+        int rpn_pre_nms_top_n_train = 2000, int rpn_pre_nms_top_n_test = 1000, int rpn_post_nms_top_n_train = 2000, int rpn_post_nms_top_n_test = 1000,
+        double rpn_nms_thresh = 0.7, double rpn_fg_iou_thresh = 0.7, double rpn_bg_iou_thresh = 0.3, int rpn_batch_size_per_image = 256,
+        double rpn_positive_fraction = 0.5, double rpn_score_thresh = 0.0, int roi_output_size = 14, int sampling_ratio = 2,
+        double box_score_thresh = 0.05, double box_nms_thresh = 0.5, int box_detections_per_img = 100,
+        double box_fg_iou_thresh = 0.5, double box_bg_iou_thresh = 0.5, int box_batch_size_per_image = 512, double box_positive_fraction = 0.25,
+        double[]? bbox_reg_weights = null)
+    {
+        if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "at least one foreground class (labels are 1..classes)");
+        ArgumentNullException.ThrowIfNull(backbone);
+        (Module body, Module<Tensor, Tensor> stage5, long c4, long c5) = backbone switch
+        {
+            "resnet18" => (new ResNetBody(18, trainable_layers, stages: 3), ResNetBody.MakeLayer4(18), 256L, 512L),
+            "resnet34" => (new ResNetBody(34, trainable_layers, stages: 3), ResNetBody.MakeLayer4(34), 256L, 512L),
+            "resnet50" => (new ResNetBody(50, trainable_layers, stages: 3), ResNetBody.MakeLayer4(50), 1024L, 2048L),
+            "small" => ((Module)new SmallBackbone(width, stages: 3), (Module<Tensor, Tensor>)new SmallBackbone.SmallBlock(4L * width, 8L * width), 4L * width, 8L * width),
+            _ => throw new ArgumentException($"unknown backbone '{backbone}': valid backbones are {string.Join(", ", FasterRcnn.Backbones)}", nameof(backbone)),
+        };
+        anchor_sizes ??= [32, 64, 128, 256, 512];
+        aspect_ratios ??= [0.5, 1.0, 2.0];
+        if (anchor_sizes.Length == 0) throw new ArgumentException("give at least one anchor size", nameof(anchor_sizes));
+        if (bbox_reg_weights is not null && bbox_reg_weights.Length != 4)
+            throw new ArgumentException("bbox_reg_weights needs 4 values (wx, wy, ww, wh)", nameof(bbox_reg_weights));
+        Classes = classes;
+        this.roi_output_size = roi_output_size;
+        transform = new GeneralizedRcnnTransform(min_size, max_size, image_mean ?? [0.485, 0.456, 0.406], image_std ?? [0.229, 0.224, 0.225], size_divisible);
+        this.backbone = new C4Backbone(body);
+        var anchors = new AnchorGenerator([anchor_sizes.Select(s => (double)s).ToArray()], [aspect_ratios]);
+        rpn = new RegionProposalNetwork(anchors, new RPNHead(c4, anchors.num_anchors_per_location()[0]), rpn_fg_iou_thresh, rpn_bg_iou_thresh,
+            rpn_batch_size_per_image, rpn_positive_fraction, (rpn_pre_nms_top_n_train, rpn_pre_nms_top_n_test),
+            (rpn_post_nms_top_n_train, rpn_post_nms_top_n_test), rpn_nms_thresh, rpn_score_thresh);
+        roi_heads = new RoIHeads(new MultiScaleRoIAlign(1, roi_output_size, sampling_ratio), new ResNetC5Head(stage5), new FastRCNNPredictor(c5, classes + 1),
+            box_fg_iou_thresh, box_bg_iou_thresh, box_batch_size_per_image, box_positive_fraction,
+            bbox_reg_weights is null ? null : (bbox_reg_weights[0], bbox_reg_weights[1], bbox_reg_weights[2], bbox_reg_weights[3]),
+            box_score_thresh, box_nms_thresh, box_detections_per_img);
+        RegisterComponents();
+    }
+
+    public override int Classes { get; }
+    public int roi_output_size { get; }
+    public override IReadOnlyList<Taps> PooledLevelTaps { get; } = [Taps.Stage3];
+
+    /// <summary><c>backbone.body</c>: the C4 body.</summary>
+    private sealed class C4Backbone : Module
+    {
+        private readonly Module body;
+
+        public C4Backbone(Module body)
+        {
+            this.body = body;
+            RegisterComponents();
+        }
+
+        public Tensor[] forward_stages(Tensor x) => ((IFeatureBody)body).forward_stages(x);
+    }
+
+    /// <summary>The C4 box head: <c>layer4</c> (stage 5, stride 2) then global average pooling: [R, C5].</summary>
+    public sealed class ResNetC5Head : Module<Tensor, Tensor>
+    {
+        private readonly Module<Tensor, Tensor> layer4;
+
+        public ResNetC5Head(Module<Tensor, Tensor> layer4)
+        {
+            this.layer4 = layer4;
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = torch.NewDisposeScope();
+            return scope.MoveToOuter(F.adaptive_avg_pool2d(layer4.call(x), 1).flatten(1));
+        }
+    }
+
+    private const Taps RpnTaps = Taps.RpnLogits | Taps.RpnDeltas | Taps.Proposals | Taps.LossObjectness | Taps.LossRpnBoxReg;
+    private const Taps TargetTaps = Taps.RoiLabels | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.LossObjectness | Taps.LossRpnBoxReg | Taps.LossClassifier | Taps.LossBoxReg;
+    private const Taps HeadTaps = Taps.SampledRois | Taps.RoiLabels | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.RoiFeatures | Taps.RoiEmbedding
+        | Taps.RoiLogits | Taps.RoiDeltas | Taps.LossClassifier | Taps.LossBoxReg;
+
+    protected override List<Detections>? Run(Tensor images, Outputs outputs, IReadOnlyList<Tensor>? boxes, IReadOnlyList<Tensor>? labels, bool wantDetections)
+    {
+        var requested = outputs.Requested;
+        if (boxes is null && (requested & TargetTaps) != 0)
+            throw new ArgumentException($"the taps {requested & TargetTaps} need the ground truth: pass boxes and labels to forward_taps", nameof(boxes));
+        if (images.dim() != 4 || images.shape[1] != 3)
+            throw new ArgumentException($"images must be [N, 3, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
+        var n = images.shape[0];
+        Tensor[]? gtBoxes = null, gtLabels = null;
+        if (boxes is not null)
+            (gtBoxes, gtLabels) = Targets.prepare(boxes, labels!, n, (images.shape[2], images.shape[3]), Classes, images.device);
+        var (batch, scaled) = transform.forward(images, gtBoxes);
+        SetContext(outputs, batch.image_sizes);
+        var stages = backbone.forward_stages(batch.tensors);
+        Keep(outputs, Taps.Stage1, stages[0]);
+        Keep(outputs, Taps.Stage2, stages[1]);
+        Keep(outputs, Taps.Stage3, stages[2]);
+        if (!wantDetections && (requested & (RpnTaps | HeadTaps)) == 0) return null;
+        Tensor[] features = [stages[2]];
+        var r = rpn.forward(features, batch.padded_size, batch.image_sizes, scaled);
+        Keep(outputs, Taps.RpnLogits, r.objectness);
+        Keep(outputs, Taps.RpnDeltas, r.deltas);
+        if (Wants(outputs, Taps.Proposals)) Keep(outputs, Taps.Proposals, RoIHeads.to_rois(r.boxes));
+        if (r.loss_objectness is not null)
+        {
+            Keep(outputs, Taps.LossObjectness, r.loss_objectness);
+            Keep(outputs, Taps.LossRpnBoxReg, r.loss_rpn_box_reg!);
+        }
+        if (!wantDetections && (requested & HeadTaps) == 0) return null;
+        if (scaled is not null)
+        {
+            var sampled = roi_heads.select_training_samples(r.boxes, scaled, gtLabels!);
+            var head = roi_heads.run_head(features, sampled.rois, batch.image_sizes);
+            Keep(outputs, Taps.SampledRois, sampled.rois);
+            Keep(outputs, Taps.RoiLabels, sampled.labels);
+            Keep(outputs, Taps.RoiMatchedBoxes, sampled.matched_boxes);
+            Keep(outputs, Taps.RoiTargets, sampled.targets);
+            KeepHead(outputs, head);
+            if ((requested & (Taps.LossClassifier | Taps.LossBoxReg)) != 0)
+            {
+                var (cls, box) = RoIHeads.fastrcnn_loss(head.logits, head.deltas, sampled.labels, sampled.targets);
+                Keep(outputs, Taps.LossClassifier, cls);
+                Keep(outputs, Taps.LossBoxReg, box);
+            }
+        }
+        if (scaled is null || wantDetections)
+        {
+            var rois = RoIHeads.to_rois(r.boxes);
+            var head = roi_heads.run_head(features, rois, batch.image_sizes);
+            if (scaled is null)
+            {
+                Keep(outputs, Taps.SampledRois, rois);
+                KeepHead(outputs, head);
+            }
+            if (wantDetections)
+                return roi_heads.postprocess_detections(head.logits, head.deltas, r.boxes, batch.image_sizes)
+                    .Select((d, i) => new Detections(GeneralizedRcnnTransform.postprocess(d.boxes, batch.image_sizes[i], batch.original_size), d.scores, d.labels))
+                    .ToList();
+        }
+        return null;
+    }
+
+    private static void KeepHead(Outputs outputs, RoiHeadOutputs head)
+    {
+        Keep(outputs, Taps.RoiFeatures, head.features);
+        Keep(outputs, Taps.RoiEmbedding, head.embedding);
+        Keep(outputs, Taps.RoiLogits, head.logits);
+        Keep(outputs, Taps.RoiDeltas, head.deltas);
+    }
+
+    protected override RoiHeadOutputs RunHead(IReadOnlyList<Tensor> levels, Tensor rois, (long h, long w)[] image_sizes) =>
+        roi_heads.run_head(levels, rois, image_sizes);
+}
