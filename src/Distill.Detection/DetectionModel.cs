@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Distill.Detection.RoiHeads;
 
 namespace Distill.Detection;
@@ -110,8 +111,55 @@ public abstract class DetectionModel<TTaps, TOutputs> : Module
         return RunHead(levels, rois.to(levels[0].dtype), sizes);
     }
 
+    /// <summary>
+    /// The RoI head's taps on <paramref name="rois"/> as this model's outputs: the requested ones of <see cref="GivenRoiTaps"/>
+    /// (RoI features, embedding, logits, deltas), so the rows line up with <paramref name="rois"/> — the student's head on
+    /// the teacher's sampled RoIs (DeFeat), or a teacher's on the student's (Global Knowledge). What the generated loss calls
+    /// for <c>student.roi_logits@teacher.sampled_rois</c>; the forward pass of <paramref name="outputs"/> requested
+    /// <see cref="RoiHeadInputs"/>.
+    /// </summary>
+    public TOutputs roi_head_on(TOutputs outputs, Tensor rois, TTaps taps)
+    {
+        var bits = TapSet<TTaps>.Bits(taps);
+        var extra = bits & ~TapSet<TTaps>.Bits(GivenRoiTaps);
+        if (extra != 0)
+            throw new ArgumentException($"{Unsafe.As<long, TTaps>(ref extra)} cannot be computed on given RoIs (only {GivenRoiTaps} can: the rest needs this model's own sampling)", nameof(taps));
+        var result = new TOutputs { Requested = taps, Context = outputs.Context };
+        try
+        {
+            var head = roi_head_on(outputs, rois);
+            KeepRoiHead(result, head);
+            foreach (var t in new[] { head.features, head.embedding, head.logits, head.deltas })
+                if (!result.Holds(t)) t.Dispose();
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+        return result;
+    }
+
     /// <summary>The taps of the pyramid levels the RoI pooling reads (what <see cref="roi_head_on"/> needs); none without a RoI head.</summary>
     public virtual IReadOnlyList<TTaps> PooledLevelTaps => [];
+
+    /// <summary>The union of <see cref="PooledLevelTaps"/>: what a forward pass keeps so that <see cref="roi_head_on"/> can run on its outputs.</summary>
+    public TTaps RoiHeadInputs
+    {
+        get
+        {
+            long bits = 0;
+            foreach (var t in PooledLevelTaps) bits |= TapSet<TTaps>.Bits(t);
+            return Unsafe.As<long, TTaps>(ref bits);
+        }
+    }
+
+    /// <summary>The taps the RoI head computes from RoIs alone (declared <c>[Tap(..., OnGivenRois = true)]</c>); none without a RoI head.</summary>
+    public virtual TTaps GivenRoiTaps => default;
+
+    /// <summary>Keeps the requested ones of a RoI head's outputs as taps (models with a RoI head override it).</summary>
+    protected virtual void KeepRoiHead(TOutputs outputs, RoiHeadOutputs head) =>
+        throw new NotSupportedException($"{_get_name()} has no RoI head");
 
     /// <summary>Stores <paramref name="tensor"/> as <paramref name="tap"/> when it was requested; returns whether it was.</summary>
     protected static bool Keep(TOutputs outputs, TTaps tap, Tensor tensor)

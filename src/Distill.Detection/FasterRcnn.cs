@@ -29,19 +29,20 @@ namespace Distill.Detection;
 [Tap("p6", TensorKind.FeatureMap, "N, fpn_channels, (H+63)/64, (W+63)/64")]
 [Tap("rpn_logits", TensorKind.Any, "N, *", Description = "objectness logits of every anchor, levels concatenated (torchvision's order)")]
 [Tap("rpn_deltas", TensorKind.Any, "N, *, 4", Description = "box deltas of every anchor")]
-[Tap("proposals", TensorKind.Any, "*, 5", Description = "RPN proposals: rows (batch index, x1, y1, x2, y2)")]
-[Tap("sampled_rois", TensorKind.Any, "*, 5", Description = "the RoIs the box head ran on: rows (batch index, x1, y1, x2, y2)")]
-[Tap("roi_labels", TensorKind.Labels, "*", Description = "class of each sampled RoI, 0 = background (needs ground truth)")]
-[Tap("roi_matched_boxes", TensorKind.Boxes, "*, 4", Description = "the ground-truth box matched to each sampled RoI (needs ground truth)")]
-[Tap("roi_targets", TensorKind.Any, "*, 4", Description = "encoded regression targets (weights 10, 10, 5, 5; needs ground truth)")]
-[Tap("roi_features", TensorKind.FeatureMap, "*, fpn_channels, roi_output_size, roi_output_size")]
-[Tap("roi_embedding", TensorKind.Embedding, "*, representation_size")]
-[Tap("roi_logits", TensorKind.Logits, "*, classes+1")]
-[Tap("roi_deltas", TensorKind.Any, "*, (classes+1)*4")]
-[Tap("loss_objectness", TensorKind.Any, "", Description = "RPN objectness loss (needs ground truth)")]
-[Tap("loss_rpn_box_reg", TensorKind.Any, "", Description = "RPN box loss (needs ground truth)")]
-[Tap("loss_classifier", TensorKind.Any, "", Description = "box-head classification loss (needs ground truth)")]
-[Tap("loss_box_reg", TensorKind.Any, "", Description = "box-head regression loss (needs ground truth)")]
+[Tap("proposals", TensorKind.Boxes, "P, 5", Description = "RPN proposals: rows (batch index, x1, y1, x2, y2)")]
+[Tap("sampled_rois", TensorKind.Boxes, "R, 5", Description = "the RoIs the box head ran on, sampled with the ground truth: rows (batch index, x1, y1, x2, y2)", Needs = "boxes,labels")]
+[Tap("roi_labels", TensorKind.Labels, "R", Description = "class of each sampled RoI, 0 = background (needs ground truth)", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_positive", TensorKind.Mask, "R", Description = "1 where a sampled RoI matched an object (roi_labels > 0), else 0", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_matched_boxes", TensorKind.Boxes, "R, 4", Description = "the ground-truth box matched to each sampled RoI (needs ground truth)", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_targets", TensorKind.Any, "R, 4", Description = "encoded regression targets (weights 10, 10, 5, 5; needs ground truth)", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_features", TensorKind.FeatureMap, "R, fpn_channels, roi_output_size, roi_output_size", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("roi_embedding", TensorKind.Embedding, "R, representation_size", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("roi_logits", TensorKind.Logits, "R, classes+1", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("roi_deltas", TensorKind.Any, "R, (classes+1)*4", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("loss_objectness", TensorKind.Any, "", Description = "RPN objectness loss (needs ground truth)", Needs = "boxes,labels")]
+[Tap("loss_rpn_box_reg", TensorKind.Any, "", Description = "RPN box loss (needs ground truth)", Needs = "boxes,labels")]
+[Tap("loss_classifier", TensorKind.Any, "", Description = "box-head classification loss (needs ground truth)", Needs = "boxes,labels")]
+[Tap("loss_box_reg", TensorKind.Any, "", Description = "box-head regression loss (needs ground truth)", Needs = "boxes,labels")]
 public sealed partial class FasterRcnn : DetectionModel<FasterRcnn.Taps, FasterRcnn.Outputs>
 {
     /// <summary>The backbone names the constructor accepts.</summary>
@@ -147,8 +148,8 @@ public sealed partial class FasterRcnn : DetectionModel<FasterRcnn.Taps, FasterR
     }
 
     private const Taps RpnTaps = Taps.RpnLogits | Taps.RpnDeltas | Taps.Proposals | Taps.LossObjectness | Taps.LossRpnBoxReg;
-    private const Taps TargetTaps = Taps.RoiLabels | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.LossObjectness | Taps.LossRpnBoxReg | Taps.LossClassifier | Taps.LossBoxReg;
-    private const Taps HeadTaps = Taps.SampledRois | Taps.RoiLabels | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.RoiFeatures | Taps.RoiEmbedding
+    private const Taps TargetTaps = Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.LossObjectness | Taps.LossRpnBoxReg | Taps.LossClassifier | Taps.LossBoxReg;
+    private const Taps HeadTaps = Taps.SampledRois | Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.RoiFeatures | Taps.RoiEmbedding
         | Taps.RoiLogits | Taps.RoiDeltas | Taps.LossClassifier | Taps.LossBoxReg;
 
     protected override List<Detections>? Run(Tensor images, Outputs outputs, IReadOnlyList<Tensor>? boxes, IReadOnlyList<Tensor>? labels, bool wantDetections)
@@ -194,6 +195,7 @@ public sealed partial class FasterRcnn : DetectionModel<FasterRcnn.Taps, FasterR
             var head = roi_heads.run_head(levels, sampled.rois, batch.image_sizes);
             Keep(outputs, Taps.SampledRois, sampled.rois);
             Keep(outputs, Taps.RoiLabels, sampled.labels);
+            if (Wants(outputs, Taps.RoiPositive)) Keep(outputs, Taps.RoiPositive, sampled.labels.gt(0).to(ScalarType.Float32));
             Keep(outputs, Taps.RoiMatchedBoxes, sampled.matched_boxes);
             Keep(outputs, Taps.RoiTargets, sampled.targets);
             KeepHead(outputs, head);
@@ -223,6 +225,10 @@ public sealed partial class FasterRcnn : DetectionModel<FasterRcnn.Taps, FasterR
         }
         return null;
     }
+
+    public override Taps GivenRoiTaps => Taps.RoiFeatures | Taps.RoiEmbedding | Taps.RoiLogits | Taps.RoiDeltas;
+
+    protected override void KeepRoiHead(Outputs outputs, RoiHeadOutputs head) => KeepHead(outputs, head);
 
     private static void KeepHead(Outputs outputs, RoiHeadOutputs head)
     {

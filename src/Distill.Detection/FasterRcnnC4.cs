@@ -19,19 +19,20 @@ namespace Distill.Detection;
 [Tap("stage3", TensorKind.FeatureMap, "N, *, (H+15)/16, (W+15)/16", Description = "C4: the RPN's and the pooler's feature map")]
 [Tap("rpn_logits", TensorKind.Any, "N, *")]
 [Tap("rpn_deltas", TensorKind.Any, "N, *, 4")]
-[Tap("proposals", TensorKind.Any, "*, 5", Description = "RPN proposals: rows (batch index, x1, y1, x2, y2)")]
-[Tap("sampled_rois", TensorKind.Any, "*, 5", Description = "the RoIs the box head ran on")]
-[Tap("roi_labels", TensorKind.Labels, "*")]
-[Tap("roi_matched_boxes", TensorKind.Boxes, "*, 4")]
-[Tap("roi_targets", TensorKind.Any, "*, 4")]
-[Tap("roi_features", TensorKind.FeatureMap, "*, *, roi_output_size, roi_output_size")]
-[Tap("roi_embedding", TensorKind.Embedding, "*, *", Description = "layer4 + average pooling: the person-search feature")]
-[Tap("roi_logits", TensorKind.Logits, "*, classes+1")]
-[Tap("roi_deltas", TensorKind.Any, "*, (classes+1)*4")]
-[Tap("loss_objectness", TensorKind.Any, "")]
-[Tap("loss_rpn_box_reg", TensorKind.Any, "")]
-[Tap("loss_classifier", TensorKind.Any, "")]
-[Tap("loss_box_reg", TensorKind.Any, "")]
+[Tap("proposals", TensorKind.Boxes, "P, 5", Description = "RPN proposals: rows (batch index, x1, y1, x2, y2)")]
+[Tap("sampled_rois", TensorKind.Boxes, "R, 5", Description = "the RoIs the box head ran on, sampled with the ground truth: rows (batch index, x1, y1, x2, y2)", Needs = "boxes,labels")]
+[Tap("roi_labels", TensorKind.Labels, "R", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_positive", TensorKind.Mask, "R", Description = "1 where a sampled RoI matched an object (roi_labels > 0), else 0", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_matched_boxes", TensorKind.Boxes, "R, 4", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_targets", TensorKind.Any, "R, 4", Needs = "boxes,labels", Rois = "sampled_rois")]
+[Tap("roi_features", TensorKind.FeatureMap, "R, *, roi_output_size, roi_output_size", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("roi_embedding", TensorKind.Embedding, "R, *", Description = "layer4 + average pooling: the person-search feature", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("roi_logits", TensorKind.Logits, "R, classes+1", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("roi_deltas", TensorKind.Any, "R, (classes+1)*4", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
+[Tap("loss_objectness", TensorKind.Any, "", Needs = "boxes,labels")]
+[Tap("loss_rpn_box_reg", TensorKind.Any, "", Needs = "boxes,labels")]
+[Tap("loss_classifier", TensorKind.Any, "", Needs = "boxes,labels")]
+[Tap("loss_box_reg", TensorKind.Any, "", Needs = "boxes,labels")]
 public sealed partial class FasterRcnnC4 : DetectionModel<FasterRcnnC4.Taps, FasterRcnnC4.Outputs>
 {
     private readonly GeneralizedRcnnTransform transform;
@@ -116,8 +117,8 @@ public sealed partial class FasterRcnnC4 : DetectionModel<FasterRcnnC4.Taps, Fas
     }
 
     private const Taps RpnTaps = Taps.RpnLogits | Taps.RpnDeltas | Taps.Proposals | Taps.LossObjectness | Taps.LossRpnBoxReg;
-    private const Taps TargetTaps = Taps.RoiLabels | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.LossObjectness | Taps.LossRpnBoxReg | Taps.LossClassifier | Taps.LossBoxReg;
-    private const Taps HeadTaps = Taps.SampledRois | Taps.RoiLabels | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.RoiFeatures | Taps.RoiEmbedding
+    private const Taps TargetTaps = Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.LossObjectness | Taps.LossRpnBoxReg | Taps.LossClassifier | Taps.LossBoxReg;
+    private const Taps HeadTaps = Taps.SampledRois | Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.RoiFeatures | Taps.RoiEmbedding
         | Taps.RoiLogits | Taps.RoiDeltas | Taps.LossClassifier | Taps.LossBoxReg;
 
     protected override List<Detections>? Run(Tensor images, Outputs outputs, IReadOnlyList<Tensor>? boxes, IReadOnlyList<Tensor>? labels, bool wantDetections)
@@ -155,6 +156,7 @@ public sealed partial class FasterRcnnC4 : DetectionModel<FasterRcnnC4.Taps, Fas
             var head = roi_heads.run_head(features, sampled.rois, batch.image_sizes);
             Keep(outputs, Taps.SampledRois, sampled.rois);
             Keep(outputs, Taps.RoiLabels, sampled.labels);
+            if (Wants(outputs, Taps.RoiPositive)) Keep(outputs, Taps.RoiPositive, sampled.labels.gt(0).to(ScalarType.Float32));
             Keep(outputs, Taps.RoiMatchedBoxes, sampled.matched_boxes);
             Keep(outputs, Taps.RoiTargets, sampled.targets);
             KeepHead(outputs, head);
@@ -181,6 +183,10 @@ public sealed partial class FasterRcnnC4 : DetectionModel<FasterRcnnC4.Taps, Fas
         }
         return null;
     }
+
+    public override Taps GivenRoiTaps => Taps.RoiFeatures | Taps.RoiEmbedding | Taps.RoiLogits | Taps.RoiDeltas;
+
+    protected override void KeepRoiHead(Outputs outputs, RoiHeadOutputs head) => KeepHead(outputs, head);
 
     private static void KeepHead(Outputs outputs, RoiHeadOutputs head)
     {

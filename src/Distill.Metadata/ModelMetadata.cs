@@ -52,4 +52,10 @@ public sealed class TapAttribute : Attribute
     /// (<c>student.roi_logits@teacher.sampled_rois</c>), through the model's <c>roi_head_on</c>.
     /// </summary>
     public string? Rois { get; set; }
+
+    /// <summary>
+    /// A per-RoI tap the model's RoI head computes from the RoIs alone (RoI features, embedding, logits, deltas — not the
+    /// labels matched to them), so it can also run on another model's RoIs: <c>student.roi_logits@teacher.sampled_rois</c>.
+    /// </summary>
+    public bool OnGivenRois { get; set; }
 }

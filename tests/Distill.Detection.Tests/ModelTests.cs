@@ -21,7 +21,7 @@ public class ModelTests
             ["roi_output_size"] = 7, ["width"] = 8,
         };
         var taps = typeof(FasterRcnn).GetCustomAttributes<TapAttribute>().ToList();
-        Assert.Equal(24, taps.Count);
+        Assert.Equal(25, taps.Count);
         foreach (var tap in taps)
         {
             var member = Enum.Parse<FasterRcnn.Taps>(string.Concat(tap.Name.Split('_').Select(p => char.ToUpperInvariant(p[0]) + p[1..])));
@@ -34,6 +34,7 @@ public class ModelTests
         }
         Assert.Equal(outputs.SampledRois!.shape[0], outputs.RoiLogits!.shape[0]);
         Assert.Equal(ScalarType.Int64, outputs.RoiLabels!.dtype);
+        TensorAssert.Close(outputs.RoiLabels.gt(0).to(ScalarType.Float32), outputs.RoiPositive!, 0, 0);
         Assert.Equal(new long[] { 8, 16, 32, 64 }, new[] { outputs.Stage1!.shape[1], outputs.Stage2!.shape[1], outputs.Stage3!.shape[1], outputs.Stage4!.shape[1] });
     }
 
@@ -80,6 +81,18 @@ public class ModelTests
         Assert.Equal(new[] { t.SampledRois!.shape[0], Tiny.Classes + 1L }, onTeacher.logits.shape);
         onTeacher.logits.sum().backward(); // gradients reach the student
         Assert.Contains(student.parameters(), p => p.grad is not null);
+
+        // The typed form the generated loss calls (student.roi_logits@teacher.sampled_rois): only the requested head taps, rows on the given RoIs.
+        using var keep = student.forward_taps(images, student.RoiHeadInputs, boxes, labels);
+        Assert.Equal(pyramid, student.RoiHeadInputs);
+        using (var typed = student.roi_head_on(keep, t.SampledRois!, FasterRcnn.Taps.RoiLogits))
+        {
+            Assert.Equal(FasterRcnn.Taps.RoiLogits, typed.Requested);
+            Assert.Null(typed.RoiEmbedding);
+            Assert.Equal(new[] { t.SampledRois!.shape[0], Tiny.Classes + 1L }, typed.RoiLogits!.shape);
+        }
+        var own = Assert.Throws<ArgumentException>(() => student.roi_head_on(keep, t.SampledRois!, FasterRcnn.Taps.RoiLogits | FasterRcnn.Taps.RoiLabels));
+        Assert.Contains("RoiLabels cannot be computed on given RoIs", own.Message);
 
         using var noPyramid = student.forward_taps(images, FasterRcnn.Taps.SampledRois, boxes, labels);
         var e = Assert.Throws<ArgumentException>(() => student.roi_head_on(noPyramid, noPyramid.SampledRois!));
@@ -242,7 +255,7 @@ public class TrainingTests
             using (var o = retina.forward_taps(images, RetinaNet.Taps.All, boxes, labels))
                 Assert.Equal(before + 13, SequentialCollection.SettledLiveCount());
             using (var o = c4.forward_taps(images, FasterRcnnC4.Taps.All, boxes, labels))
-                Assert.Equal(before + 18, SequentialCollection.SettledLiveCount());
+                Assert.Equal(before + 19, SequentialCollection.SettledLiveCount());
             Assert.Equal(before, SequentialCollection.SettledLiveCount());
         }
         var start = SequentialCollection.SettledLiveCount();

@@ -32,7 +32,7 @@ public class DetectionDiagnosticsTests
             [Tap("objectness_map", TensorKind.Mask, "N, (H+3)/4, (W+3)/4")]
             [Tap("sampled_rois", TensorKind.Boxes, "R, 5", Needs = "boxes,labels")]
             [Tap("roi_positive", TensorKind.Mask, "R", Needs = "boxes,labels", Rois = "sampled_rois")]
-            [Tap("roi_logits", TensorKind.Logits, "R, classes+1", Needs = "boxes,labels", Rois = "sampled_rois")]
+            [Tap("roi_logits", TensorKind.Logits, "R, classes+1", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
             [Tap("loss_classifier", TensorKind.Any, "1", Needs = "boxes,labels")]
             public sealed class Detector
             {
@@ -148,7 +148,8 @@ public class DetectionDiagnosticsTests
     }
 
     [Theory]
-    [InlineData("student.p2@teacher.sampled_rois", "'student.p2@teacher.sampled_rois': student.p2 is not computed per RoI, so it cannot run on other RoIs; taps of Detector that can: roi_positive, roi_logits")]
+    [InlineData("student.p2@teacher.sampled_rois", "'student.p2@teacher.sampled_rois': student.p2 is not computed per RoI, so it cannot run on other RoIs; taps of Detector that can: roi_logits")]
+    [InlineData("student.roi_positive@teacher.sampled_rois", "'student.roi_positive@teacher.sampled_rois': student.roi_positive comes from student's own sampling of sampled_rois, so it cannot run on other RoIs; taps of Detector that can: roi_logits")]
     [InlineData("student.roi_logits@teacher.p2", "'student.roi_logits@teacher.p2': teacher.p2 is a feature map, not RoIs (a tap of boxes such as teacher.sampled_rois)")]
     [InlineData("student.roi_logits@teacher", "'student.roi_logits@teacher': after '@' comes a model's tap of RoIs, such as teacher.sampled_rois")]
     public void DSL049_a_tap_that_cannot_run_on_those_rois(string reference, string message)

@@ -504,10 +504,11 @@ internal sealed partial class Binder
         if (source is null) return null;
         var model = _models[r.Model];
         var tap = model.Info.Taps.First(t => t.Name == tapName);
-        if (tap.Rois is null)
+        if (!tap.OnGivenRois)
         {
-            Report(BadRoiReference, r.Location, UserText.Shorten(r.ToString()), $"{r.Model}.{tapName} is not computed per RoI, so it cannot run on other RoIs; taps of {model.Info.Name} that can: "
-                + List(model.Info.Taps.Where(t => t.Rois is not null).Select(t => t.Name)));
+            var why = tap.Rois is null ? "is not computed per RoI" : $"comes from {r.Model}'s own sampling of {tap.Rois}";
+            Report(BadRoiReference, r.Location, UserText.Shorten(r.ToString()), $"{r.Model}.{tapName} {why}, so it cannot run on other RoIs; taps of {model.Info.Name} that can: "
+                + List(model.Info.Taps.Where(t => t.OnGivenRois).Select(t => t.Name)));
             return null;
         }
         if (!model.Info.RunsRoiHead)
@@ -564,10 +565,13 @@ internal sealed partial class Binder
         if (student is null || _dataset is null) return;
         var train = _spec.Data!.Train!;
         // A detector trains on per-image boxes and labels: data without them cannot train it (whatever taps the terms read).
+        // It is evaluated on them too (box AP of its detections).
+        static bool HasBoxes(DatasetInfo d) => d.Fields.Any(f => f.Name == "boxes" && f.IsList);
         foreach (var detector in _models.Values.Where(m => m.Info.Task == "detection" && m.Spec.Role == ModelRole.Student))
-            if (!_dataset.Fields.Any(f => f.Name == "boxes" && f.IsList))
-                Report(DetectorNeedsBoxes, train.TypeLocation, detector.Spec.Name, detector.Info.Name, _dataset.Name, List(_dataset.Fields.Select(f => f.Name)),
-                    List(_catalog.Datasets.Where(d => d.Fields.Any(f => f.Name == "boxes" && f.IsList)).Select(d => d.Name)));
+            foreach (var (data, location) in new[] { (_dataset, train.TypeLocation), (_validationDataset, _spec.Data.Validation?.TypeLocation ?? train.TypeLocation) })
+                if (data is not null && !HasBoxes(data))
+                    Report(DetectorNeedsBoxes, location, detector.Spec.Name, detector.Info.Name, data.Name, List(data.Fields.Select(f => f.Name)),
+                        List(_catalog.Datasets.Where(HasBoxes).Select(d => d.Name)));
         if (ImageShape() is { Length: >= 2 } image && image[1] is long channels)
         {
             var inputDims = ShapeExpression.Dims(student.Info.InputShape);
@@ -576,8 +580,8 @@ internal sealed partial class Binder
         }
         var labels = _dataset.Fields.FirstOrDefault(f => f.Classes is not null);
         var logits = student.Info.Taps.FirstOrDefault(t => t.Kind == "Logits");
-        // A RoI head's logits have a column for the background besides the data set's classes (labels 1..K, 0 = background).
-        var background = logits?.Rois is not null ? 1 : 0;
+        // A detector's logits have a column for the background besides the data set's classes (labels 1..K, 0 = background).
+        var background = student.Info.Task == "detection" ? 1 : 0;
         if (labels?.Classes is { } classesExpr && logits is not null &&
             ShapeExpression.Evaluate(classesExpr, _datasetEnv) is long classes &&
             ShapeExpression.EvaluateAll(logits.Shape, student.Env) is { Length: > 0 } shape && shape[shape.Length - 1] is long k && k - background != classes)

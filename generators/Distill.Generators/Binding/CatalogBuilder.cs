@@ -172,7 +172,7 @@ internal static class CatalogBuilder
             ? new List<TapInfo>()
             : attributes.Where(x => SymbolEqualityComparer.Default.Equals(x.AttributeClass, a.Tap))
                 .Select(x => new TapInfo(x.ConstructorArguments[0].Value as string ?? "", EnumName(x.ConstructorArguments[1]), x.ConstructorArguments[2].Value as string ?? "",
-                    Named(x, "Needs"), Named(x, "Rois")))
+                    Named(x, "Needs"), Named(x, "Rois"), NamedBool(x, "OnGivenRois")))
                 .ToList();
         var runsTaps = type.GetTypeMembers("Taps").Any(t => t.TypeKind == TypeKind.Enum)
                        && type.GetTypeMembers("Outputs").Any()
@@ -201,11 +201,15 @@ internal static class CatalogBuilder
                 })
                 .ToList();
         var isImage = false;
+        var isDetection = false;
         for (var t = type.BaseType; t is not null; t = t.BaseType)
+        {
             if (t.Name == "ImageDataset" && t.ContainingNamespace.ToDisplayString() == "Distill.Data") isImage = true;
+            if (t.Name == "DetectionDataset" && t.ContainingNamespace.ToDisplayString() == "Distill.Data") isDetection = true;
+        }
         var hasPairs = type.AllInterfaces.Any(i => i.Name == "IVerificationPairs" && i.ContainingNamespace.ToDisplayString() == "Distill.Data");
         return new DatasetInfo(Named(dataset, "Name") ?? type.Name, FullName(type), Constructor(type), fields.ToEquatableArray(),
-            batchType is null ? null : FullName(batchType), isImage, hasPairs);
+            batchType is null ? null : FullName(batchType), isImage, hasPairs, isDetection);
     }
 
     /// <summary>Whether the batch class holds a field as a list of tensors (one per sample) rather than one tensor.</summary>

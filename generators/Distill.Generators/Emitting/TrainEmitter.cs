@@ -145,9 +145,12 @@ internal static class TrainEmitter
             if (t.Train.IsImageDataset)
                 // Augmented per (seed, epoch, batch), so a resumed epoch replays exactly.
                 w.Line($"TrainTransform = {TrainTransform(t.Train)},");
+            else if (t.Train.IsDetection)
+                // Flipped with its boxes per (seed, epoch, batch); the detectors resize and normalise the images themselves.
+                w.Line($"TrainTransform = {Data}DetectionTransform.Train(),");
             w.Line("CreateOptimizer = CreateOptimizer,");
             w.Line("CreateScheduler = (optimizer, epochs, _) => CreateScheduler(optimizer, epochs, options),");
-            if (t.Validation is not null && t.Student is not null)
+            if (t.Validation is not null && t.Student is not null && (t.Detects || !t.Student.IsDetector))
                 w.Line("Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),");
             if (t.EvaluatesTeachers)
                 w.Line("EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),");
@@ -191,6 +194,12 @@ internal static class TrainEmitter
             EmitVerification(w, t, val);
             return;
         }
+        if (t.Detects)
+        {
+            EmitDetection(w, t, val);
+            return;
+        }
+        if (t.Student is { IsDetector: true }) return;
         var ks = string.Join(", ", t.TopK);
         if (t.Student is { } s)
         {
@@ -207,14 +216,14 @@ internal static class TrainEmitter
                 w.Line("return values;");
             }
         }
-        if (t.TeacherClassifiers.Count == 0) return;
+        if (!t.EvaluatesTeachers) return;
         w.Line();
         w.Line("/// <summary>Each teacher's top-k accuracy on <paramref name=\"loader\"/> (<c>teacher_top1</c>, …).</summary>");
         w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public {KnownTypes.Dictionary}<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
         {
             w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
-            foreach (var c in t.TeacherClassifiers)
+            foreach (var c in t.TeacherClassifiers.Where(c => !c.IsDetector))
             {
                 using (w.OpenBlock())
                 {
@@ -268,6 +277,45 @@ internal static class TrainEmitter
             foreach (var c in teachers)
                 using (w.OpenBlock())
                     Verify(c, c.Name + "_");
+            w.Line("return values;");
+        }
+    }
+
+    /// <summary>
+    /// Evaluate/EvaluateTeachers for a detector on detection data: each image's detections (<c>detect</c>, in evaluation mode,
+    /// without gradients) against its ground truth, COCO box AP with the area ranges scaled to the data's images
+    /// (<c>val_AP</c>, <c>val_AP50</c>, …, and <c>val_hard_AP</c>, … over the instances the data marks hard).
+    /// </summary>
+    private static void EmitDetection(SourceWriter w, TrainPlan t, PlannedData val)
+    {
+        void Detect(PlannedClassifier m, string prefix)
+        {
+            w.Line($"{m.Member}.eval();");
+            w.Line($"var evaluator = {Rt}DetectionEvaluation.CreateEvaluator({val.Member});");
+            w.Line($"using ({KnownTypes.TorchApi}.no_grad())");
+            EvaluationLoop(w, $"{Rt}DetectionEvaluation.Add(evaluator, batch, {m.Member}.detect(batch.image), d => (d.boxes, d.scores, d.labels));");
+            w.Line($"{Rt}DetectionEvaluation.WriteTo(evaluator, values, {CSharpLiteral.Literal(prefix)});");
+        }
+
+        w.Line("/// <summary>The student's COCO box AP on <paramref name=\"loader\"/> (<c>val_AP</c>, <c>val_AP50</c>, …), in evaluation mode, without gradients.</summary>");
+        w.Line(SourceWriter.GeneratedCode);
+        using (w.Open($"public {KnownTypes.Dictionary}<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
+        {
+            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
+            Detect(t.Student!, "val_");
+            w.Line("return values;");
+        }
+        var teachers = t.TeacherClassifiers.Where(c => c.IsDetector).ToList();
+        if (teachers.Count == 0) return;
+        w.Line();
+        w.Line("/// <summary>Each teacher's COCO box AP on <paramref name=\"loader\"/> (<c>teacher_AP</c>, …).</summary>");
+        w.Line(SourceWriter.GeneratedCode);
+        using (w.Open($"public {KnownTypes.Dictionary}<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
+        {
+            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
+            foreach (var c in teachers)
+                using (w.OpenBlock())
+                    Detect(c, c.Name + "_");
             w.Line("return values;");
         }
     }

@@ -81,9 +81,10 @@ internal sealed record SharedParameterInfo(string Name, string? Quantity, string
 /// <summary>
 /// A tap: name, tensor kind, shape expression, and the batch fields its forward pass needs besides the input (a margin head's
 /// labels; a detector's boxes and labels), comma-separated in the order <c>forward_taps</c> takes them, if any; for a tap with
-/// one row per region of interest, the model's tap holding those RoIs (<see cref="Rois"/>).
+/// one row per region of interest, the model's tap holding those RoIs (<see cref="Rois"/>) and whether its RoI head computes it
+/// from RoIs alone, so it can run on another model's RoIs (<see cref="OnGivenRois"/>).
 /// </summary>
-internal sealed record TapInfo(string Name, string Kind, string Shape, string? Needs = null, string? Rois = null)
+internal sealed record TapInfo(string Name, string Kind, string Shape, string? Needs = null, string? Rois = null, bool OnGivenRois = false)
 {
     /// <summary>The batch fields <see cref="Needs"/> names, in order.</summary>
     public IEnumerable<string> NeededFields => Needs is null ? Enumerable.Empty<string>() : Needs.Split(',').Select(f => f.Trim()).Where(f => f.Length > 0);
@@ -112,7 +113,8 @@ internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, st
 /// A data set: its DSL name, type, constructor and batch fields. <see cref="BatchType"/> is the batch class of the
 /// <c>IBatchDataset&lt;TBatch&gt;</c> it implements (null when it implements none: generated code cannot train on it);
 /// <see cref="IsImageDataset"/>: it derives from Distill.Data's ImageDataset (standard augmentation and normalisation apply);
-/// <see cref="HasPairs"/>: it implements Distill.Data's IVerificationPairs (evaluated by face verification, not top-k).
+/// <see cref="HasPairs"/>: it implements Distill.Data's IVerificationPairs (evaluated by face verification, not top-k);
+/// <see cref="IsDetection"/>: it derives from Distill.Data's DetectionDataset (per-image boxes; evaluated by COCO box AP).
 /// </summary>
 internal sealed record DatasetInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, EquatableArray<BatchFieldInfo> Fields, string? BatchType = null,
-    bool IsImageDataset = false, bool HasPairs = false);
+    bool IsImageDataset = false, bool HasPairs = false, bool IsDetection = false);

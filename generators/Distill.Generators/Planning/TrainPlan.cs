@@ -7,11 +7,12 @@ namespace Distill.Generators.Planning;
 // values only (no locations), so that an edit that only moves text leaves the generated loop cached.
 
 /// <summary>
-/// A data set the loop reads: the member holding it, its construction (YAML only), batch type and fields, and whether
-/// it lists verification pairs (then the student is evaluated by face verification on its embeddings).
+/// A data set the loop reads: the member holding it, its construction (YAML only), batch type and fields, whether it lists
+/// verification pairs (then the student is evaluated by face verification on its embeddings), and whether it is a detection
+/// data set (augmented by a detection transform; a detector is evaluated on it by COCO box AP).
 /// </summary>
 internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields,
-    bool HasPairs = false, TransformSpec? Transforms = null)
+    bool HasPairs = false, TransformSpec? Transforms = null, bool IsDetection = false)
 {
     /// <summary>The field behind a YAML class's lazily built data-set property (<c>TrainData</c> → <c>_trainData</c>).</summary>
     public string LazyField => "_" + char.ToLowerInvariant(Member[0]) + Member.Substring(1);
@@ -47,9 +48,10 @@ internal sealed record PlannedSchedule(string Kind, EquatableArray<long> Milesto
 
 /// <summary>
 /// A model evaluated for accuracy: its member, its type (for the Taps flag), its logits tap's member in Outputs, and its
-/// embedding tap's member (for verification; null when it has none).
+/// embedding tap's member (for verification; null when it has none); or a detector (<see cref="IsDetector"/>: evaluated
+/// through its <c>detect</c>, by box AP).
 /// </summary>
-internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember, string? EmbeddingMember = null);
+internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember, string? EmbeddingMember = null, bool IsDetector = false);
 
 /// <summary>
 /// A declared value a run may override (<c>--set key=value</c>): its key as the experiment file spells it, its type, the
@@ -87,9 +89,13 @@ internal sealed record TrainPlan(
     /// <summary>Whether evaluation is face verification (pairs of embeddings) rather than top-k accuracy.</summary>
     public bool Verifies => Validation is { HasPairs: true } && Student?.EmbeddingMember is not null;
 
+    /// <summary>Whether evaluation is COCO box AP of a detector on detection data.</summary>
+    public bool Detects => Validation is { IsDetection: true } && Student is { IsDetector: true };
+
     /// <summary>Whether <c>EvaluateTeachers</c> exists: some teacher can be evaluated the way the student is.</summary>
-    public bool EvaluatesTeachers => Validation is not null && (Verifies ? TeacherClassifiers.Any(c => c.EmbeddingMember is not null) : TeacherClassifiers.Count > 0);
+    public bool EvaluatesTeachers => Validation is not null && (Verifies ? TeacherClassifiers.Any(c => c.EmbeddingMember is not null)
+        : Detects ? TeacherClassifiers.Any(c => c.IsDetector) : TeacherClassifiers.Any(c => !c.IsDetector));
 
     /// <summary>The metric that picks the best checkpoint unless a run overrides it.</summary>
-    public string DefaultBestMetric => Verifies ? "val_verify_acc" : "val_top1";
+    public string DefaultBestMetric => Verifies ? "val_verify_acc" : Detects ? "val_AP" : "val_top1";
 }

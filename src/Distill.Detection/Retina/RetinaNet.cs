@@ -24,8 +24,8 @@ namespace Distill.Detection;
 [Tap("p7", TensorKind.FeatureMap, "N, fpn_channels, (H+127)/128, (W+127)/128")]
 [Tap("cls_logits", TensorKind.Logits, "N, *, classes+1", Description = "per anchor (levels concatenated, torchvision's order), column 0 unused background")]
 [Tap("bbox_regression", TensorKind.Any, "N, *, 4", Description = "box deltas per anchor")]
-[Tap("loss_classification", TensorKind.Any, "", Description = "focal loss (needs ground truth)")]
-[Tap("loss_bbox_regression", TensorKind.Any, "", Description = "L1 box loss (needs ground truth)")]
+[Tap("loss_classification", TensorKind.Any, "", Description = "focal loss (needs ground truth)", Needs = "boxes,labels")]
+[Tap("loss_bbox_regression", TensorKind.Any, "", Description = "L1 box loss (needs ground truth)", Needs = "boxes,labels")]
 public sealed partial class RetinaNet : DetectionModel<RetinaNet.Taps, RetinaNet.Outputs>
 {
     private readonly GeneralizedRcnnTransform transform;
