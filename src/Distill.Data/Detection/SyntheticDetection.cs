@@ -27,7 +27,7 @@ namespace Distill.Data;
 /// most 20% of the smaller one's box. Each object is hard with probability <c>hard_fraction</c>, of one of four
 /// kinds (equally likely): <b>tiny</b> (size in [<c>min_object</c>, 1.5·<c>min_object</c>)), <b>blurred</b>
 /// (edges spread over 12–25% of its size, pattern contrast 40%), <b>occluded</b> (another object, 35%, or a
-/// distractor drawn over it, its centre 55–75% of the object's size away), <b>low contrast</b> (colours pulled
+/// distractor of 70–110% of its size drawn over it, its centre 35–60% of the object's size away), <b>low contrast</b> (colours pulled
 /// to 20–35% of their distance from the background under it). Pixel noise, brightness and contrast vary per image.
 /// </para>
 /// <para>
@@ -293,10 +293,10 @@ public sealed class SyntheticDetection : DetectionDataset
             placed.Add(item);
             if (hard != HardKind.Occluded) continue;
 
-            // The occluder: its centre 55-75% of the object's size away, in a random direction.
-            var occluderSize = item.Size * rng.Uniform(0.6, 1.0);
+            // The occluder: 70-110% of the object's size, its centre 35-60% of the object's size away, in a random direction.
+            var occluderSize = item.Size * rng.Uniform(0.7, 1.1);
             var direction = rng.Uniform(0, 2 * Math.PI);
-            var distance = item.Size * rng.Uniform(0.55, 0.75);
+            var distance = item.Size * rng.Uniform(0.35, 0.6);
             var byObject = rng.Chance(0.35);
             var occluder = byObject
                 ? NewObject(ref rng, 1 + rng.NextInt(_classes), Math.Max(occluderSize, 1.5 * _minObject), HardKind.None)
