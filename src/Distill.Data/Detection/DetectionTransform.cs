@@ -157,7 +157,7 @@ public sealed class DetectionTransform : IBatchTransform<DetectionBatch>
         batch.image = result;
         oldImage.Dispose();
         var oldSize = batch.image_size;
-        batch.image_size = torch.tensor(newSizes, new long[] { n, 2 }).to(oldSize.device);
+        using (var cpuSizes = torch.tensor(newSizes, new long[] { n, 2 })) batch.image_size = cpuSizes.to(oldSize.device);
         oldSize.Dispose();
         return batch;
     }
