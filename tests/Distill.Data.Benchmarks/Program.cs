@@ -1,6 +1,14 @@
 using System.Diagnostics;
 
 // dotnet run -c Release --project tests/Distill.Data.Benchmarks [-- images]
+// dotnet run -c Release --project tests/Distill.Data.Benchmarks -- export <dir> [train images] [val images]
+//   writes <dir>/train.safetensors and <dir>/val.safetensors (seed 1, default arguments) for frcnn_probe.py.
+if (args.Length > 0 && args[0] == "export")
+{
+    Export(args[1], args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3000,
+        args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 500);
+    return;
+}
 var images = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 2000;
 var data = new SyntheticDetection(samples: images, seed: 1);
 var pixels = new byte[3 * data.ImageSize * data.ImageSize];
@@ -43,3 +51,42 @@ var augmented = Rate(() =>
     }
 }, images / 32 * 32);
 Console.WriteLine($"  {augmented.Wall:F0} images/s; {augmented.Cpu:F0} images per CPU second");
+
+// Every image (N, 3, 128, 128) uint8 and every object: boxes (M, 4), labels (M), hard kind (M; 0 = not hard), and the
+// object count of each image (N), objects in image order.
+static void Export(string dir, int train, int val)
+{
+    Directory.CreateDirectory(dir);
+    foreach (var (split, n) in new[] { ("train", train), ("val", val) })
+    {
+        var d = new SyntheticDetection(samples: n, seed: 1, split: split);
+        var plane = 3 * d.ImageSize * d.ImageSize;
+        var pixels = new byte[(long)n * plane];
+        var boxes = new List<float>();
+        var labels = new List<long>();
+        var hard = new List<long>();
+        var counts = new long[n];
+        for (var i = 0; i < n; i++)
+        {
+            d.Render(i, pixels.AsSpan(i * plane, plane));
+            var objects = d.Objects(i);
+            counts[i] = objects.Count;
+            foreach (var o in objects)
+            {
+                boxes.AddRange([o.Box.X1, o.Box.Y1, o.Box.X2, o.Box.Y2]);
+                labels.Add(o.Label);
+                hard.Add((long)o.Hard);
+            }
+        }
+        using var scope = torch.NewDisposeScope();
+        Safetensors.Save(Path.Combine(dir, split + ".safetensors"), new Dictionary<string, Tensor>
+        {
+            ["image"] = torch.tensor(pixels, new long[] { n, 3, d.ImageSize, d.ImageSize }),
+            ["boxes"] = torch.tensor(boxes.ToArray(), new long[] { boxes.Count / 4, 4 }),
+            ["labels"] = torch.tensor(labels.ToArray()),
+            ["hard"] = torch.tensor(hard.ToArray()),
+            ["counts"] = torch.tensor(counts),
+        });
+        Console.WriteLine($"{split}: {n} images, {labels.Count} objects -> {Path.Combine(dir, split + ".safetensors")}");
+    }
+}
