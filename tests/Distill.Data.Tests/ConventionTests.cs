@@ -21,7 +21,8 @@ public class ConventionTests
     [Fact]
     public void The_library_declares_its_data_sets()
     {
-        Assert.Equal(["Cifar10", "Cifar100", "FaceFolder", "FashionMnist", "ImageFolder", "Mnist", "SyntheticFaces", "SyntheticImages", "TensorImages"], DatasetTypes().Select(t => t.Name));
+        Assert.Equal(["Cifar10", "Cifar100", "CocoDetection", "FaceFolder", "FashionMnist", "ImageFolder", "Mnist", "SyntheticDetection", "SyntheticFaces", "SyntheticImages", "TensorImages", "VocDetection"],
+            DatasetTypes().Select(t => t.Name));
     }
 
     [Theory]
@@ -29,7 +30,7 @@ public class ConventionTests
     public void Every_data_set_follows_the_convention(Type type)
     {
         var task = type.GetCustomAttribute<DistillDatasetAttribute>()!.Task;
-        Assert.Contains(task, new[] { "classification", "face" });
+        Assert.Contains(task, new[] { "classification", "face", "detection" });
         // A face data set's images are also scored in pairs.
         Assert.Equal(task == "face", typeof(IVerificationPairs).IsAssignableFrom(type));
         var ctor = Assert.Single(type.GetConstructors());
@@ -42,6 +43,11 @@ public class ConventionTests
         var names = parameters.Select(p => p.Name!).ToHashSet();
 
         var fields = type.GetCustomAttributes<BatchFieldAttribute>().ToList();
+        if (task == "detection")
+        {
+            DetectionFollowsTheConvention(type, fields, names);
+            return;
+        }
         Assert.Equal(["image", "label"], fields.Select(f => f.Name));
         foreach (var f in fields)
         {
@@ -62,6 +68,85 @@ public class ConventionTests
             Assert.NotNull(member);
             Assert.Equal(typeof(Tensor), member is PropertyInfo p ? p.PropertyType : ((FieldInfo)member).FieldType);
         }
+    }
+
+    /// <summary>
+    /// A detection data set: the seven fields of <see cref="DetectionBatch"/> in its order; per-image fields are
+    /// <c>IReadOnlyList&lt;Tensor&gt;</c> members whose shape's second dim is <c>*</c> (the objects of one image).
+    /// </summary>
+    private static void DetectionFollowsTheConvention(Type type, List<BatchFieldAttribute> fields, HashSet<string> names)
+    {
+        Assert.True(typeof(DetectionDataset).IsAssignableFrom(type));
+        Assert.Equal(["image", "image_size", "boxes", "labels", "crowd", "hard", "image_id"], fields.Select(f => f.Name));
+        Assert.Equal([TensorKind.FeatureMap, TensorKind.Any, TensorKind.Boxes, TensorKind.Labels, TensorKind.Mask, TensorKind.Mask, TensorKind.Any],
+            fields.Select(f => f.Kind));
+        foreach (var f in fields)
+        {
+            Assert.All(Identifiers(f.Shape), id => Assert.True(id == "N" || names.Contains(id), $"{type.Name}.{f.Name}: '{id}' is not a parameter"));
+            Assert.Equal("N", f.Shape.Split(',')[0].Trim());
+            if (f.Classes is { } classes) Assert.All(Identifiers(classes), id => Assert.Contains(id, names));
+        }
+        Assert.NotNull(fields[3].Classes);
+        var batchType = type.GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IBatchDataset<>)).GetGenericArguments()[0];
+        Assert.Equal(typeof(DetectionBatch), batchType);
+        foreach (var f in fields)
+        {
+            var member = batchType.GetProperty(f.Name, BindingFlags.Public | BindingFlags.Instance);
+            Assert.NotNull(member);
+            var perImage = f.Shape.Split(',').Select(d => d.Trim()).ElementAtOrDefault(1) == "*" && f.Name != "image";
+            Assert.Equal(perImage ? typeof(IReadOnlyList<Tensor>) : typeof(Tensor), member.PropertyType);
+        }
+    }
+
+    [Fact]
+    public void Detection_batches_have_the_declared_shapes()
+    {
+        AssertDetectionShapes(new SyntheticDetection(samples: 5), new());
+        AssertDetectionShapes(new SyntheticDetection(classes: 3, size: 64, max_object: 40, samples: 5), new() { ["classes"] = 3, ["size"] = 64 });
+        using var dir = new TempDir();
+        Pnm.Write(dir.File("coco/val/a.ppm"), new byte[3 * 6 * 4], 3, 6, 4);
+        Pnm.Write(dir.File("coco/val/b.ppm"), new byte[3 * 5 * 7], 3, 5, 7);
+        File.WriteAllText(dir.File("coco/annotations/instances_val.json"), """
+            { "images": [ { "id": 1, "file_name": "a.ppm", "width": 4, "height": 6 }, { "id": 2, "file_name": "b.ppm", "width": 7, "height": 5 } ],
+              "annotations": [ { "id": 1, "image_id": 2, "category_id": 3, "bbox": [1, 1, 2, 2], "iscrowd": 0 } ],
+              "categories": [ { "id": 3, "name": "x" }, { "id": 5, "name": "y" } ] }
+            """);
+        using var coco = new CocoDetection(dir["coco"], split: "val", classes: 2);
+        AssertDetectionShapes(coco, new() { ["classes"] = 2 });
+        Pnm.Write(dir.File("voc/JPEGImages/1.ppm"), new byte[3 * 6 * 4], 3, 6, 4);
+        File.WriteAllText(dir.File("voc/ImageSets/Main/val.txt"), "1\n");
+        File.WriteAllText(dir.File("voc/Annotations/1.xml"),
+            "<annotation><size><width>4</width><height>6</height></size><object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>4</ymax></bndbox></object></annotation>");
+        using var voc = new VocDetection(dir["voc"], split: "val");
+        AssertDetectionShapes(voc, new());
+    }
+
+    /// <summary>Evaluates the declared shapes, with <c>*</c> matching any size, on a batch of up to 3 images.</summary>
+    private static void AssertDetectionShapes(DetectionDataset data, Dictionary<string, long> args)
+    {
+        var type = data.GetType();
+        var env = type.GetConstructors().Single().GetParameters()
+            .Where(p => p.ParameterType == typeof(int))
+            .ToDictionary(p => p.Name!, p => args.TryGetValue(p.Name!, out var v) ? v : Convert.ToInt64(p.DefaultValue));
+        env["N"] = Math.Min(3, data.Count);
+        using var batch = data.Collate(Enumerable.Range(0, (int)env["N"]).ToArray());
+        var fields = type.GetCustomAttributes<BatchFieldAttribute>().ToDictionary(f => f.Name);
+        void Matches(string field, long[] shape)
+        {
+            var dims = fields[field].Shape.Split(',').Select(d => d.Trim()).ToArray();
+            Assert.Equal(dims.Length, shape.Length);
+            for (var i = 0; i < dims.Length; i++)
+                if (dims[i] != "*") Assert.Equal(Eval(dims[i], env), shape[i]);
+        }
+        Matches("image", batch.image.shape);
+        Matches("image_size", batch.image_size.shape);
+        Matches("image_id", batch.image_id.shape);
+        foreach (var (name, list) in new[] { ("boxes", batch.boxes), ("labels", batch.labels), ("crowd", batch.crowd), ("hard", batch.hard) })
+        {
+            Assert.Equal(env["N"], list.Count);
+            foreach (var t in list) Matches(name, [list.Count, .. t.shape]);
+        }
+        Assert.Equal(Eval(fields["labels"].Classes!, env), data.Classes);
     }
 
     [Fact]
