@@ -29,6 +29,15 @@ public abstract class DetectionDataset : IBatchDataset<DetectionBatch>, IDisposa
     /// <summary>The name of each class: <c>ClassNames[label - 1]</c>.</summary>
     public abstract IReadOnlyList<string> ClassNames { get; }
 
+    /// <summary>
+    /// The side of every image when all are squares of one size (a synthetic task), else null: evaluation scales COCO's
+    /// small/medium/large area ranges (defined for ~640-pixel images) to it.
+    /// </summary>
+    public virtual int? UniformImageSide => null;
+
+    /// <summary>Whether the data set marks some instances hard (<see cref="DetectionObject.Hard"/>): evaluation then also reports AP on them.</summary>
+    public virtual bool MarksHardInstances => false;
+
     /// <summary>Image <paramref name="index"/>'s ground truth (no pixels are decoded or rendered).</summary>
     public abstract DetectionTarget Target(int index);
 

@@ -135,6 +135,10 @@ public sealed class SyntheticDetection : DetectionDataset
     /// <summary>The images' height and width in pixels.</summary>
     public int ImageSize => _size;
 
+    public override int? UniformImageSide => _size;
+
+    public override bool MarksHardInstances => _hardFraction > 0;
+
     public int Seed { get; }
     public string Split { get; }
     public double HardFraction => _hardFraction;
