@@ -65,11 +65,16 @@ internal static class GeneratorHarness
     /// A compilation that can train: the real model zoo, data sets and loaders and the runtime services, so the
     /// generator emits the training loop (without Distill.Data it emits the fused loss only).
     /// </summary>
-    public static CSharpCompilation TrainingCompilation(params string[] sources) =>
+    public static CSharpCompilation TrainingCompilation(params string[] sources) => Compile(sources, typeof(Distill.Models.CifarResNet), typeof(Distill.Data.SyntheticImages));
+
+    /// <summary>A training compilation that also references the detectors (Distill.Detection).</summary>
+    public static CSharpCompilation DetectionCompilation(params string[] sources) =>
+        Compile(sources, typeof(Distill.Models.CifarResNet), typeof(Distill.Data.SyntheticImages), typeof(Distill.Detection.FasterRcnn));
+
+    private static CSharpCompilation Compile(string[] sources, params Type[] assemblies) =>
         CSharpCompilation.Create("UserProject",
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Source{i}.cs")),
-            s_references.AddRange(new[] { typeof(Distill.Models.CifarResNet), typeof(Distill.Data.SyntheticImages) }
-                .Select(t => (MetadataReference)MetadataReference.CreateFromFile(t.Assembly.Location))),
+            s_references.AddRange(assemblies.Select(t => (MetadataReference)MetadataReference.CreateFromFile(t.Assembly.Location))),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver Driver(params AdditionalText[] files) =>

@@ -563,6 +563,54 @@ public class TrainingLoopTests
     }
 
     /// <summary>
+    /// A detection distillation experiment in DeFeat's shape: Faster R-CNN teacher and student on SyntheticDetection, the
+    /// student's own RPN and RoI losses (model_loss), FPN imitation through 3×3 adapters on two levels, and the
+    /// student's RoI head on the teacher's sampled RoIs (student.roi_logits@teacher.sampled_rois) against the teacher's
+    /// logits with its positive mask. The loss passes the per-image boxes and labels to every forward that needs them, runs
+    /// the RoI head after both forwards, and the loop evaluates COCO box AP. Compiles with no warning.
+    /// </summary>
+    [Fact]
+    public void A_detection_experiment_passes_boxes_runs_roi_heads_on_teacher_rois_and_evaluates_box_ap()
+    {
+        const string yaml = """
+            name: det-defeat
+            data:
+              train: { dataset: SyntheticDetection, args: { classes: 3, samples: 16, size: 64, seed: 1 } }
+              val: { dataset: SyntheticDetection, args: { classes: 3, samples: 8, size: 64, seed: 1, split: val } }
+              batch: 4
+            teacher: { model: FasterRcnn, args: { classes: 3, width: 16, fpn_channels: 32, min_size: 64, max_size: 64 }, checkpoint: teacher.safetensors }
+            student: { model: FasterRcnn, args: { classes: 3, width: 8, fpn_channels: 16, min_size: 64, max_size: 64 } }
+            adapters:
+              a2: { kind: conv3x3, from: student.p2, to: teacher.p2 }
+              a3: { kind: conv3x3, from: student.p3, to: teacher.p3 }
+            losses:
+              rpn: { loss: model_loss, value: student.loss_objectness }
+              cls: { loss: model_loss, value: student.loss_classifier }
+              feat2: { loss: fitnet_mse, student: a2, teacher: teacher.p2 }
+              feat3: { loss: fitnet_mse, student: a3, teacher: teacher.p3 }
+              head: { loss: defeat_cls, student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive }
+            schedule: { epochs: 2 }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("det.distill.yaml", yaml)), GeneratorHarness.DetectionCompilation("// yaml only"));
+        Assert.Empty(result.GeneratorDiagnostics);
+        var problems = result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        var generated = result.Run.GeneratedTrees.ToDictionary(t => Path.GetFileName(t.FilePath), t => t.ToString());
+        var loss = generated["DetDefeatExperiment.Loss.g.cs"];
+        Assert.Contains("global::System.Collections.Generic.IReadOnlyList<global::Distill.Torch.Tensor> boxes", loss);
+        Assert.Contains("Teacher.forward_taps(image, global::Distill.Detection.FasterRcnn.Taps.P2 | global::Distill.Detection.FasterRcnn.Taps.P3 | global::Distill.Detection.FasterRcnn.Taps.SampledRois | global::Distill.Detection.FasterRcnn.Taps.RoiPositive | global::Distill.Detection.FasterRcnn.Taps.RoiLogits, boxes, labels)", loss);
+        Assert.Contains("Student.roi_head_on(student_out, teacher_sampled_rois, global::Distill.Detection.FasterRcnn.Taps.RoiLogits)", loss);
+        Assert.Contains("Student.RoiHeadInputs", loss);
+        var train = generated["DetDefeatExperiment.Train.g.cs"];
+        Assert.Contains("global::Distill.Runtime.DetectionEvaluation.CreateEvaluator(ValData)", train);
+        Assert.Contains("TrainTransform = global::Distill.Data.DetectionTransform.Train(),", train);
+        Assert.Contains("DefaultBestMetric = \"val_AP\",", train);
+        Assert.DoesNotContain("TopKAccuracy", train);
+        Snapshot.Verify(loss, nameof(TrainingLoopTests), nameof(A_detection_experiment_passes_boxes_runs_roi_heads_on_teacher_rois_and_evaluates_box_ap), "DetDefeatExperiment.Loss.g.cs");
+        Snapshot.Verify(train, nameof(TrainingLoopTests), nameof(A_detection_experiment_passes_boxes_runs_roi_heads_on_teacher_rois_and_evaluates_box_ap), "DetDefeatExperiment.Train.g.cs");
+    }
+
+    /// <summary>
     /// A face experiment: margin logits (which need the labels) feed CE and GKD, and a validation set of verification
     /// pairs makes Evaluate a verification of the embeddings with the flip test. Compiles with no warning.
     /// </summary>
