@@ -611,6 +611,46 @@ public class TrainingLoopTests
     }
 
     /// <summary>
+    /// The code-first form of a RoI head on the teacher's RoIs, <c>Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois)</c>,
+    /// reads as the YAML front end's <c>student.roi_logits@teacher.sampled_rois</c>: the same roi_head_on call, compiling
+    /// cleanly; each model's rows on its own RoIs is DSL050 with the code-first suggestion.
+    /// </summary>
+    [Fact]
+    public void A_code_first_detection_experiment_runs_the_students_head_on_the_teachers_rois()
+    {
+        const string source = """
+            using Distill.Runtime;
+            using Distill.Experiments.Dsl;
+            using Distill.Data;
+            using Distill.Detection;
+
+            namespace Lab;
+
+            [Experiment("det-code-first")]
+            [Schedule(2)]
+            public partial class DetCodeFirst
+            {
+                [TrainData(Batch = 4)] SyntheticDetection TrainData { get; } = new(classes: 3, samples: 16, size: 64, seed: 1);
+                [Teacher(Checkpoint = "teacher.safetensors")] FasterRcnn Teacher { get; } = new(classes: 3, width: 16, fpn_channels: 32, min_size: 64, max_size: 64);
+                [Student] FasterRcnn Student { get; } = new(classes: 3, width: 8, fpn_channels: 16, min_size: 64, max_size: 64);
+                [Loss] LossTerm Cls => Loss.model_loss(Taps.Student.loss_classifier);
+                [Loss] LossTerm Head => Loss.defeat_cls(Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois), Taps.Teacher.roi_logits, Taps.Teacher.roi_positive);
+            }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.DetectionCompilation(source));
+        Assert.Empty(result.GeneratorDiagnostics);
+        var problems = result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        var loss = result.Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("DetCodeFirst.Loss.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("Student.roi_head_on(student_out, teacher_sampled_rois, global::Distill.Detection.FasterRcnn.Taps.RoiLogits)", loss);
+
+        var wrong = GeneratorHarness.RunDriver(GeneratorHarness.Driver(),
+            GeneratorHarness.DetectionCompilation(source.Replace("Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois)", "Taps.Student.roi_logits")));
+        var d = Assert.Single(wrong.GeneratorDiagnostics, x => x.Id == "DSL050");
+        Assert.EndsWith("e.g. Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois)", d.GetMessage());
+    }
+
+    /// <summary>
     /// A face experiment: margin logits (which need the labels) feed CE and GKD, and a validation set of verification
     /// pairs makes Evaluate a verification of the embeddings with the flip test. Compiles with no warning.
     /// </summary>

@@ -618,6 +618,8 @@ internal sealed partial class Binder
     {
         var dot = reference.IndexOf('.');
         if (dot <= 0) return reference;
+        var at = reference.IndexOf('@');
+        if (at > 0) return $"{CodeReference(reference.Substring(0, at))}.On({CodeReference(reference.Substring(at + 1))})";
         var model = reference.Substring(0, dot);
         var tap = reference.Substring(dot + 1);
         return model == "batch" ? "Batch." + tap : $"Taps.{PascalCase(model)}.{tap}";

@@ -730,13 +730,17 @@ internal sealed class AttributeExperimentReader
     /// <summary>
     /// The reference an expression names, as the YAML front end writes it: <c>Taps.Student.logits</c> →
     /// <c>student.logits</c>, <c>Batch.label</c> → <c>batch.label</c>, an [Adapter] member <c>Hint</c> →
-    /// <c>hint</c>; <c>.As&lt;Kind&gt;()</c> is seen through. Null when it is none of these.
+    /// <c>hint</c>; <c>.As&lt;Kind&gt;()</c> is seen through; <c>Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois)</c> →
+    /// <c>student.roi_logits@teacher.sampled_rois</c>. Null when it is none of these.
     /// </summary>
     private string? Reference(ExpressionSyntax expression)
     {
         expression = Unparenthesize(expression)!;
         if (expression is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name: GenericNameSyntax { Identifier.ValueText: "As" } } cast, ArgumentList.Arguments.Count: 0 })
             return Reference(cast.Expression);
+        // Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois) → student.roi_logits@teacher.sampled_rois
+        if (expression is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name: IdentifierNameSyntax { Identifier.ValueText: "On" } } on, ArgumentList.Arguments.Count: 1 } call)
+            return Reference(on.Expression) is { } tap && Reference(call.ArgumentList.Arguments[0].Expression) is { } rois ? tap + "@" + rois : null;
         switch (expression)
         {
             case MemberAccessExpressionSyntax { Expression: MemberAccessExpressionSyntax model } tap when LastName(model.Expression) == "Taps":

@@ -117,6 +117,17 @@ public sealed class TapRef<TKind> : TapRef where TKind : TapKind
         : base(reference)
     {
     }
+
+    /// <summary>
+    /// This per-RoI tap of a detector computed by its RoI head on another tap's RoIs:
+    /// <c>Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois)</c> is the YAML front end's
+    /// <c>student.roi_logits@teacher.sampled_rois</c> (the generator checks both taps).
+    /// </summary>
+    public TapRef<TKind> On(TapRef<Boxes> rois)
+    {
+        ArgumentNullException.ThrowIfNull(rois);
+        return new(Reference + "@" + rois.Reference);
+    }
 }
 
 /// <summary>
