@@ -76,7 +76,7 @@ public sealed class MutantChecker
             .Concat(new[]
                 {
                     typeof(Distill.Metadata.TensorKind), typeof(Distill.Losses.Classic), typeof(Distill.Torch.Tensor), typeof(Distill.Models.CifarResNet),
-                    typeof(Distill.Data.SyntheticImages), typeof(Distill.Runtime.TrainOptions),
+                    typeof(Distill.Data.SyntheticImages), typeof(Distill.Runtime.TrainOptions), typeof(Distill.Detection.FasterRcnn),
                 }
                 .Select(t => (MetadataReference)MetadataReference.CreateFromFile(t.Assembly.Location)));
         _compilation = CSharpCompilation.Create("Mutants",
