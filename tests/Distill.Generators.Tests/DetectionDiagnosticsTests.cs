@@ -131,6 +131,23 @@ public class DetectionDiagnosticsTests
     }
 
     [Fact]
+    public void DSL048_a_detector_validated_on_data_without_boxes()
+    {
+        var yaml = Valid.Replace("  batch: 8\n", "  val: { dataset: Pictures, args: { classes: 6 } }\n  batch: 8\n");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL048");
+        Assert.Equal((4, 19), (d.Location.GetLineSpan().StartLinePosition.Line + 1, d.Location.GetLineSpan().StartLinePosition.Character + 1));
+        Assert.StartsWith("The student (Detector) is a detector: it trains on each image's boxes and labels, but data set Pictures has no per-image boxes", d.GetMessage());
+    }
+
+    [Fact]
+    public void DSL028_a_detectors_classes_count_its_background_column()
+    {
+        var yaml = Valid.Replace("train: { dataset: Scenes, args: { classes: 6 } }", "train: { dataset: Scenes, args: { classes: 5 } }");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL028");
+        Check(d, "DSL028", 3, 21, "Data set Scenes has 5 classes but the student (Detector) expects 6 classes (and the background)");
+    }
+
+    [Fact]
     public void DSL050_each_models_rows_on_its_own_rois()
     {
         var yaml = Valid.Replace("student: student.roi_logits@teacher.sampled_rois", "student: student.roi_logits");
