@@ -95,6 +95,44 @@ public static class DeFeat
     }
 
     /// <summary>
+    /// <see cref="defeat_feature"/> with its object masks made from the batch's ground-truth boxes
+    /// (<see cref="defeat_gt_masks"/> on each level's feature size): the form an experiment writes, since the masks depend
+    /// on the boxes and the levels only — <c>defeat: { loss: defeat_feature_gt, student: [a2, a3, a4, a5, a6],
+    /// teacher: [teacher.p2, ..., teacher.p6] }</c> reads <c>batch.boxes</c> itself.
+    /// </summary>
+    /// <param name="student">per FPN level, the student feature after its adaptation conv, (N, C, H_l, W_l).</param>
+    /// <param name="teacher">per FPN level, the teacher feature, same shape.</param>
+    /// <param name="boxes">one (n_i, 4) tensor of ground-truth boxes (x1, y1, x2, y2, network-input pixels) per image.</param>
+    /// <param name="strides">the stride of each level; default 4·2^l (P2, P3, ... of an FPN).</param>
+    /// <param name="alpha_obj">α_obj (hint_neck_w: 3 in the VOC config, 4 on COCO).</param>
+    /// <param name="alpha_bg">α_bg (hint_neck_back_w: 12 in the VOC config, 16 on COCO).</param>
+    [DistillLoss("defeat_feature_gt",
+        Source = "Guo et al. 2021, arXiv 2103.14475; ggjy/DeFeat.pytorch mmdet/apis/train.py (batch_processor_kd, 'neck-decouple', 'mask-neck-gt')",
+        Formula = "defeat_feature(student, teacher, defeat_gt_masks(boxes, strides, level sizes), alpha_obj, alpha_bg)",
+        Convention = "masks by mmdet's RoI level rule (finest scale 56) and DeFeat's cell rule; strides 4·2^l unless given")]
+    public static Tensor defeat_feature_gt(
+        [Input(InputRole.Student, TensorKind.FeatureMap, Shape = "N,C,*,*")] IReadOnlyList<Tensor> student,
+        [Input(InputRole.Teacher, TensorKind.FeatureMap, Shape = "N,C,*,*")] IReadOnlyList<Tensor> teacher,
+        [Input(InputRole.Target, TensorKind.Boxes, Shape = "N,*,4", BatchField = "boxes")] IReadOnlyList<Tensor> boxes,
+        [HyperParameter(Min = 1, Description = "the stride of each level (default 4, 8, 16, ...: P2, P3, ...)")] int[]? strides = null,
+        [HyperParameter(Min = 0, Description = "alpha_obj, weight of the object part (hint_neck_w)")] double alpha_obj = 3.0,
+        [HyperParameter(Min = 0, Description = "alpha_bg, weight of the background part (hint_neck_back_w)")] double alpha_bg = 12.0)
+    {
+        const string loss = "defeat_feature_gt";
+        ArgumentNullException.ThrowIfNull(student);
+        ArgumentNullException.ThrowIfNull(boxes);
+        if (student.Count == 0) throw new LossArgumentException(loss, nameof(student), "student has no FPN level");
+        strides ??= Enumerable.Range(0, student.Count).Select(l => 4 << l).ToArray();
+        if (strides.Length != student.Count)
+            throw new LossArgumentException(loss, nameof(strides), $"strides has {strides.Length} entries but student has {student.Count} FPN levels");
+        if (boxes.Count != student[0].size(0))
+            throw new LossArgumentException(loss, nameof(boxes), $"boxes has {boxes.Count} images but the features have a batch of {student[0].size(0)}");
+        using var scope = torch.NewDisposeScope();
+        var masks = defeat_gt_masks(boxes, strides, student.Select(s => (s.size(-2), s.size(-1))).ToArray());
+        return scope.MoveToOuter(defeat_feature(student, teacher, masks, alpha_obj, alpha_bg));
+    }
+
+    /// <summary>
     /// DeFeat's decoupled RoI classification KD ('head-cls' 'KL-decouple'): with
     /// KL_r(T) = Σ_c softmax(t_r/T)_c (log softmax(t_r/T)_c − log softmax(s_r/T)_c),
     /// Lobj = T_obj²·Σ_{r∈pos} KL_r(T_obj) / |pos| and Lbg = T_bg²·Σ_{r∈neg} KL_r(T_bg) / |neg|

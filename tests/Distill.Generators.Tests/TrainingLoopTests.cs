@@ -564,7 +564,8 @@ public class TrainingLoopTests
 
     /// <summary>
     /// A detection distillation experiment in DeFeat's shape: Faster R-CNN teacher and student on SyntheticDetection, the
-    /// student's own RPN and RoI losses (model_loss), FPN imitation through 3×3 adapters on two levels, and the
+    /// student's own RPN and RoI losses (model_loss), DeFeat's decoupled FPN imitation through 3×3 adapters on two levels
+    /// (a list input; its object masks from the batch's per-image boxes, a list batch field), and the
     /// student's RoI head on the teacher's sampled RoIs (student.roi_logits@teacher.sampled_rois) against the teacher's
     /// logits with its positive mask. The loss passes the per-image boxes and labels to every forward that needs them, runs
     /// the RoI head after both forwards, and the loop evaluates COCO box AP. Compiles with no warning.
@@ -586,8 +587,7 @@ public class TrainingLoopTests
             losses:
               rpn: { loss: model_loss, value: student.loss_objectness }
               cls: { loss: model_loss, value: student.loss_classifier }
-              feat2: { loss: fitnet_mse, student: a2, teacher: teacher.p2 }
-              feat3: { loss: fitnet_mse, student: a3, teacher: teacher.p3 }
+              feat: { loss: defeat_feature_gt, student: [a2, a3], teacher: [teacher.p2, teacher.p3], strides: [4, 8] }
               head: { loss: defeat_cls, student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive }
             schedule: { epochs: 2 }
             """;
@@ -601,6 +601,7 @@ public class TrainingLoopTests
         Assert.Contains("Teacher.forward_taps(image, global::Distill.Detection.FasterRcnn.Taps.P2 | global::Distill.Detection.FasterRcnn.Taps.P3 | global::Distill.Detection.FasterRcnn.Taps.SampledRois | global::Distill.Detection.FasterRcnn.Taps.RoiPositive | global::Distill.Detection.FasterRcnn.Taps.RoiLogits, boxes, labels)", loss);
         Assert.Contains("Student.roi_head_on(student_out, teacher_sampled_rois, global::Distill.Detection.FasterRcnn.Taps.RoiLogits)", loss);
         Assert.Contains("Student.RoiHeadInputs", loss);
+        Assert.Contains("global::Distill.Losses.DeFeat.defeat_feature_gt(student: new[] { a2, a3 }, teacher: new[] { teacher_p2, teacher_p3 }, boxes: boxes, strides: new int[] { 4, 8 }", loss);
         var train = generated["DetDefeatExperiment.Train.g.cs"];
         Assert.Contains("global::Distill.Runtime.DetectionEvaluation.CreateEvaluator(ValData)", train);
         Assert.Contains("TrainTransform = global::Distill.Data.DetectionTransform.Train(),", train);
@@ -634,6 +635,8 @@ public class TrainingLoopTests
                 [Teacher(Checkpoint = "teacher.safetensors")] FasterRcnn Teacher { get; } = new(classes: 3, width: 16, fpn_channels: 32, min_size: 64, max_size: 64);
                 [Student] FasterRcnn Student { get; } = new(classes: 3, width: 8, fpn_channels: 16, min_size: 64, max_size: 64);
                 [Loss] LossTerm Cls => Loss.model_loss(Taps.Student.loss_classifier);
+                [Adapter] TapRef<FeatureMap> A2 => Adapter.Conv3x3(Taps.Student.p2, Taps.Teacher.p2);
+                [Loss] LossTerm Feat => Loss.defeat_feature_gt([A2], [Taps.Teacher.p2], strides: [4]);
                 [Loss] LossTerm Head => Loss.defeat_cls(Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois), Taps.Teacher.roi_logits, Taps.Teacher.roi_positive);
             }
             """;
@@ -643,6 +646,8 @@ public class TrainingLoopTests
         Assert.True(problems.Count == 0, string.Join("\n", problems));
         var loss = result.Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("DetCodeFirst.Loss.g.cs", StringComparison.Ordinal)).ToString();
         Assert.Contains("Student.roi_head_on(student_out, teacher_sampled_rois, global::Distill.Detection.FasterRcnn.Taps.RoiLogits)", loss);
+        // the boxes default to the batch's per-sample list, passed whole
+        Assert.Contains("global::Distill.Losses.DeFeat.defeat_feature_gt(student: new[] { a2 }, teacher: new[] { teacher_p2 }, boxes: boxes, strides: new int[] { 4 }", loss);
 
         var wrong = GeneratorHarness.RunDriver(GeneratorHarness.Driver(),
             GeneratorHarness.DetectionCompilation(source.Replace("Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois)", "Taps.Student.roi_logits")));

@@ -76,6 +76,17 @@ public class DeFeatTests
         Fx.AssertClose(DeFeat.defeat_feature(List(Fx, c, "s"), List(Fx, c, "t"), masks), c, "loss", 1e-4, 1e-6);
     }
 
+    [Fact]
+    public void Feature_loss_from_the_batch_boxes_equals_the_loss_from_PyTorch_masks()
+    {
+        using var scope = torch.NewDisposeScope();
+        const string c = "feature_fpn4_voc";
+        var loss = DeFeat.defeat_feature_gt(List(Fx, c, "s"), List(Fx, c, "t"), List(Fx, "gt_masks", "boxes"), Strides.ToArray());
+        Fx.AssertClose(loss, c, "loss", 1e-4, 1e-6);
+        var e = Assert.Throws<LossArgumentException>(() => DeFeat.defeat_feature_gt(List(Fx, c, "s"), List(Fx, c, "t"), List(Fx, "gt_masks", "boxes"), [4, 8]));
+        Assert.Contains("strides has 2 entries but student has", e.Message);
+    }
+
     [Theory]
     [InlineData("cls_voc_T1", 1.0, 1.0, 2.0, 2.0)]
     [InlineData("cls_no_pos", 1.0, 1.0, 2.0, 2.0)]

@@ -80,9 +80,10 @@ internal static class DslHelpersEmitter
             var id = CSharpNames.Identifier(name);
             if (loss.Inputs.FirstOrDefault(i => i.Name == name) is { } input)
             {
-                var type = TapRefType(input.Kind) + (input.IsList ? "[]" : "");
+                // A list input read from a batch field is that field's per-sample list (a detection batch's boxes): one reference.
+                var type = TapRefType(input.Kind) + (input.IsList && input.BatchField is null ? "[]" : "");
                 var doc = $"{input.Role.ToLowerInvariant()} input, {KindText(input.Kind)}" + (input.Shape is null ? "" : $", shape {input.Shape}");
-                if (input.BatchField is { } field && !input.IsList)
+                if (input.BatchField is { } field)
                     parameters.Add(new Parameter(id, type, "null", type + "?", $"{id} ?? new {TapRefType(input.Kind)}({CSharpLiteral.Literal("batch." + field)})",
                         doc + $"; batch.{field} when not given"));
                 else
@@ -91,7 +92,9 @@ internal static class DslHelpersEmitter
             else if (loss.HyperParameters.FirstOrDefault(h => h.Name == name) is { } hyper)
             {
                 var range = double.IsNaN(hyper.Min) && double.IsNaN(hyper.Max) ? "" : $", in {hyper.RangeText()}";
-                parameters.Add(new Parameter(id, hyper.Type, DefaultValue(hyper), hyper.Type, id, (hyper.Description ?? "hyper-parameter") + range));
+                // a reference-typed hyper-parameter whose default is null (an optional list) is nullable
+                var optionalType = DefaultValue(hyper) == "null" && !hyper.Type.EndsWith("?", System.StringComparison.Ordinal) ? hyper.Type + "?" : hyper.Type;
+                parameters.Add(new Parameter(id, hyper.Type, DefaultValue(hyper), optionalType, id, (hyper.Description ?? "hyper-parameter") + range));
             }
         }
         // C# wants optional parameters last: a default only counts when every later parameter has one too.

@@ -27,11 +27,14 @@ partial class DetDefeatExperiment
         /// <summary><c>losses.cls.weight</c></summary>
         public double ClsWeight { get; set; } = 1.0;
 
-        /// <summary><c>losses.feat2.weight</c></summary>
-        public double Feat2Weight { get; set; } = 1.0;
+        /// <summary><c>losses.feat.args.alpha_obj</c></summary>
+        public double FeatAlphaObj { get; set; } = 3.0;
 
-        /// <summary><c>losses.feat3.weight</c></summary>
-        public double Feat3Weight { get; set; } = 1.0;
+        /// <summary><c>losses.feat.args.alpha_bg</c></summary>
+        public double FeatAlphaBg { get; set; } = 12.0;
+
+        /// <summary><c>losses.feat.weight</c></summary>
+        public double FeatWeight { get; set; } = 1.0;
 
         /// <summary><c>losses.head.args.temperature_obj</c></summary>
         public double HeadTemperatureObj { get; set; } = 1.0;
@@ -53,8 +56,9 @@ partial class DetDefeatExperiment
         {
             RpnWeight = options.Setting("losses.rpn.weight", RpnWeight);
             ClsWeight = options.Setting("losses.cls.weight", ClsWeight);
-            Feat2Weight = options.Setting("losses.feat2.weight", Feat2Weight);
-            Feat3Weight = options.Setting("losses.feat3.weight", Feat3Weight);
+            FeatAlphaObj = options.Setting("losses.feat.args.alpha_obj", FeatAlphaObj);
+            FeatAlphaBg = options.Setting("losses.feat.args.alpha_bg", FeatAlphaBg);
+            FeatWeight = options.Setting("losses.feat.weight", FeatWeight);
             HeadTemperatureObj = options.Setting("losses.head.args.temperature_obj", HeadTemperatureObj);
             HeadTemperatureBg = options.Setting("losses.head.args.temperature_bg", HeadTemperatureBg);
             HeadBetaObj = options.Setting("losses.head.args.beta_obj", HeadBetaObj);
@@ -77,25 +81,22 @@ partial class DetDefeatExperiment
         public global::Distill.Torch.Tensor Rpn { get; }
         /// <summary>model_loss(value: student.loss_classifier)</summary>
         public global::Distill.Torch.Tensor Cls { get; }
-        /// <summary>fitnet_mse(student: a2, teacher: teacher.p2)</summary>
-        public global::Distill.Torch.Tensor Feat2 { get; }
-        /// <summary>fitnet_mse(student: a3, teacher: teacher.p3)</summary>
-        public global::Distill.Torch.Tensor Feat3 { get; }
+        /// <summary>defeat_feature_gt(student: [a2, a3], teacher: [teacher.p2, teacher.p3], strides: [4, 8])</summary>
+        public global::Distill.Torch.Tensor Feat { get; }
         /// <summary>defeat_cls(student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive)</summary>
         public global::Distill.Torch.Tensor Head { get; }
 
-        internal LossBreakdown(global::Distill.Torch.Tensor total, global::Distill.Torch.Tensor rpn, global::Distill.Torch.Tensor cls, global::Distill.Torch.Tensor feat2, global::Distill.Torch.Tensor feat3, global::Distill.Torch.Tensor head)
+        internal LossBreakdown(global::Distill.Torch.Tensor total, global::Distill.Torch.Tensor rpn, global::Distill.Torch.Tensor cls, global::Distill.Torch.Tensor feat, global::Distill.Torch.Tensor head)
         {
             Total = total;
             Rpn = rpn;
             Cls = cls;
-            Feat2 = feat2;
-            Feat3 = feat3;
+            Feat = feat;
             Head = head;
         }
 
         /// <summary>Every term's value, in the order the experiment declares them (the loop's logs and divergence guard).</summary>
-        global::System.Collections.Generic.IReadOnlyList<global::Distill.Torch.Tensor> global::Distill.Runtime.IStepLoss.Terms => [Rpn, Cls, Feat2, Feat3, Head];
+        global::System.Collections.Generic.IReadOnlyList<global::Distill.Torch.Tensor> global::Distill.Runtime.IStepLoss.Terms => [Rpn, Cls, Feat, Head];
 
         /// <summary>Frees the total and every term's value.</summary>
         public void Dispose()
@@ -103,8 +104,7 @@ partial class DetDefeatExperiment
             Total.Dispose();
             Rpn.Dispose();
             Cls.Dispose();
-            Feat2.Dispose();
-            Feat3.Dispose();
+            Feat.Dispose();
             Head.Dispose();
         }
     }
@@ -112,11 +112,10 @@ partial class DetDefeatExperiment
     /// <summary>
     /// The fused loss of one batch:
     /// <code>
-    /// total = 1·rpn + 1·cls + 1·feat2 + 1·feat3 + 1·head
+    /// total = 1·rpn + 1·cls + 1·feat + 1·head
     /// rpn = model_loss(value: student.loss_objectness)
     /// cls = model_loss(value: student.loss_classifier)
-    /// feat2 = fitnet_mse(student: a2, teacher: teacher.p2)
-    /// feat3 = fitnet_mse(student: a3, teacher: teacher.p3)
+    /// feat = defeat_feature_gt(student: [a2, a3], teacher: [teacher.p2, teacher.p3], strides: [4, 8])
     /// head = defeat_cls(student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive)
     /// </code>
     /// <c>epoch</c> is the training progress in epochs (fractional within an epoch), for the weight schedules.
@@ -161,13 +160,11 @@ partial class DetDefeatExperiment
         // cls = model_loss(value: student.loss_classifier)
         var cls = global::Distill.Losses.ModelLoss.model_loss(value: student_loss_classifier);
         student_loss_classifier.Dispose(); // last use
-        // feat2 = fitnet_mse(student: a2, teacher: teacher.p2)
-        var feat2 = global::Distill.Losses.Classic.fitnet_mse(student: a2, teacher: teacher_p2);
+        // feat = defeat_feature_gt(student: [a2, a3], teacher: [teacher.p2, teacher.p3], strides: [4, 8])
+        var feat = global::Distill.Losses.DeFeat.defeat_feature_gt(student: new[] { a2, a3 }, teacher: new[] { teacher_p2, teacher_p3 }, boxes: boxes, strides: new int[] { 4, 8 }, alpha_obj: Settings.FeatAlphaObj, alpha_bg: Settings.FeatAlphaBg);
         a2.Dispose(); // last use
-        teacher_p2.Dispose(); // last use
-        // feat3 = fitnet_mse(student: a3, teacher: teacher.p3)
-        var feat3 = global::Distill.Losses.Classic.fitnet_mse(student: a3, teacher: teacher_p3);
         a3.Dispose(); // last use
+        teacher_p2.Dispose(); // last use
         teacher_p3.Dispose(); // last use
         // head = defeat_cls(student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive)
         var head = global::Distill.Losses.DeFeat.defeat_cls(student: student_roi_logits_on_teacher_sampled_rois, teacher: teacher_roi_logits, positive: teacher_roi_positive, temperature_obj: Settings.HeadTemperatureObj, temperature_bg: Settings.HeadTemperatureBg, beta_obj: Settings.HeadBetaObj, beta_bg: Settings.HeadBetaBg);
@@ -177,9 +174,8 @@ partial class DetDefeatExperiment
 
         var total = rpn * Settings.RpnWeight;
         total.add_(cls, Settings.ClsWeight);
-        total.add_(feat2, Settings.Feat2Weight);
-        total.add_(feat3, Settings.Feat3Weight);
+        total.add_(feat, Settings.FeatWeight);
         total.add_(head, Settings.HeadWeight);
-        return new LossBreakdown(scope.MoveToOuter(total), scope.MoveToOuter(rpn.detach()), scope.MoveToOuter(cls.detach()), scope.MoveToOuter(feat2.detach()), scope.MoveToOuter(feat3.detach()), scope.MoveToOuter(head.detach()));
+        return new LossBreakdown(scope.MoveToOuter(total), scope.MoveToOuter(rpn.detach()), scope.MoveToOuter(cls.detach()), scope.MoveToOuter(feat.detach()), scope.MoveToOuter(head.detach()));
     }
 }
