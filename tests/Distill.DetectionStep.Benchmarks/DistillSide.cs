@@ -31,6 +31,8 @@ internal sealed class DistillSide : IDisposable
     private readonly Tensor[] _boxes;
     private readonly Tensor[] _labels;
     private readonly (Tensor Boxes, Tensor Scores, Tensor Levels)[] _nmsInputs;
+    private readonly Dictionary<string, Tensor> _initial = [];
+    private readonly List<Tensor> _trained;
 
     public DistillSide()
     {
@@ -42,7 +44,13 @@ internal sealed class DistillSide : IDisposable
         foreach (var p in _teacher.parameters()) p.requires_grad_(false);
         _student.train();
         _adapters.train();
-        _optimizer = torch.optim.SGD(_student.parameters().Cast<Tensor>().Concat(_adapters.parameters()), lr: 0.02, momentum: 0.9, weight_decay: 1e-4);
+        _trained = _student.parameters().Cast<Tensor>().Concat(_adapters.parameters()).ToList();
+        _optimizer = torch.optim.SGD(_trained, lr: 0.02, momentum: 0.9, weight_decay: 1e-4);
+        foreach (var (key, value) in Trained())
+        {
+            _initial[key] = value.clone().DetachFromDisposeScope();
+            value.Dispose();
+        }
 
         // One batch of the synthetic task, collated once (uint8) and turned into [0, 1] floats once, as both sides use it.
         using var data = new SyntheticDetection(classes: Classes, size: ImageSize, seed: 1);
@@ -54,6 +62,27 @@ internal sealed class DistillSide : IDisposable
         _nmsInputs = NmsInputs();
     }
 
+    /// <summary>The trained modules' state (detached handles on the modules' own storage; the caller disposes them).</summary>
+    private IEnumerable<KeyValuePair<string, Tensor>> Trained() => _student.state_dict("student.").Concat(_adapters.state_dict("adapters."));
+
+    /// <summary>
+    /// Back to the shared initial weights with zeroed momentum buffers (SGD's update from a zero buffer equals its
+    /// first-step update), before every block: each measured step is one of the first steps from the same weights on
+    /// both sides. From scratch at lr 0.02 this student diverges to NaN within about ten steps, after which NMS, the
+    /// samplers and the losses run on NaN boxes and a step's cost means nothing.
+    /// </summary>
+    public void Reset()
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (key, value) in Trained())
+        {
+            value.copy_(_initial[key]);
+            value.Dispose();
+        }
+        foreach (var p in _trained)
+            if (_optimizer.state[p].TryGetValue("momentum_buffer", out var buffer)) buffer.zero_();
+    }
+
     /// <summary>The configuration of the issue: anchors 8..128, 128-pixel input, reduced proposal and sample counts.</summary>
     private static FasterRcnn Model(int width, int fpn, int representation) =>
         new(Classes, "small", width: width, fpn_channels: fpn, representation_size: representation, anchor_sizes: [8, 16, 32, 64, 128],
@@ -61,6 +90,20 @@ internal sealed class DistillSide : IDisposable
             rpn_batch_size_per_image: 128, box_batch_size_per_image: 128);
 
     public int Objects { get; }
+
+    /// <summary>The total loss of the last step run with its losses kept (the first step, and <see cref="Check"/>).</summary>
+    public double LastTotal { get; private set; } = double.NaN;
+
+    /// <summary>The losses of the last of <paramref name="steps"/> steps from the initial weights: finite when the blocks measure sane steps.</summary>
+    public double[] Check(int steps)
+    {
+        Reset();
+        for (var i = 0; i < steps - 1; i++) Step(keep: false);
+        var losses = Step(keep: true)!;
+        var values = losses.Select(l => (double)l.item<float>()).ToArray();
+        foreach (var l in losses) l.Dispose();
+        return values;
+    }
 
     /// <summary>The weights (teacher.*, student.*, adapters.*) and the batch (images, boxes.i, labels.i), for the PyTorch side.</summary>
     public void Export(string path)
@@ -97,6 +140,7 @@ internal sealed class DistillSide : IDisposable
         var total = s.LossObjectness! + s.LossRpnBoxReg! + s.LossClassifier! + s.LossBoxReg! + feature;
         total.backward();
         _optimizer.step();
+        if (keep) LastTotal = total.item<float>();
         if (!keep) return null;
         Tensor[] losses = [s.LossObjectness!.detach(), s.LossRpnBoxReg!.detach(), s.LossClassifier!.detach(), s.LossBoxReg!.detach(), feature.detach()];
         scope.MoveToOuter(losses);
@@ -124,6 +168,7 @@ internal sealed class DistillSide : IDisposable
     /// <summary>The first step's losses from the shared initial weights, with the sampler's generator seeded as the PyTorch side seeds it.</summary>
     public double[] FirstStep(long seed)
     {
+        Reset();
         torch.manual_seed(seed);
         var losses = Step(keep: true)!;
         var values = losses.Select(l => (double)l.item<float>()).ToArray();
@@ -131,9 +176,10 @@ internal sealed class DistillSide : IDisposable
         return values;
     }
 
-    /// <summary>Seconds of each of <paramref name="steps"/> steps.</summary>
+    /// <summary>Seconds of each of <paramref name="steps"/> steps, starting from the initial weights (<see cref="Reset"/>, not timed).</summary>
     public List<double> Steps(int steps)
     {
+        Reset();
         var times = new List<double>(steps);
         for (var i = 0; i < steps; i++)
         {
@@ -263,6 +309,8 @@ internal sealed class DistillSide : IDisposable
 
     public void Dispose()
     {
+        foreach (var t in _initial.Values) t.Dispose();
+        _optimizer.Dispose();
         foreach (var (b, sc, l) in _nmsInputs)
         {
             b.Dispose();

@@ -81,7 +81,7 @@ var distillParts = new List<double[]>();
 var pytorchParts = new List<double[]>();
 var distillNms = new List<double>();
 var pytorchNms = new List<double>();
-double[] firstDistill, firstPyTorch = [];
+double[] firstDistill, firstPyTorch = [], checkDistill, checkPyTorch = [];
 long peakDistill, peakPyTorch = -1;
 string loadAfter;
 var leak = new List<(int Step, long Live, long RssKib)>();
@@ -130,7 +130,10 @@ try
             for (var side = 0; side < 2; side++)
             {
                 if ((side + done / block) % 2 == 0)
+                {
+                    distill.Reset();
                     for (var i = 0; i < n; i++) distillParts.Add(distill.Parts());
+                }
                 else if (python is not null)
                     pytorchParts.AddRange(python.Parts(n));
             }
@@ -145,6 +148,10 @@ try
             else if (python is not null) pytorchNms.AddRange(python.Nms(5));
         }
     }
+    // The losses of the last step of a block (the block-th step from the initial weights): finite on both sides means the
+    // blocks timed sane steps.
+    checkDistill = distill.Check(block);
+    if (python is not null) checkPyTorch = python.Check(block);
     loadAfter = Machine.LoadAverage();
     // Peak resident memory of each process after the same steps (VmHWM).
     peakDistill = Machine.Memory().PeakKib;
@@ -163,10 +170,11 @@ if (leakSteps > 0)
     leak.Add((0, Tensor.LiveCount, Machine.Memory().CurrentKib));
     for (var done = 0; done < leakSteps;)
     {
-        var n = Math.Min(leakEvery, leakSteps - done);
+        // Blocks of at most --block steps from the initial weights (as measured), sampled every --leak-every steps.
+        var n = Math.Min(Math.Min(block, leakEvery - done % leakEvery), leakSteps - done);
         distill.Steps(n);
         done += n;
-        leak.Add((done, Tensor.LiveCount, Machine.Memory().CurrentKib));
+        if (done % leakEvery == 0 || done == leakSteps) leak.Add((done, Tensor.LiveCount, Machine.Memory().CurrentKib));
     }
 }
 var loadEnd = Machine.LoadAverage();
@@ -176,7 +184,8 @@ md.AppendLine($"Command: `{command}`  ");
 md.AppendLine($"libtorch {torch.version}; PyTorch side: {(python is null ? pythonNote : $"torch {python.TorchVersion}, torchvision {python.TorchvisionVersion}, {python.Threads} threads")}; "
     + $"Distill {torch.get_num_threads()} threads; {Environment.ProcessorCount} cores; OpenMP wait policy {WaitPolicy.Describe()}  ");
 md.AppendLine($"Load average (1, 5, 15 min): {loadStart} at the start, {loadAfter} after the timed blocks, {loadEnd} at the end  ");
-md.AppendLine($"Batch {DistillSide.BatchSize} × 3×{DistillSide.ImageSize}×{DistillSide.ImageSize}, {distill.Objects} objects; {steps} measured steps per side in {block}-step blocks, {warmup} warm-up steps");
+md.AppendLine($"Batch {DistillSide.BatchSize} × 3×{DistillSide.ImageSize}×{DistillSide.ImageSize}, {distill.Objects} objects; {steps} measured steps per side in {block}-step blocks "
+    + $"(each from the initial weights), {warmup} warm-up steps");
 md.AppendLine();
 md.AppendLine("| | median ms | mean ms | min ms | CPU ms | steps |");
 md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -219,6 +228,11 @@ for (var i = 0; i < lossNames.Length; i++)
     if (hasPy) worst = Math.Max(worst, rel);
     md.AppendLine($"| {lossNames[i]} | {firstDistill[i]:G7} | {(hasPy ? firstPyTorch[i].ToString("G7") : "–")} | {(hasPy ? rel.ToString("E1") : "–")} |");
 }
+md.AppendLine();
+md.AppendLine($"Every block restarts from the initial weights with zeroed momentum (not timed), so each measured step is one of the first {block} steps; "
+    + $"the losses of step {block}: Distill {string.Join(", ", checkDistill.Select(v => v.ToString("G4")))}"
+    + (checkPyTorch.Length > 0 ? $"; PyTorch {string.Join(", ", checkPyTorch.Select(v => v.ToString("G4")))}" : "")
+    + $" ({(checkDistill.Concat(checkPyTorch).All(double.IsFinite) ? "all finite" : "NOT all finite")}).  ");
 md.AppendLine();
 md.AppendLine($"Peak resident memory (VmHWM after the timed and phase-timed steps): Distill {peakDistill / 1024.0:F0} MiB"
     + (peakPyTorch > 0 ? $", PyTorch {peakPyTorch / 1024.0:F0} MiB ({(double)peakDistill / peakPyTorch:F2}×)" : "") + "  ");

@@ -92,6 +92,13 @@ internal sealed class PythonSide : IDisposable
         return answer.RootElement.GetProperty("parts").EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetDouble()).ToArray()).ToList();
     }
 
+    /// <summary>The losses of the <paramref name="steps"/>-th step from the initial weights.</summary>
+    public double[] Check(int steps)
+    {
+        using var answer = Ask($"check {steps.ToString(CultureInfo.InvariantCulture)}");
+        return answer.RootElement.GetProperty("losses").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+    }
+
     /// <summary>Seconds of each of <paramref name="reps"/> rounds of torchvision's batched_nms over the exported NMS inputs.</summary>
     public List<double> Nms(int reps)
     {

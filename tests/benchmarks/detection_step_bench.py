@@ -20,6 +20,8 @@ values and compute the same first-step losses. Run with Debian's python3-torch +
     "first SEED" -> {"losses": [objectness, rpn_box_reg, classifier, box_reg, defeat_feature]} (manual_seed(SEED), one step)
     "steps N"    -> {"step_seconds": [...], "cpu_seconds": float}
     "parts N"    -> {"parts": [[seconds per phase], ...]} (N steps timed phase by phase, PARTS order)
+    "check N"    -> {"losses": [...]} (the losses of the N-th step from the initial weights)
+  steps, parts and check first reset the student and adapters to the initial weights and zero the momentum buffers.
     "nms N"      -> {"nms_seconds": [...]} (N rounds of batched_nms over the 8 images' RPN NMS inputs, timed alone)
     "rss"        -> {"vmhwm_kib": int, "vmrss_kib": int}
     "quit"       -> exits
@@ -171,6 +173,8 @@ class DetectionStep:
         for prefix, module in (("teacher.", self.teacher), ("student.", self.student), ("adapters.", self.adapters)):
             sd = collections.OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
             module.load_state_dict(sd, strict=True)
+        # The trained modules' initial state, for reset() before every block.
+        self.initial = {k: v.clone() for k, v in state.items() if k.startswith("student.") or k.startswith("adapters.")}
         self.teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
@@ -196,6 +200,18 @@ class DetectionStep:
                 torchvision.ops.batched_nms(b, s, l, 0.7)
             times.append(time.perf_counter() - t0)
         return times
+
+    def reset(self):
+        """Back to the shared initial weights with zeroed momentum buffers (SGD's update from a zero buffer equals its
+        first-step update), before every block, as the C# side does: from scratch at lr 0.02 this student diverges to
+        NaN within about ten steps, after which a step's cost means nothing."""
+        with torch.no_grad():
+            for prefix, module in (("student.", self.student), ("adapters.", self.adapters)):
+                for k, v in module.state_dict().items():
+                    v.copy_(self.initial[prefix + k])
+        for st in self.opt.state.values():
+            if st.get("momentum_buffer") is not None:
+                st["momentum_buffer"].zero_()
 
     def teacher_levels(self):
         with torch.no_grad():
@@ -269,6 +285,8 @@ class DetectionStep:
         return [b - a for a, b in zip(t, t[1:])]
 
     def timed(self, n):
+        """Seconds of each of n steps, starting from the initial weights (reset, not timed)."""
+        self.reset()
         times = []
         for _ in range(n):
             t0 = time.perf_counter()
@@ -318,6 +336,7 @@ def main():
         if not cmd:
             continue
         if cmd[0] == "first":
+            bench.reset()
             torch.manual_seed(int(cmd[1]))
             send({"losses": [float(v) for v in bench.step()]})
         elif cmd[0] == "steps":
@@ -327,7 +346,14 @@ def main():
         elif cmd[0] == "nms":
             send({"nms_seconds": bench.nms(int(cmd[1]))})
         elif cmd[0] == "parts":
+            bench.reset()
             send({"parts": [bench.parts() for _ in range(int(cmd[1]))]})
+        elif cmd[0] == "check":
+            bench.reset()
+            losses = None
+            for _ in range(int(cmd[1])):
+                losses = bench.step()
+            send({"losses": [float(v) for v in losses]})
         elif cmd[0] == "rss":
             send(memory_kib())
         elif cmd[0] == "quit":
