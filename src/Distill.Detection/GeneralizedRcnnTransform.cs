@@ -65,9 +65,11 @@ public sealed class GeneralizedRcnnTransform : Module
         var (rh, rw) = resized_size(h, w);
         if (min_size > 0)
         {
-            // torchvision draws the training size with torch.empty(1).uniform_() even when there is only one: draw it too,
-            // so that a seeded training step samples exactly what PyTorch's does.
-            if (training) torch.rand([1]).Dispose();
+            // torchvision draws each image's training size with torch.empty(1).uniform_() even when there is only one
+            // size: draw it too, once per image as torchvision does, so that a seeded training step samples exactly what
+            // PyTorch's does.
+            if (training)
+                for (var i = 0; i < x.shape[0]; i++) torch.rand([1]).Dispose();
             x = F.interpolate(x, size: new long[] { rh, rw }, mode: "bilinear", align_corners: false);
         }
         long ph = (long)Math.Ceiling((double)rh / size_divisible) * size_divisible;

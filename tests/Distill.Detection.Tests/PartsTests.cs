@@ -14,6 +14,29 @@ public class PartsTests
 {
     private static Fixture Fx => Helpers.Fx;
 
+    [Fact]
+    public void Training_transform_draws_one_size_per_image_as_torchvision()
+    {
+        // torchvision's GeneralizedRCNNTransform.resize draws torch.empty(1).uniform_() for every image in training (even
+        // with one min_size), so a seeded step's later samples depend on the batch size: three images, three draws.
+        using var scope = torch.NewDisposeScope();
+        using var transform = new GeneralizedRcnnTransform(32, 32, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+        transform.train();
+        torch.manual_seed(11);
+        transform.forward(torch.zeros([3, 3, 32, 32]));
+        var after = torch.rand([4]);
+        torch.manual_seed(11);
+        for (var i = 0; i < 3; i++) torch.rand([1]);
+        TensorAssert.Close(torch.rand([4]), after, 0, 0);
+        // Evaluation draws nothing.
+        transform.eval();
+        torch.manual_seed(11);
+        transform.forward(torch.zeros([3, 3, 32, 32]));
+        var evalAfter = torch.rand([4]);
+        torch.manual_seed(11);
+        TensorAssert.Close(torch.rand([4]), evalAfter, 0, 0);
+    }
+
     [Theory]
     [InlineData("anchors_single")]
     [InlineData("anchors_multi")]

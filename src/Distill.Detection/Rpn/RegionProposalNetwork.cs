@@ -163,7 +163,13 @@ public sealed class RegionProposalNetwork : Module
         return (labels, matched);
     }
 
-    private (Tensor[] boxes, Tensor[] scores) filter_proposals(Tensor proposals, Tensor objectness, IReadOnlyList<(long h, long w)> image_sizes, long[] numPerLevel)
+    /// <summary>
+    /// torchvision's <c>filter_proposals</c>: per level the pre-NMS top-k by objectness, then per image clipping, removal of
+    /// boxes under <see cref="min_size"/>, the score threshold, NMS per level (<c>batched_nms</c>) and the post-NMS top-n.
+    /// <paramref name="proposals"/> [N, A_total, 4] decoded boxes, <paramref name="objectness"/> [N, A_total] logits.
+    /// Each image's kept boxes and probabilities belong to the caller's dispose scope.
+    /// </summary>
+    public (Tensor[] boxes, Tensor[] scores) filter_proposals(Tensor proposals, Tensor objectness, IReadOnlyList<(long h, long w)> image_sizes, long[] numPerLevel)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
