@@ -43,7 +43,7 @@ namespace Distill.Detection;
 [Tap("loss_rpn_box_reg", TensorKind.Any, "", Description = "RPN box loss (needs ground truth)", Needs = "boxes,labels")]
 [Tap("loss_classifier", TensorKind.Any, "", Description = "box-head classification loss (needs ground truth)", Needs = "boxes,labels")]
 [Tap("loss_box_reg", TensorKind.Any, "", Description = "box-head regression loss (needs ground truth)", Needs = "boxes,labels")]
-public sealed partial class FasterRcnn : DetectionModel<FasterRcnn.Taps, FasterRcnn.Outputs>
+public sealed partial class FasterRcnn : TwoStageDetector<FasterRcnn.Taps, FasterRcnn.Outputs>
 {
     /// <summary>The backbone names the constructor accepts.</summary>
     public static readonly IReadOnlyList<string> Backbones = ["resnet18", "resnet34", "resnet50", "small"];
@@ -147,22 +147,12 @@ public sealed partial class FasterRcnn : DetectionModel<FasterRcnn.Taps, FasterR
         if (v < 1) throw new ArgumentOutOfRangeException(name, v, "must be positive");
     }
 
-    private const Taps RpnTaps = Taps.RpnLogits | Taps.RpnDeltas | Taps.Proposals | Taps.LossObjectness | Taps.LossRpnBoxReg;
-    private const Taps TargetTaps = Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.LossObjectness | Taps.LossRpnBoxReg | Taps.LossClassifier | Taps.LossBoxReg;
-    private const Taps HeadTaps = Taps.SampledRois | Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.RoiFeatures | Taps.RoiEmbedding
-        | Taps.RoiLogits | Taps.RoiDeltas | Taps.LossClassifier | Taps.LossBoxReg;
-
     protected override List<Detections>? Run(Tensor images, Outputs outputs, IReadOnlyList<Tensor>? boxes, IReadOnlyList<Tensor>? labels, bool wantDetections)
     {
-        var requested = outputs.Requested;
-        if (boxes is null && (requested & TargetTaps) != 0)
-            throw new ArgumentException($"the taps {requested & TargetTaps} need the ground truth: pass boxes and labels to forward_taps", nameof(boxes));
-        if (images.dim() != 4 || images.shape[1] != 3)
-            throw new ArgumentException($"images must be [N, 3, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
-        var n = images.shape[0];
+        CheckPass(images, outputs, boxes);
         Tensor[]? gtBoxes = null, gtLabels = null;
         if (boxes is not null)
-            (gtBoxes, gtLabels) = Targets.prepare(boxes, labels!, n, (images.shape[2], images.shape[3]), Classes, images.device);
+            (gtBoxes, gtLabels) = Targets.prepare(boxes, labels!, images.shape[0], (images.shape[2], images.shape[3]), Classes, images.device);
 
         var (batch, scaledBoxes) = transform.forward(images, gtBoxes);
         SetContext(outputs, batch.image_sizes);
@@ -176,66 +166,9 @@ public sealed partial class FasterRcnn : DetectionModel<FasterRcnn.Taps, FasterR
         Keep(outputs, Taps.P4, levels[2]);
         Keep(outputs, Taps.P5, levels[3]);
         Keep(outputs, Taps.P6, levels[4]);
-        if (!wantDetections && (requested & (RpnTaps | HeadTaps)) == 0) return null;
-
-        var rpnResult = rpn.forward(levels, batch.padded_size, batch.image_sizes, scaledBoxes);
-        Keep(outputs, Taps.RpnLogits, rpnResult.objectness);
-        Keep(outputs, Taps.RpnDeltas, rpnResult.deltas);
-        if (Wants(outputs, Taps.Proposals)) Keep(outputs, Taps.Proposals, RoIHeads.to_rois(rpnResult.boxes));
-        if (rpnResult.loss_objectness is not null)
-        {
-            Keep(outputs, Taps.LossObjectness, rpnResult.loss_objectness);
-            Keep(outputs, Taps.LossRpnBoxReg, rpnResult.loss_rpn_box_reg!);
-        }
-        if (!wantDetections && (requested & HeadTaps) == 0) return null;
-
-        if (scaledBoxes is not null)
-        {
-            var sampled = roi_heads.select_training_samples(rpnResult.boxes, scaledBoxes, gtLabels!);
-            var head = roi_heads.run_head(levels, sampled.rois, batch.image_sizes);
-            Keep(outputs, Taps.SampledRois, sampled.rois);
-            Keep(outputs, Taps.RoiLabels, sampled.labels);
-            if (Wants(outputs, Taps.RoiPositive)) Keep(outputs, Taps.RoiPositive, sampled.labels.gt(0).to(ScalarType.Float32));
-            Keep(outputs, Taps.RoiMatchedBoxes, sampled.matched_boxes);
-            Keep(outputs, Taps.RoiTargets, sampled.targets);
-            KeepHead(outputs, head);
-            if ((requested & (Taps.LossClassifier | Taps.LossBoxReg)) != 0)
-            {
-                var (cls, box) = RoIHeads.fastrcnn_loss(head.logits, head.deltas, sampled.labels, sampled.targets);
-                Keep(outputs, Taps.LossClassifier, cls);
-                Keep(outputs, Taps.LossBoxReg, box);
-            }
-        }
-        if (scaledBoxes is null || wantDetections)
-        {
-            var rois = RoIHeads.to_rois(rpnResult.boxes);
-            var head = roi_heads.run_head(levels, rois, batch.image_sizes);
-            if (scaledBoxes is null)
-            {
-                Keep(outputs, Taps.SampledRois, rois);
-                KeepHead(outputs, head);
-            }
-            if (wantDetections)
-            {
-                var result = new List<Detections>();
-                foreach (var ((b, s, l), i) in roi_heads.postprocess_detections(head.logits, head.deltas, rpnResult.boxes, batch.image_sizes).Select((d, i) => (d, i)))
-                    result.Add(new Detections(GeneralizedRcnnTransform.postprocess(b, batch.image_sizes[i], batch.original_size), s, l));
-                return result;
-            }
-        }
-        return null;
-    }
-
-    public override Taps GivenRoiTaps => Taps.RoiFeatures | Taps.RoiEmbedding | Taps.RoiLogits | Taps.RoiDeltas;
-
-    protected override void KeepRoiHead(Outputs outputs, RoiHeadOutputs head) => KeepHead(outputs, head);
-
-    private static void KeepHead(Outputs outputs, RoiHeadOutputs head)
-    {
-        Keep(outputs, Taps.RoiFeatures, head.features);
-        Keep(outputs, Taps.RoiEmbedding, head.embedding);
-        Keep(outputs, Taps.RoiLogits, head.logits);
-        Keep(outputs, Taps.RoiDeltas, head.deltas);
+        if (!wantDetections && !WantsPastBackbone(outputs)) return null;
+        // The RPN reads every level (P2..P6); the RoI pooler maps each RoI to one of P2..P5 by its level rule.
+        return RunRpnAndHead(outputs, rpn, roi_heads, batch, levels, levels, scaledBoxes, gtLabels, wantDetections);
     }
 
     protected override RoiHeadOutputs RunHead(IReadOnlyList<Tensor> levels, Tensor rois, (long h, long w)[] image_sizes) =>

@@ -33,7 +33,7 @@ namespace Distill.Detection;
 [Tap("loss_rpn_box_reg", TensorKind.Any, "", Needs = "boxes,labels")]
 [Tap("loss_classifier", TensorKind.Any, "", Needs = "boxes,labels")]
 [Tap("loss_box_reg", TensorKind.Any, "", Needs = "boxes,labels")]
-public sealed partial class FasterRcnnC4 : DetectionModel<FasterRcnnC4.Taps, FasterRcnnC4.Outputs>
+public sealed partial class FasterRcnnC4 : TwoStageDetector<FasterRcnnC4.Taps, FasterRcnnC4.Outputs>
 {
     private readonly GeneralizedRcnnTransform transform;
     private readonly C4Backbone backbone;
@@ -116,84 +116,22 @@ public sealed partial class FasterRcnnC4 : DetectionModel<FasterRcnnC4.Taps, Fas
         }
     }
 
-    private const Taps RpnTaps = Taps.RpnLogits | Taps.RpnDeltas | Taps.Proposals | Taps.LossObjectness | Taps.LossRpnBoxReg;
-    private const Taps TargetTaps = Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.LossObjectness | Taps.LossRpnBoxReg | Taps.LossClassifier | Taps.LossBoxReg;
-    private const Taps HeadTaps = Taps.SampledRois | Taps.RoiLabels | Taps.RoiPositive | Taps.RoiMatchedBoxes | Taps.RoiTargets | Taps.RoiFeatures | Taps.RoiEmbedding
-        | Taps.RoiLogits | Taps.RoiDeltas | Taps.LossClassifier | Taps.LossBoxReg;
-
     protected override List<Detections>? Run(Tensor images, Outputs outputs, IReadOnlyList<Tensor>? boxes, IReadOnlyList<Tensor>? labels, bool wantDetections)
     {
-        var requested = outputs.Requested;
-        if (boxes is null && (requested & TargetTaps) != 0)
-            throw new ArgumentException($"the taps {requested & TargetTaps} need the ground truth: pass boxes and labels to forward_taps", nameof(boxes));
-        if (images.dim() != 4 || images.shape[1] != 3)
-            throw new ArgumentException($"images must be [N, 3, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
-        var n = images.shape[0];
+        CheckPass(images, outputs, boxes);
         Tensor[]? gtBoxes = null, gtLabels = null;
         if (boxes is not null)
-            (gtBoxes, gtLabels) = Targets.prepare(boxes, labels!, n, (images.shape[2], images.shape[3]), Classes, images.device);
+            (gtBoxes, gtLabels) = Targets.prepare(boxes, labels!, images.shape[0], (images.shape[2], images.shape[3]), Classes, images.device);
         var (batch, scaled) = transform.forward(images, gtBoxes);
         SetContext(outputs, batch.image_sizes);
         var stages = backbone.forward_stages(batch.tensors);
         Keep(outputs, Taps.Stage1, stages[0]);
         Keep(outputs, Taps.Stage2, stages[1]);
         Keep(outputs, Taps.Stage3, stages[2]);
-        if (!wantDetections && (requested & (RpnTaps | HeadTaps)) == 0) return null;
+        if (!wantDetections && !WantsPastBackbone(outputs)) return null;
+        // C4 (stage 3) is both the RPN's feature map and the one the RoIs are pooled from.
         Tensor[] features = [stages[2]];
-        var r = rpn.forward(features, batch.padded_size, batch.image_sizes, scaled);
-        Keep(outputs, Taps.RpnLogits, r.objectness);
-        Keep(outputs, Taps.RpnDeltas, r.deltas);
-        if (Wants(outputs, Taps.Proposals)) Keep(outputs, Taps.Proposals, RoIHeads.to_rois(r.boxes));
-        if (r.loss_objectness is not null)
-        {
-            Keep(outputs, Taps.LossObjectness, r.loss_objectness);
-            Keep(outputs, Taps.LossRpnBoxReg, r.loss_rpn_box_reg!);
-        }
-        if (!wantDetections && (requested & HeadTaps) == 0) return null;
-        if (scaled is not null)
-        {
-            var sampled = roi_heads.select_training_samples(r.boxes, scaled, gtLabels!);
-            var head = roi_heads.run_head(features, sampled.rois, batch.image_sizes);
-            Keep(outputs, Taps.SampledRois, sampled.rois);
-            Keep(outputs, Taps.RoiLabels, sampled.labels);
-            if (Wants(outputs, Taps.RoiPositive)) Keep(outputs, Taps.RoiPositive, sampled.labels.gt(0).to(ScalarType.Float32));
-            Keep(outputs, Taps.RoiMatchedBoxes, sampled.matched_boxes);
-            Keep(outputs, Taps.RoiTargets, sampled.targets);
-            KeepHead(outputs, head);
-            if ((requested & (Taps.LossClassifier | Taps.LossBoxReg)) != 0)
-            {
-                var (cls, box) = RoIHeads.fastrcnn_loss(head.logits, head.deltas, sampled.labels, sampled.targets);
-                Keep(outputs, Taps.LossClassifier, cls);
-                Keep(outputs, Taps.LossBoxReg, box);
-            }
-        }
-        if (scaled is null || wantDetections)
-        {
-            var rois = RoIHeads.to_rois(r.boxes);
-            var head = roi_heads.run_head(features, rois, batch.image_sizes);
-            if (scaled is null)
-            {
-                Keep(outputs, Taps.SampledRois, rois);
-                KeepHead(outputs, head);
-            }
-            if (wantDetections)
-                return roi_heads.postprocess_detections(head.logits, head.deltas, r.boxes, batch.image_sizes)
-                    .Select((d, i) => new Detections(GeneralizedRcnnTransform.postprocess(d.boxes, batch.image_sizes[i], batch.original_size), d.scores, d.labels))
-                    .ToList();
-        }
-        return null;
-    }
-
-    public override Taps GivenRoiTaps => Taps.RoiFeatures | Taps.RoiEmbedding | Taps.RoiLogits | Taps.RoiDeltas;
-
-    protected override void KeepRoiHead(Outputs outputs, RoiHeadOutputs head) => KeepHead(outputs, head);
-
-    private static void KeepHead(Outputs outputs, RoiHeadOutputs head)
-    {
-        Keep(outputs, Taps.RoiFeatures, head.features);
-        Keep(outputs, Taps.RoiEmbedding, head.embedding);
-        Keep(outputs, Taps.RoiLogits, head.logits);
-        Keep(outputs, Taps.RoiDeltas, head.deltas);
+        return RunRpnAndHead(outputs, rpn, roi_heads, batch, features, features, scaled, gtLabels, wantDetections);
     }
 
     protected override RoiHeadOutputs RunHead(IReadOnlyList<Tensor> levels, Tensor rois, (long h, long w)[] image_sizes) =>

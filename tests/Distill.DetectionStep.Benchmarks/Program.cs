@@ -1,3 +1,4 @@
+using Distill.Benchmarks.Shared;
 using System.Globalization;
 using System.Text;
 using Distill.DetectionStep.Benchmarks;

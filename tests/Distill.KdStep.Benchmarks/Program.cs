@@ -1,3 +1,4 @@
+using Distill.Benchmarks.Shared;
 using System.Globalization;
 using Distill.KdStep.Benchmarks;
 using Distill.Torch;

@@ -1,24 +1,18 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using Distill.Benchmarks.Shared;
 
 namespace Distill.KdStep.Benchmarks;
 
 /// <summary>
-/// The PyTorch side: kd_step_bench.py in <c>--serve</c> mode, run by Debian's python3-torch (the same libtorch as
-/// the shim) as a child process that stays alive for the whole run. It answers "steps N" with N timed steps, so
-/// its blocks interleave with ours; between requests it sleeps on its stdin and uses no CPU.
+/// The PyTorch side: kd_step_bench.py served by a <see cref="PythonServer"/>. It answers "steps N" with N timed steps,
+/// "parts N" with the phases of N steps and "rss" with its memory.
 /// </summary>
 internal sealed class PythonSide : IDisposable
 {
-    /// <summary>Debian's interpreter with python3-torch: not the <c>python3</c> first on PATH, which may lack torch.</summary>
-    public const string Interpreter = "/usr/bin/python3";
+    private readonly PythonServer _server;
 
-    private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
-
-    private PythonSide(Process process) => _process = process;
+    private PythonSide(PythonServer server) => _server = server;
 
     public string TorchVersion { get; private set; } = "?";
     public int Threads { get; private set; }
@@ -27,44 +21,16 @@ internal sealed class PythonSide : IDisposable
     /// <summary>Starts the script, which builds its models and runs its warm-up; null (and why) when it cannot run.</summary>
     public static PythonSide? TryStart(int threads, int batch, int classes, int size, int warmup, out string? whyNot)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "kd_step_bench.py");
-        if (!File.Exists(Interpreter))
-        {
-            whyNot = $"{Interpreter} not found (install Debian's python3-torch: DISTILL_DEV_TOOLS=1 bash scripts/install-deps.sh)";
-            return null;
-        }
-        if (!File.Exists(script))
-        {
-            whyNot = $"{script} not found (it is copied next to the program at build time)";
-            return null;
-        }
-        var psi = new ProcessStartInfo(Interpreter)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "-u", script, "--serve", "--threads", Str(threads), "--batch", Str(batch), "--classes", Str(classes), "--size", Str(size), "--warmup", Str(warmup) })
-            psi.ArgumentList.Add(a);
-        // The thread count is set by the script (torch.set_num_threads); keep the environment from overriding it.
-        psi.Environment.Remove("OMP_NUM_THREADS");
-        psi.Environment.Remove("MKL_NUM_THREADS");
-        var process = Process.Start(psi)!;
-        var side = new PythonSide(process);
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (side._stderr) side._stderr.AppendLine(e.Data); };
-        process.BeginErrorReadLine();
-        using var ready = side.ReadAnswer();
-        if (ready is null || !ready.RootElement.TryGetProperty("ready", out _))
-        {
-            whyNot = $"the PyTorch side did not start: {side.ErrorText()}";
-            side.Dispose();
-            return null;
-        }
-        whyNot = null;
-        side.TorchVersion = ready.RootElement.GetProperty("torch").GetString() ?? "?";
-        side.Threads = ready.RootElement.GetProperty("threads").GetInt32();
-        return side;
+        var server = PythonServer.TryStart(["kd_step_bench.py"],
+            ["--threads", Str(threads), "--batch", Str(batch), "--classes", Str(classes), "--size", Str(size), "--warmup", Str(warmup)],
+            "python3-torch", out var ready, out whyNot);
+        if (server is null) return null;
+        using (ready)
+            return new PythonSide(server)
+            {
+                TorchVersion = ready!.RootElement.GetProperty("torch").GetString() ?? "?",
+                Threads = ready.RootElement.GetProperty("threads").GetInt32(),
+            };
     }
 
     /// <summary>Seconds of each of <paramref name="steps"/> PyTorch steps, and the child's CPU seconds over them (all its threads).</summary>
@@ -85,54 +51,11 @@ internal sealed class PythonSide : IDisposable
     }
 
     /// <summary>The child's peak and current resident memory, in KiB.</summary>
-    public (long PeakKib, long CurrentKib) Memory()
-    {
-        using var answer = Ask("rss");
-        return (answer.RootElement.GetProperty("vmhwm_kib").GetInt64(), answer.RootElement.GetProperty("vmrss_kib").GetInt64());
-    }
+    public (long PeakKib, long CurrentKib) Memory() => _server.Memory();
 
-    private JsonDocument Ask(string command)
-    {
-        _process.StandardInput.WriteLine(command);
-        _process.StandardInput.Flush();
-        var answer = ReadAnswer() ?? throw new InvalidOperationException($"the PyTorch side stopped answering '{command}': {ErrorText()}");
-        if (answer.RootElement.TryGetProperty("error", out var error))
-            throw new InvalidOperationException($"the PyTorch side rejected '{command}': {error.GetString()}");
-        return answer;
-    }
+    private JsonDocument Ask(string command) => _server.Ask(command);
 
-    private JsonDocument? ReadAnswer()
-    {
-        var line = _process.StandardOutput.ReadLine();
-        return line is null ? null : JsonDocument.Parse(line);
-    }
-
-    private string ErrorText()
-    {
-        lock (_stderr)
-        {
-            var text = _stderr.ToString().Trim();
-            return text.Length == 0 ? $"no message (exit code {(_process.HasExited ? _process.ExitCode.ToString(CultureInfo.InvariantCulture) : "none yet")})" : text;
-        }
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.StandardInput.WriteLine("quit");
-                _process.StandardInput.Flush();
-                if (!_process.WaitForExit(TimeSpan.FromSeconds(30))) _process.Kill();
-            }
-        }
-        catch (IOException)
-        {
-            // The child already closed its end: nothing left to stop.
-        }
-        _process.Dispose();
-    }
+    public void Dispose() => _server.Dispose();
 
     private static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Distill.DetectionStep.Benchmarks;
+namespace Distill.Benchmarks.Shared;
 
 /// <summary>What Linux says about this process and the machine.</summary>
 internal static class Machine
