@@ -317,7 +317,7 @@ public static class ReportWriter
                     if (!seen.Add(teacherRun)) continue;
                     if (TeacherSteps(teacherRun) is { } steps && steps < MinimumTeacherSteps)
                         flags.Add(new TeacherFlag(row.Entry.Label, teacherRun,
-                            $"trained {Format.Count(steps, "optimizer step")}: its BatchNorm running statistics still hold {Format.Fixed(100 * Math.Pow(0.9, steps), 0)}% of their initial values, so in evaluation mode it is not the network it trained"));
+                            $"trained {Format.Count(steps, "optimizer step")}, too few to carry knowledge (a BatchNorm network's running statistics still hold {Format.Fixed(100 * Math.Pow(0.9, steps), 0)}% of their initial values, so in evaluation mode it is not the network it trained)"));
                 }
                 if (teacherMetric is not null && baseMean is { } b && run.TeacherValues is { } tv && MetricReader.Find(tv, "teacher", teacherMetric) is { } teacherValue
                     && (max ? teacherValue <= b : teacherValue >= b) && seen.Add("accuracy:" + string.Join(",", run.Teachers.Values)))

@@ -133,7 +133,7 @@ public class ReportTests
         // A smoke run ranks nothing against the papers, and its 8-step teacher is named for what it is.
         Assert.DoesNotContain("Ordering (rows with a published number)", md);
         Assert.Contains("No ordering against the published numbers: a quick run's numbers cannot rank the methods.", md);
-        Assert.Contains("* KD: teacher run `teacher/quick-s1`: trained 8 optimizer steps: its BatchNorm running statistics still hold 43% of their initial values", md);
+        Assert.Contains("* KD: teacher run `teacher/quick-s1`: trained 8 optimizer steps, too few to carry knowledge (a BatchNorm network's running statistics still hold 43% of their initial values", md);
 
         // A full report finds none of the quick runs.
         var full = CliResult.RunIn(w.Tmp.Path, w.All, "report", "fake", "--collect", "--out", w.Tmp["runs-quick"]);
