@@ -22,7 +22,7 @@ internal sealed class PythonSide : IDisposable
     /// <summary>Starts the script on the exported state; null (and why) when it cannot run.</summary>
     public static PythonSide? TryStart(int threads, string state, out string? whyNot)
     {
-        var server = PythonServer.TryStart(["detection_step_bench.py", "safetensors_io.py"],
+        var server = PythonServer.TryStart(["detection_step_bench.py", "bench_server.py", "safetensors_io.py"],
             ["--threads", threads.ToString(CultureInfo.InvariantCulture), "--state", state],
             "python3-torch and python3-torchvision", out var ready, out whyNot);
         if (server is null) return null;

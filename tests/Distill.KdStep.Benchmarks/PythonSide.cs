@@ -21,7 +21,7 @@ internal sealed class PythonSide : IDisposable
     /// <summary>Starts the script, which builds its models and runs its warm-up; null (and why) when it cannot run.</summary>
     public static PythonSide? TryStart(int threads, int batch, int classes, int size, int warmup, out string? whyNot)
     {
-        var server = PythonServer.TryStart(["kd_step_bench.py"],
+        var server = PythonServer.TryStart(["kd_step_bench.py", "bench_server.py"],
             ["--threads", Str(threads), "--batch", Str(batch), "--classes", Str(classes), "--size", Str(size), "--warmup", Str(warmup)],
             "python3-torch", out var ready, out whyNot);
         if (server is null) return null;

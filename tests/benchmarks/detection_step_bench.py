@@ -29,7 +29,6 @@ After loading it prints {"ready": true, ...}.
 """
 import argparse
 import collections
-import json
 import os
 import sys
 import time
@@ -49,6 +48,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402  (the project's own reader, copied next to this script at build time)
+from bench_server import memory_kib, send  # noqa: E402  (copied next to this script at build time, like safetensors_io)
 
 CLASSES = 6
 SIZE = 128
@@ -293,26 +293,6 @@ class DetectionStep:
             self.step()
             times.append(time.perf_counter() - t0)
         return times
-
-
-def memory_kib():
-    """Peak (VmHWM) and current (VmRSS) resident memory of this process, in KiB (Linux)."""
-    out = {"vmhwm_kib": -1, "vmrss_kib": -1}
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    out["vmhwm_kib"] = int(line.split()[1])
-                elif line.startswith("VmRSS:"):
-                    out["vmrss_kib"] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
-
-
-def send(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 def main():

@@ -20,13 +20,13 @@ Two modes:
     After set-up and warm-up it prints {"ready": true, ...}.
 """
 import argparse
-import json
 import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from bench_server import memory_kib, send  # copied next to this script at build time
 
 
 class Block(nn.Module):
@@ -143,26 +143,6 @@ class KdStep:
         if loss is not None:
             self.loss = float(loss)
         return times
-
-
-def memory_kib():
-    """Peak (VmHWM) and current (VmRSS) resident memory of this process, in KiB (Linux)."""
-    out = {"vmhwm_kib": -1, "vmrss_kib": -1}
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    out["vmhwm_kib"] = int(line.split()[1])
-                elif line.startswith("VmRSS:"):
-                    out["vmrss_kib"] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
-
-
-def send(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 def main():
