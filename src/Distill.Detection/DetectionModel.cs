@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Distill.Detection.RoiHeads;
 
 namespace Distill.Detection;
@@ -123,7 +122,7 @@ public abstract class DetectionModel<TTaps, TOutputs> : Module
         var bits = TapSet<TTaps>.Bits(taps);
         var extra = bits & ~TapSet<TTaps>.Bits(GivenRoiTaps);
         if (extra != 0)
-            throw new ArgumentException($"{Unsafe.As<long, TTaps>(ref extra)} cannot be computed on given RoIs (only {GivenRoiTaps} can: the rest needs this model's own sampling)", nameof(taps));
+            throw new ArgumentException($"{TapSet<TTaps>.FromBits(extra)} cannot be computed on given RoIs (only {GivenRoiTaps} can: the rest needs this model's own sampling)", nameof(taps));
         var result = new TOutputs { Requested = taps, Context = outputs.Context };
         try
         {
@@ -150,7 +149,7 @@ public abstract class DetectionModel<TTaps, TOutputs> : Module
         {
             long bits = 0;
             foreach (var t in PooledLevelTaps) bits |= TapSet<TTaps>.Bits(t);
-            return Unsafe.As<long, TTaps>(ref bits);
+            return TapSet<TTaps>.FromBits(bits);
         }
     }
 

@@ -28,7 +28,7 @@ public abstract class TwoStageDetector<TTaps, TOutputs> : DetectionModel<TTaps, 
     private static readonly long HeadTaps = Bits(SampledRois, RoiLabels, RoiPositive, RoiMatchedBoxes, RoiTargets, RoiFeatures, RoiEmbedding,
         RoiLogits, RoiDeltas, LossClassifier, LossBoxReg);
 
-    private static readonly TTaps s_givenRoiTaps = FromBits(Bits(RoiFeatures, RoiEmbedding, RoiLogits, RoiDeltas));
+    private static readonly TTaps s_givenRoiTaps = TapSet<TTaps>.FromBits(Bits(RoiFeatures, RoiEmbedding, RoiLogits, RoiDeltas));
 
     public override TTaps GivenRoiTaps => s_givenRoiTaps;
 
@@ -40,7 +40,7 @@ public abstract class TwoStageDetector<TTaps, TOutputs> : DetectionModel<TTaps, 
     {
         var wanted = TapSet<TTaps>.Bits(outputs.Requested) & TargetTaps;
         if (boxes is null && wanted != 0)
-            throw new ArgumentException($"the taps {FromBits(wanted)} need the ground truth: pass boxes and labels to forward_taps", nameof(boxes));
+            throw new ArgumentException($"the taps {TapSet<TTaps>.FromBits(wanted)} need the ground truth: pass boxes and labels to forward_taps", nameof(boxes));
         if (images.dim() != 4 || images.shape[1] != 3)
             throw new ArgumentException($"images must be [N, 3, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
     }
@@ -113,6 +113,4 @@ public abstract class TwoStageDetector<TTaps, TOutputs> : DetectionModel<TTaps, 
             : throw new InvalidOperationException($"{typeof(TTaps).DeclaringType?.Name} is a two-stage detector but declares no {name} tap");
 
     private static long Bits(params TTaps[] taps) => taps.Aggregate(0L, (bits, t) => bits | TapSet<TTaps>.Bits(t));
-
-    private static TTaps FromBits(long bits) => System.Runtime.CompilerServices.Unsafe.As<long, TTaps>(ref bits);
 }

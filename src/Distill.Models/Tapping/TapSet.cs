@@ -18,6 +18,10 @@ internal static class TapSet<TTaps> where TTaps : struct, Enum
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Bits(TTaps taps) => Unsafe.As<TTaps, long>(ref taps);
 
+    /// <summary>The taps whose bits are set in <paramref name="bits"/> (the inverse of <see cref="Bits"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TTaps FromBits(long bits) => Unsafe.As<long, TTaps>(ref bits);
+
     /// <summary>The array slot of one tap; rejects none or several.</summary>
     public static int Index(TTaps tap)
     {
