@@ -82,6 +82,13 @@ public sealed class InputAttribute : Attribute
 
     /// <summary>The batch field this input is read from when it is ground truth (e.g. "label", "boxes").</summary>
     public string? BatchField { get; set; }
+
+    /// <summary>
+    /// For a prototype table (a <c>PrototypeBank</c> parameter): the loss's two list inputs, student side then teacher side
+    /// (<c>"student_features,teacher"</c>), whose taps the training loop reads to rebuild the table before every epoch. An
+    /// experiment does not wire such an input; terms whose inputs name the same taps share one table.
+    /// </summary>
+    public string? Prototypes { get; set; }
 }
 
 /// <summary>
