@@ -38,6 +38,7 @@ public static class Checkpoint
     internal const string ModelPrefix = "model.";
     internal const string OptimizerPrefix = "optim.";
     internal const string RngPrefix = "rng.";
+    internal const string StatePrefix = "state.";
 
     // ---- writing -----------------------------------------------------------------------------------
 
@@ -68,6 +69,9 @@ public static class Checkpoint
                 foreach (var (key, t) in s.Tensors) tensors.Add(new($"{OptimizerPrefix}{optimizerName}.{key}", t));
                 optimizerJson.Add((optimizerName, s.Json));
             }
+            foreach (var (stateName, tensorState) in state.TensorStates)
+                foreach (var (key, t) in tensorState.Save())
+                    tensors.Add(new($"{StatePrefix}{stateName}.{key}", t));
             if (state.IncludeGlobalGenerator) tensors.Add(new(RngPrefix + TrainingState.GlobalGenerator, Generator.get_default_state()));
             foreach (var (generatorName, generator) in state.Generators)
                 tensors.Add(new(RngPrefix + generatorName, generator.get_state()));
@@ -114,6 +118,9 @@ public static class Checkpoint
             w.WriteStartArray("generators");
             if (state.IncludeGlobalGenerator) w.WriteStringValue(TrainingState.GlobalGenerator);
             foreach (var generatorName in state.Generators.Keys) w.WriteStringValue(generatorName);
+            w.WriteEndArray();
+            w.WriteStartArray("tensor_states");
+            foreach (var stateName in state.TensorStates.Keys) w.WriteStringValue(stateName);
             w.WriteEndArray();
             w.WritePropertyName("extras");
             state.Extras.WriteTo(w);
@@ -240,6 +247,8 @@ public static class Checkpoint
         var savedOptimizers = ObjectMembers(root, "optimizers", statePath);
         var savedSchedulers = ObjectMembers(root, "schedulers", statePath);
         var savedGenerators = StringArray(root, "generators", statePath);
+        // Checkpoints written before tensor states existed have none.
+        var savedTensorStates = root.TryGetProperty("tensor_states", out _) ? StringArray(root, "tensor_states", statePath) : [];
 
         // ---- check everything first ----
         var problems = new List<string>();
@@ -256,6 +265,7 @@ public static class Checkpoint
         Compare(problems, "scheduler", state.Schedulers.Keys, savedSchedulers.Keys, strict);
         var wantedGenerators = (state.IncludeGlobalGenerator ? [TrainingState.GlobalGenerator] : Array.Empty<string>()).Concat(state.Generators.Keys).ToList();
         Compare(problems, "generator", wantedGenerators, savedGenerators, strict);
+        Compare(problems, "tensor state", state.TensorStates.Keys, savedTensorStates, strict);
         if (strict)
             foreach (var name in savedModules)
                 if (!state.Modules.ContainsKey(name))
@@ -277,6 +287,8 @@ public static class Checkpoint
             Apply(statePath, $"scheduler '{name}'", () => scheduler.load_state_dict(savedSchedulers[name].GetRawText()));
         foreach (var (name, module) in state.Modules)
             Apply(statePath, $"module '{name}'", () => module.load_state_dict(Prefixed(tensors, $"{ModelPrefix}{name}."), strict: true));
+        foreach (var (name, tensorState) in state.TensorStates)
+            Apply(statePath, $"tensor state '{name}'", () => tensorState.Load(Prefixed(tensors, $"{StatePrefix}{name}.")));
         foreach (var name in wantedGenerators)
         {
             var t = tensors[RngPrefix + name];

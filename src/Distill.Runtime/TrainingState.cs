@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Distill.Torch;
 using Distill.Torch.Modules;
 
 namespace Distill.Runtime;
@@ -23,6 +24,7 @@ public sealed class TrainingState
     private readonly OrderedDictionary<string, Optimizer> _optimizers = new(StringComparer.Ordinal);
     private readonly OrderedDictionary<string, LRScheduler> _schedulers = new(StringComparer.Ordinal);
     private readonly OrderedDictionary<string, Generator> _generators = new(StringComparer.Ordinal);
+    private readonly OrderedDictionary<string, TensorState> _tensorStates = new(StringComparer.Ordinal);
 
     public IReadOnlyDictionary<string, Module> Modules => _modules;
     public IReadOnlyDictionary<string, Optimizer> Optimizers => _optimizers;
@@ -30,6 +32,9 @@ public sealed class TrainingState
 
     /// <summary>Extra generators (a data loader's, an augmentation's); the global one is <see cref="IncludeGlobalGenerator"/>.</summary>
     public IReadOnlyDictionary<string, Generator> Generators => _generators;
+
+    /// <summary>Other state held as named tensors (a loss's prototype table), saved and restored through its two delegates.</summary>
+    public IReadOnlyDictionary<string, TensorState> TensorStates => _tensorStates;
 
     /// <summary>Save and restore the global CPU generator (dropout and every op without a generator draw from it). Default true.</summary>
     public bool IncludeGlobalGenerator { get; set; } = true;
@@ -58,6 +63,13 @@ public sealed class TrainingState
     /// <summary>Registers an LR scheduler: its JSON state_dict is stored in the checkpoint's JSON file.</summary>
     public TrainingState AddScheduler(string name, LRScheduler scheduler) => Add(_schedulers, name, scheduler, "scheduler");
 
+    /// <summary>
+    /// Registers state held as tensors: what <paramref name="save"/> returns is stored as <c>state.&lt;name&gt;.&lt;key&gt;</c>, and a
+    /// restore hands <paramref name="load"/> those tensors by key (none when the state was empty when saved).
+    /// </summary>
+    public TrainingState AddTensorState(string name, Func<IEnumerable<KeyValuePair<string, Tensor>>> save, Action<IReadOnlyDictionary<string, Tensor>> load) =>
+        Add(_tensorStates, name, new TensorState(save ?? throw new ArgumentNullException(nameof(save)), load ?? throw new ArgumentNullException(nameof(load))), "tensor state");
+
     /// <summary>Registers a generator: its state is stored as <c>rng.&lt;name&gt;</c>. The name "global" is reserved.</summary>
     public TrainingState AddGenerator(string name, Generator generator)
     {
@@ -82,3 +94,6 @@ public sealed class TrainingState
             throw new ArgumentException($"the {kind} name '{name}' must be non-empty and use only letters, digits, '_' and '-' (it prefixes tensor names)", nameof(name));
     }
 }
+
+/// <summary>State held as named tensors: how to read it for a checkpoint and how to put a checkpoint's tensors back.</summary>
+public sealed record TensorState(Func<IEnumerable<KeyValuePair<string, Tensor>>> Save, Action<IReadOnlyDictionary<string, Tensor>> Load);

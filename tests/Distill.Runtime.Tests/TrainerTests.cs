@@ -66,7 +66,8 @@ public class TrainerTests
     /// <summary>A fresh classifier (weights from seed 5) and a trainer for it.</summary>
     private static (Linear Model, Trainer<ImageBatch> Trainer, List<int> Evaluations) Build(
         int epochs = 2, int batch = 8, int accumulation = 1, double? clipNorm = null, ScheduleStep scheduleStep = ScheduleStep.PerEpoch,
-        Func<Optimizer, int, long, LRScheduler>? scheduler = null, int evalEvery = 1, TrainerHooks<ImageBatch>? hooks = null, string bestMetric = "val_top1")
+        Func<Optimizer, int, long, LRScheduler>? scheduler = null, int evalEvery = 1, TrainerHooks<ImageBatch>? hooks = null, string bestMetric = "val_top1",
+        Snapshot? snapshot = null)
     {
         torch.manual_seed(5);
         var model = torch.nn.Linear(4, 3);
@@ -80,8 +81,15 @@ public class TrainerTests
             Step = (b, _) =>
             {
                 var ce = cross_entropy(model.call(b.image), b.label);
-                return new Loss(ce.alias(), ce);
+                if (snapshot is null) return new Loss(ce.alias(), ce);
+                // a pull towards the weights the epoch started with: the run's result depends on the epoch state
+                using var pull = (model.weight - snapshot.Value!).pow(2).sum();
+                return new Loss(ce + pull * 0.5, ce);
             },
+            EpochStates = snapshot is null ? [] :
+            [
+                new("snapshot", _ => snapshot.Take(model.weight), () => [new("w", snapshot.Value!)], t => snapshot.Restore(t["w"])),
+            ],
             Trained = [new("student", model)],
             TrainData = data,
             CreateOptimizer = _ => torch.optim.SGD(model.parameters(), lr: 0.5),
@@ -104,6 +112,28 @@ public class TrainerTests
             Hooks = hooks ?? new TrainerHooks<ImageBatch>(),
         };
         return (model, trainer, evaluations);
+    }
+
+    /// <summary>An epoch state: the model's weights when the epoch started.</summary>
+    private sealed class Snapshot : IDisposable
+    {
+        public Tensor? Value { get; private set; }
+        public int Refreshes { get; private set; }
+
+        public void Take(Tensor weight)
+        {
+            Value?.Dispose();
+            Value = weight.detach().clone().DetachFromDisposeScope();
+            Refreshes++;
+        }
+
+        public void Restore(Tensor saved)
+        {
+            Value?.Dispose();
+            Value = saved.clone().DetachFromDisposeScope();
+        }
+
+        public void Dispose() => Value?.Dispose();
     }
 
     private static TrainOptions Options(string root, string? run = null) =>
@@ -218,6 +248,38 @@ public class TrainerTests
         Assert.Equal((3, 12L), (resumed.Epochs, resumed.Steps));
         Assert.Equal(Weights(whole), Weights(resumedModel));
         Assert.Equal(full.Final["val_top1"], resumed.Final["val_top1"]);
+    }
+
+    [Fact]
+    public void Epoch_state_is_rebuilt_before_every_epoch_checkpointed_and_a_run_resumed_mid_epoch_keeps_the_state_its_epoch_started_with()
+    {
+        using var tmp = new TempDir();
+        using var wholeState = new Snapshot();
+        var (whole, uninterrupted, _) = Build(epochs: 3, batch: 8, accumulation: 2, snapshot: wholeState);
+        var full = uninterrupted.Fit(Options(tmp.Path, "full"));
+        Assert.Equal(3, wholeState.Refreshes);
+        var trainRecords = File.ReadLines(Path.Combine(full.RunPath, "metrics.jsonl")).Where(l => l.Contains("\"phase\":\"train\"")).ToList();
+        Assert.Equal(3, trainRecords.Count);
+        Assert.All(trainRecords, r => Assert.Contains("\"snapshot_seconds\"", r));
+
+        using var firstState = new Snapshot();
+        var (_, first, _) = Build(epochs: 3, batch: 8, accumulation: 2, snapshot: firstState);
+        first.Fit(Options(tmp.Path, "part") with { StopAfterSteps = 5 }); // within the second epoch
+        Assert.Equal(2, firstState.Refreshes);
+
+        // Resumed within epoch 2: that epoch goes on with the restored snapshot, and only epoch 3 takes a new one. A snapshot
+        // of the resumed weights would pull towards other weights, and the run would not end where the uninterrupted one does.
+        using var resumedState = new Snapshot();
+        var (resumedModel, second, _) = Build(epochs: 3, batch: 8, accumulation: 2, snapshot: resumedState);
+        var resumed = second.Fit(Options(tmp.Path, "part") with { Resume = true });
+        Assert.Equal(1, resumedState.Refreshes);
+        Assert.Equal(Weights(whole), Weights(resumedModel));
+        Assert.Equal(full.Final["val_top1"], resumed.Final["val_top1"]);
+
+        // The checkpoint holds the state; one that does not is refused by name.
+        var (_, noState, _) = Build(epochs: 3, batch: 8, accumulation: 2);
+        var e = Assert.ThrowsAny<Exception>(() => noState.Fit(Options(tmp.Path, "part") with { Resume = true }));
+        Assert.Contains("tensor state 'snapshot'", e.Message);
     }
 
     [Fact]

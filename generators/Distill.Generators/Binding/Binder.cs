@@ -240,6 +240,11 @@ internal sealed partial class Binder
         {
             var input = loss.Inputs.FirstOrDefault(i => i.Name == arg.Name);
             var hyper = loss.HyperParameters.FirstOrDefault(h => h.Name == arg.Name);
+            if (input?.PrototypeSources is { } built)
+            {
+                Report(PrototypesWiredByHand, arg.NameLocation, term.Name, input.Name, loss.Name, $"'{built.Student}' and '{built.Teacher}'");
+                continue;
+            }
             if (input is not null)
             {
                 if (input.IsList)
@@ -271,6 +276,12 @@ internal sealed partial class Binder
 
         foreach (var input in loss.Inputs)
         {
+            if (input.PrototypeSources is { } sides)
+            {
+                CheckPrototypeSources(term, loss, sides.Student, "student");
+                CheckPrototypeSources(term, loss, sides.Teacher, "teacher");
+                continue;
+            }
             if (term.Arguments.Any(a => a.Name == input.Name)) continue;
             if (input.BatchField is { } field)
             {
@@ -288,6 +299,38 @@ internal sealed partial class Binder
         CheckLevels(term, lists);
         CheckRois(term, loss, sources);
         return term.Weight > 0 && (sources.Values.Any(s => s.Source.StudentRoot is not null) || lists.Any(l => l.Items.Any(i => i.Source.StudentRoot is not null)));
+    }
+
+    /// <summary>
+    /// The taps a prototype table is built from (the loss's input <paramref name="inputName"/>): each must be a tap of a
+    /// <paramref name="role"/> model that its forward computes from the image alone, since the loop reads them over the
+    /// training data before every epoch; and that data must hold per-image boxes and labels. Missing inputs are reported
+    /// with the loss's other inputs.
+    /// </summary>
+    private void CheckPrototypeSources(LossTermSpec term, LossInfo loss, string inputName, string role)
+    {
+        if (term.Arguments.FirstOrDefault(a => a.Name == inputName) is not { } arg) return;
+        foreach (var item in arg.Value.Kind == ValueKind.List ? arg.Value.Items.ToArray() : new[] { arg.Value })
+        {
+            var text = item.Text;
+            var dot = text.IndexOf('.');
+            var model = dot < 0 ? null : _models.TryGetValue(text.Substring(0, dot), out var m) ? m : null;
+            var tap = model?.Info.Taps.FirstOrDefault(t => t.Name == text.Substring(dot + 1));
+            string? why =
+                dot < 0 ? $"'{UserText.Shorten(text)}' is not a model's tap"
+                : text.StartsWith("batch.", StringComparison.Ordinal) ? $"'{UserText.Shorten(text)}' is a batch field, not a model's tap"
+                : text.IndexOf('@') >= 0 ? $"'{UserText.Shorten(text)}' is computed on other RoIs, not from the image alone"
+                : model is null || tap is null ? null // reported where the reference is resolved
+                : (model.Spec.Role == ModelRole.Student ? "student" : "teacher") != role ? $"'{text}' is a {(role == "student" ? "teacher" : "student")}'s tap, but '{inputName}' is the {role} side"
+                : tap.NeededFields.Any() ? $"'{text}' needs the batch's {tap.Needs}, so it is not computed from the image alone"
+                : null;
+            if (why is not null)
+                Report(BadPrototypeSource, item.Location, term.Name,
+                    $"{loss.Name} builds its prototype table from '{inputName}', {why}; the loop reads those taps over the training data before every epoch (e.g. {role}.p2)");
+        }
+        if (role == "student" && _dataset is not null && !(_dataset.Fields.Any(f => f.Name == "boxes" && f.IsList) && _dataset.Fields.Any(f => f.Name == "labels" && f.IsList)))
+            Report(BadPrototypeSource, term.LossLocation, term.Name,
+                $"{loss.Name} builds its prototypes from the ground-truth boxes of the training data, but {_dataset.Name} has no per-image boxes and labels (its fields: {List(_dataset.Fields.Select(f => f.Name))})");
     }
 
     private void CheckKind(LossTermSpec term, LossInfo loss, LossInputInfo input, Source source, LocationInfo at)

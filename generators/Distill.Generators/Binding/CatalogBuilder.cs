@@ -126,9 +126,10 @@ internal static class CatalogBuilder
             var pa = p.GetAttributes();
             if (a.Input is not null && Find(pa, a.Input) is { } input)
             {
-                var isList = p.Type is IArrayTypeSymbol || p.Type.Name.Contains("List");
+                var prototypes = Named(input, "Prototypes");
+                var isList = prototypes is null && (p.Type is IArrayTypeSymbol || p.Type.Name.Contains("List"));
                 inputs.Add(new LossInputInfo(p.Name, EnumName(input.ConstructorArguments[0]), EnumName(input.ConstructorArguments[1]),
-                    Named(input, "Shape"), Named(input, "BatchField"), isList));
+                    Named(input, "Shape"), Named(input, "BatchField"), isList, prototypes));
             }
             else if (a.Hyper is not null && Find(pa, a.Hyper) is { } hyper)
             {

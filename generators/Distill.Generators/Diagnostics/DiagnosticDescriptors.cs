@@ -221,6 +221,16 @@ internal static class DiagnosticDescriptors
         "Loss term '{0}': '{1}' takes one row per sampled RoI, but {2} is not computed per RoI; read a per-RoI tap such as {3}",
         "Inputs whose shape starts with R (a RoI head's logits, a positive-RoI mask) hold one row per region of interest: a model's image-level tap has no such rows.");
 
+    // ---- state the loop maintains ------------------------------------------------------------------
+
+    public static readonly DiagnosticDescriptor PrototypesWiredByHand = Error("DSL052", "A prototype table is built by the loop",
+        "Loss term '{0}': '{1}' of {2} is the prototype table the training loop builds before every epoch from the taps given as {3}; remove '{1}'",
+        "A loss input marked Prototypes (Global Knowledge's PGM prototypes) is not a tensor the experiment names: the loop rebuilds it before every epoch from the taps wired to the loss's inputs it lists, shares it between terms that read the same taps, and saves it with the checkpoints.");
+
+    public static readonly DiagnosticDescriptor BadPrototypeSource = Error("DSL053", "A prototype table needs model taps and boxes",
+        "Loss term '{0}': {1}",
+        "Before every epoch the loop pools every ground-truth box of the training data in the feature maps a prototype table is built from: those inputs must be taps of a student and a teacher computed from the image alone (not adapters, batch fields or RoI-head taps), and the training data must hold per-image boxes and labels.");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

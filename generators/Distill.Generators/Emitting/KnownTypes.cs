@@ -31,4 +31,5 @@ internal static class KnownTypes
     public const string ExperimentSetting = Runtime + "ExperimentSetting";
     public const string SettingKind = Runtime + "SettingKind";
     public const string IStepLoss = Runtime + "IStepLoss";
+    public const string PrototypeBank = "global::Distill.Losses.PrototypeBank";
 }

@@ -27,6 +27,7 @@ internal static class LossEmitter
             {
                 EmitMembers(w, plan);
             }
+            EmitPrototypeBanks(w, plan);
             EmitSettings(w, plan);
             w.Line();
             EmitTerms(w, plan);
@@ -44,6 +45,40 @@ internal static class LossEmitter
             w.Line($"/// <summary>Adapter '{a.Name}': {Describe(a)}.</summary>");
             w.Line(SourceWriter.GeneratedCode);
             w.Line($"public {AdapterType(a)} {a.Property} {{ get; }} = {AdapterConstruction(a)};");
+            w.Line();
+        }
+    }
+
+    /// <summary>
+    /// Each prototype table the terms read, and the feature maps it is built from for one batch of images: the training loop
+    /// rebuilds it before every epoch over the training data (<c>Distill.Runtime.PrototypeRefresh</c>) and checkpoints it.
+    /// </summary>
+    private static void EmitPrototypeBanks(SourceWriter w, LossPlan plan)
+    {
+        foreach (var b in plan.PrototypeBanks)
+        {
+            var from = $"{string.Join(", ", b.Student.Select(t => t.Text))} and {string.Join(", ", b.Teacher.Select(t => t.Text))}";
+            w.Line($"/// <summary>The prototype table of {string.Join(", ", b.Terms.Select(t => $"'{t}'"))}: per class and level, from {Xml(from)}; rebuilt before every epoch.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
+            w.Line($"public {KnownTypes.PrototypeBank} {b.Property} {{ get; }} = new();");
+            w.Line();
+            w.Line($"/// <summary>The maps <see cref=\"{b.Property}\"/> is built from, for one batch of images: {Xml(from)}.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
+            var list = $"{KnownTypes.IReadOnlyList}<{KnownTypes.Tensor}>";
+            using (w.Open($"public ({list} Student, {list} Teacher) {b.Property}Maps({KnownTypes.Tensor} image)"))
+            {
+                var outputs = new Dictionary<string, string>();
+                foreach (var group in b.Student.Concat(b.Teacher).GroupBy(t => t.Model))
+                {
+                    var local = "out" + outputs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    outputs[group.Key] = local;
+                    var first = group.First();
+                    var taps = string.Join(" | ", group.Select(t => t.Member).Distinct().Select(m => $"{first.ModelType}.Taps.{m}"));
+                    w.Line($"var {local} = {group.Key}.forward_taps(image, {taps});");
+                }
+                string Items(EquatableArray<PlannedBankTap> taps) => "new[] { " + string.Join(", ", taps.Select(t => $"{outputs[t.Model]}.{t.Member}!")) + " }";
+                w.Line($"return ({Items(b.Student)}, {Items(b.Teacher)});");
+            }
             w.Line();
         }
     }

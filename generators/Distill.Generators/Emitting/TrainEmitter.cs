@@ -161,6 +161,22 @@ internal static class TrainEmitter
             w.Line($"DeclaredEvalEvery = {t.EvalEvery},");
             w.Line($"DefaultBestMetric = {CSharpLiteral.Literal(t.DefaultBestMetric)},");
             w.Line("Hooks = hooks ?? new(),");
+            if (plan.PrototypeBanks.Count > 0)
+            {
+                // Global Knowledge's prototypes: rebuilt from the current student before every epoch, saved with the checkpoints.
+                w.Line("EpochStates =");
+                w.Line("[");
+                w.Indent++;
+                foreach (var b in plan.PrototypeBanks)
+                {
+                    var models = string.Join(", ", b.Student.Concat(b.Teacher).Select(x => x.Model).Distinct());
+                    var refresh = $"request => {Rt}PrototypeRefresh.Run<{batchType}>({b.Property}, {t.Train.Member}, request, {b.Property}Maps, "
+                        + $"batch => (batch.{plan.BatchFields[0]}, batch.boxes, batch.labels), [{models}])";
+                    w.Line($"new({CSharpLiteral.Literal(b.StateName)}, {refresh}, {b.Property}.StateTensors, tensors => {b.Property}.LoadStateTensors(tensors)),");
+                }
+                w.Indent--;
+                w.Line("],");
+            }
             w.Indent--;
             w.Line("};");
             w.Line("return trainer.Fit(options);");
@@ -476,6 +492,7 @@ internal static class TrainEmitter
         {
             foreach (var m in plan.Models) w.Line($"{m.Property}.Dispose();");
             foreach (var a in plan.Adapters) w.Line($"{a.Property}.Dispose();");
+            foreach (var b in plan.PrototypeBanks) w.Line($"{b.Property}.Dispose();");
             // A YAML experiment builds its data sets on first use: dispose what was built, never build one to dispose it.
             foreach (var d in new[] { t.Train, t.Validation })
             {

@@ -34,7 +34,16 @@ internal sealed record ParameterInfo(string Name, string Type, bool HasDefault, 
     }
 }
 
-internal sealed record LossInputInfo(string Name, string Role, string Kind, string? Shape, string? BatchField, bool IsList);
+/// <summary>
+/// A tensor input of a loss. <see cref="Prototypes"/>: the input is a prototype table the training loop builds before every
+/// epoch from the taps wired to the loss's two list inputs it names (student side, teacher side); an experiment never wires it.
+/// </summary>
+internal sealed record LossInputInfo(string Name, string Role, string Kind, string? Shape, string? BatchField, bool IsList, string? Prototypes = null)
+{
+    /// <summary>The student-side and teacher-side inputs a prototype table is built from, or null for an ordinary input.</summary>
+    public (string Student, string Teacher)? PrototypeSources =>
+        Prototypes?.Split(',') is { Length: 2 } parts ? (parts[0].Trim(), parts[1].Trim()) : null;
+}
 
 internal sealed record HyperParameterInfo(string Name, string Type, string? DefaultText, double Min, double Max, bool MinExclusive, bool MaxExclusive, string? Description = null)
 {
@@ -63,7 +72,7 @@ internal sealed record LossInfo(
     /// hyper-parameters in the method's order (what a positional argument of a loss call refers to).
     /// </summary>
     public IEnumerable<string> FactoryParameters =>
-        ParameterOrder.Where(p => Inputs.Any(i => i.Name == p) || HyperParameters.Any(h => h.Name == p));
+        ParameterOrder.Where(p => Inputs.Any(i => i.Name == p && i.Prototypes is null) || HyperParameters.Any(h => h.Name == p));
 }
 
 /// <summary>

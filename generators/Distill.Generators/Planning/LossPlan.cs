@@ -96,4 +96,16 @@ internal sealed record LossPlan(
     EquatableArray<PlannedDerived> Derived,
     EquatableArray<string> BatchParameters,
     EquatableArray<PlannedLossSetting> LossSettings,
-    EquatableArray<string> ListBatchParameters = default);
+    EquatableArray<string> ListBatchParameters = default,
+    EquatableArray<PlannedPrototypeBank> PrototypeBanks = default);
+
+/// <summary>
+/// A prototype table (Global Knowledge's PGM prototypes): the experiment's member <see cref="Property"/>, saved with the
+/// checkpoints as <see cref="StateName"/>, rebuilt before every epoch from the student taps and teacher taps it names over
+/// the training data's ground-truth boxes, and read by <see cref="Terms"/>.
+/// </summary>
+internal sealed record PlannedPrototypeBank(string Property, string StateName, EquatableArray<PlannedBankTap> Student, EquatableArray<PlannedBankTap> Teacher,
+    EquatableArray<string> Terms);
+
+/// <summary>A tap a prototype table reads: the model's member and type, the tap's member in its <c>Taps</c>/<c>Outputs</c>, and the tap as written.</summary>
+internal sealed record PlannedBankTap(string Model, string ModelType, string Member, string Text);

@@ -90,6 +90,40 @@ internal static class Planner
         // of keys and rules is planned with the loop (TrainPlanner.Settings).
         var settings = new LossSettingsBuilder();
         var terms = new List<PlannedTerm>();
+        // Prototype tables by the taps they are built from: terms that read the same taps share one.
+        var banks = new List<(string Key, PlannedPrototypeBank Bank)>();
+        PlannedPrototypeBank? Bank(LossTermSpec term, (string Student, string Teacher) sides)
+        {
+            EquatableArray<PlannedBankTap>? Taps(string input)
+            {
+                var given = term.Arguments.FirstOrDefault(a => a.Name == input);
+                if (given is null) return null;
+                var taps = new List<PlannedBankTap>();
+                foreach (var v in given.Value.Kind == ValueKind.List ? given.Value.Items.ToArray() : new[] { given.Value })
+                {
+                    var dot = v.Text.IndexOf('.');
+                    var model = dot < 0 ? null : models.FirstOrDefault(m => m.Spec.Name == v.Text.Substring(0, dot));
+                    if (model is null) return null;
+                    taps.Add(new PlannedBankTap(model.Spec.Member, model.Info.TypeName, CSharpNames.Pascal(v.Text.Substring(dot + 1)), v.Text));
+                }
+                return taps.ToEquatableArray();
+            }
+            if (Taps(sides.Student) is not { } student || Taps(sides.Teacher) is not { } teacher) return null;
+            var key = string.Join(",", student.Select(x => x.Text)) + "|" + string.Join(",", teacher.Select(x => x.Text));
+            var index = banks.FindIndex(b => b.Key == key);
+            if (index >= 0)
+            {
+                var shared = banks[index].Bank with { Terms = banks[index].Bank.Terms.Append(term.Name).ToEquatableArray() };
+                banks[index] = (key, shared);
+                return shared;
+            }
+            var taken = new HashSet<string>(models.Select(m => m.Spec.Member).Concat(spec.Adapters.Select(a => CSharpNames.Pascal(a.Name) + "Adapter")).Concat(banks.Select(b => b.Bank.Property)), StringComparer.Ordinal);
+            var property = CSharpNames.Pascal(term.Name) + "Prototypes";
+            for (var n = 2; taken.Contains(property); n++) property = CSharpNames.Pascal(term.Name) + "Prototypes" + n.ToString(CultureInfo.InvariantCulture);
+            var bank = new PlannedPrototypeBank(property, "prototypes_" + term.Name, student, teacher, new[] { term.Name }.ToEquatableArray());
+            banks.Add((key, bank));
+            return bank;
+        }
         var derived = new List<(PlannedDerived Derived, string Key, EquatableArray<string> SettingKeys)>();
         foreach (var (t, loss) in bound.Terms.Select(x => (x.Spec, x.Loss)))
         {
@@ -99,6 +133,13 @@ internal static class Planner
             {
                 var given = t.Arguments.FirstOrDefault(a => a.Name == name);
                 var input = loss.Inputs.FirstOrDefault(i => i.Name == name);
+                if (input?.PrototypeSources is { } sides)
+                {
+                    // A member of the experiment the loop rebuilds before every epoch, not a local of this batch.
+                    if (Bank(t, sides) is not { } bank) return null;
+                    args.Add(new PlannedArgument(name, ArgumentKind.Literal, new[] { bank.Property }.ToEquatableArray()));
+                    continue;
+                }
                 if (input is not null)
                 {
                     PlannedArgument? argument;
@@ -185,7 +226,8 @@ internal static class Planner
         var training = bound.CanTrain ? TrainPlanner.Plan(bound, adapters, settings.Table()) : null;
         return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned.ToEquatableArray(), adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
             hasDecay, training, derived.Select(d => d.Derived).ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray(), settings.Settings,
-            batchParameters.Where(b => listFields.Contains(b.Field)).Select(b => b.Parameter).ToEquatableArray());
+            batchParameters.Where(b => listFields.Contains(b.Field)).Select(b => b.Parameter).ToEquatableArray(),
+            banks.Select(b => b.Bank).ToEquatableArray());
     }
 
     /// <summary>

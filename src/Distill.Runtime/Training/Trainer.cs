@@ -157,6 +157,13 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
     public TrainerHooks<TBatch> Hooks { get; init; } = new();
 
     /// <summary>
+    /// State the loop rebuilds before every epoch and saves with every checkpoint (Global Knowledge's prototype tables):
+    /// refreshed before the epoch's first batch, except in the epoch a run resumes in the middle of, which goes on with the
+    /// state that epoch started with, as restored. Each refresh's time is logged with the epoch (<c>&lt;name&gt;_seconds</c>).
+    /// </summary>
+    public IReadOnlyList<EpochState> EpochStates { get; init; } = [];
+
+    /// <summary>
     /// Trains with <paramref name="options"/>: a new run, or with <see cref="TrainOptions.Resume"/> the continuation of
     /// a checkpoint, exactly (the same batches, optimizer and scheduler state and random numbers as an uninterrupted run).
     /// </summary>
@@ -196,6 +203,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
 
         var state = new TrainingState().AddOptimizer("optimizer", optimizer).AddScheduler("scheduler", scheduler);
         foreach (var (name, module) in Trained) state.AddModule(name, module);
+        foreach (var epochState in EpochStates) state.AddTensorState(epochState.Name, epochState.Save, epochState.Load);
         var checkpointer = run.CreateCheckpointer(options.KeepLastCheckpoints, options.BestMode);
         if (run.ResumeCheckpoint is { } resumeFrom)
         {
@@ -218,8 +226,18 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             progress.Message("teachers: " + string.Join(", ", teacherValues.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}"))));
         }
 
+        var resumedWithinEpoch = state.BatchInEpoch > 0;
         for (var epoch = state.Epoch; epoch < epochs; epoch++)
         {
+            var refreshSeconds = new Dictionary<string, double>();
+            if (!(resumedWithinEpoch && epoch == state.Epoch))
+                foreach (var epochState in EpochStates)
+                {
+                    var started = System.Diagnostics.Stopwatch.StartNew();
+                    epochState.Refresh(new EpochStateRequest(epoch, device, batchSize, batchLimit, progress));
+                    refreshSeconds[epochState.Name + "_seconds"] = started.Elapsed.TotalSeconds;
+                }
+            resumedWithinEpoch = false;
             progress.StartEpoch(epoch + 1, epochs, batchesPerEpoch - state.BatchInEpoch);
             averages.Reset();
             foreach (var (_, module) in Trained) module.train();
@@ -277,6 +295,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             state.BatchInEpoch = 0;
 
             var trainValues = new Dictionary<string, double>(averages.Compute()) { ["lr"] = lr };
+            foreach (var (name, seconds) in refreshSeconds) trainValues[name] = seconds;
             var evaluated = Evaluate is not null && (state.Epoch == epochs || (evalEvery > 0 && state.Epoch % evalEvery == 0))
                 ? Evaluate(evaluation)
                 : null;
