@@ -32,6 +32,7 @@ public class DetectionDiagnosticsTests
             [Tap("objectness_map", TensorKind.Mask, "N, (H+3)/4, (W+3)/4")]
             [Tap("sampled_rois", TensorKind.Boxes, "R, 5", Needs = "boxes,labels")]
             [Tap("roi_positive", TensorKind.Mask, "R", Needs = "boxes,labels", Rois = "sampled_rois")]
+            [Tap("roi_labels", TensorKind.Labels, "R", Needs = "boxes,labels", Rois = "sampled_rois")]
             [Tap("roi_logits", TensorKind.Logits, "R, classes+1", Needs = "boxes,labels", Rois = "sampled_rois", OnGivenRois = true)]
             [Tap("loss_classifier", TensorKind.Any, "1", Needs = "boxes,labels")]
             public sealed class Detector
@@ -78,6 +79,23 @@ public class DetectionDiagnosticsTests
           det: { loss: fitnet_mse, student: student.loss_classifier, teacher: teacher.loss_classifier, weight: 0 }
           feat: { loss: gk_point_kd, student: [a2, a3, a4], teacher: [teacher.p2, teacher.p3, teacher.p4], weight_masks: [student.objectness_map, student.objectness_map, student.objectness_map] }
           cls: { loss: defeat_cls, student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive }
+        """;
+
+    /// <summary>Global Knowledge's three terms: two read one prototype table (the same taps), the soft term on the teacher's RoIs.</summary>
+    private const string GlobalKnowledge = """
+        name: gk-test
+        data:
+          train: { dataset: Scenes, args: { classes: 6 } }
+          batch: 8
+        teacher: { model: Detector, args: { classes: 6, channels: 64 } }
+        student: { model: Detector, args: { classes: 6, channels: 32 } }
+        adapters:
+          a2: { kind: conv3x3, from: student.p2, to: teacher.p2 }
+          a3: { kind: conv3x3, from: student.p3, to: teacher.p3 }
+        losses:
+          point: { loss: gk_feature_gt, student: [a2, a3], teacher: [teacher.p2, teacher.p3], student_features: [student.p2, student.p3] }
+          global: { loss: gk_global_gt, student_features: [student.p2, student.p3], teacher: [teacher.p2, teacher.p3] }
+          soft: { loss: gk_soft_kd_rois, student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive, rois: teacher.sampled_rois, roi_labels: teacher.roi_labels, student_features: [student.p2, student.p3], teacher_features: [teacher.p2, teacher.p3] }
         """;
 
     private static ImmutableArray<Diagnostic> Diagnose(string yaml) =>
@@ -182,5 +200,45 @@ public class DetectionDiagnosticsTests
         var zoo = DetZoo.Replace("public Outputs roi_head_on(Outputs outputs, object rois, Taps taps) => new();", "");
         var d = Assert.Single(GeneratorHarness.Run(new[] { ("experiments/det.distill.yaml", Valid) }, zoo).GeneratorDiagnostics, x => x.Id == "DSL049");
         Check(d, "DSL049", 14, 37, "'student.roi_logits@teacher.sampled_rois': Detector has no roi_head_on method to run its RoI head on given RoIs");
+    }
+
+    [Fact]
+    public void Global_knowledge_terms_bind_with_the_teachers_rois_as_an_input_of_their_rows() =>
+        Assert.DoesNotContain(Diagnose(GlobalKnowledge), d => d.Severity == DiagnosticSeverity.Error);
+
+    [Fact]
+    public void DSL052_a_prototype_table_wired_by_hand()
+    {
+        var yaml = GlobalKnowledge.Replace("student_features: [student.p2, student.p3] }\n  global", "student_features: [student.p2, student.p3], prototypes: teacher.p2 }\n  global");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL052");
+        Check(d, "DSL052", 12, 134, "Loss term 'point': 'prototypes' of gk_feature_gt is the prototype table the training loop builds before every epoch from the taps given as 'student_features' and 'teacher'; remove 'prototypes'");
+    }
+
+    [Fact]
+    public void DSL053_a_prototype_table_built_from_an_adapter_or_a_teachers_tap_on_the_student_side()
+    {
+        var yaml = GlobalKnowledge.Replace("student_features: [student.p2, student.p3] }\n  global", "student_features: [a2, teacher.p3] }\n  global");
+        var all = Diagnose(yaml).Where(x => x.Id == "DSL053").ToList();
+        Assert.Equal(2, all.Count);
+        Check(all[0], "DSL053", 12, 115, "Loss term 'point': gk_feature_gt builds its prototype table from 'student_features', 'a2' is not a model's tap; the loop reads those taps over the training data before every epoch (e.g. student.p2)");
+        Check(all[1], "DSL053", 12, 119, "Loss term 'point': gk_feature_gt builds its prototype table from 'student_features', 'teacher.p3' is a teacher's tap, but 'student_features' is the student side; the loop reads those taps over the training data before every epoch (e.g. student.p2)");
+    }
+
+    [Fact]
+    public void DSL053_a_prototype_table_built_from_a_tap_that_needs_the_ground_truth()
+    {
+        var yaml = GlobalKnowledge.Replace("teacher_features: [teacher.p2, teacher.p3] }", "teacher_features: [teacher.p2, teacher.roi_logits] }");
+        var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL053");
+        Assert.Equal("Loss term 'soft': gk_soft_kd_rois builds its prototype table from 'teacher_features', 'teacher.roi_logits' needs the batch's boxes,labels, so it is not computed from the image alone; "
+            + "the loop reads those taps over the training data before every epoch (e.g. teacher.p2)", d.GetMessage());
+    }
+
+    [Fact]
+    public void DSL053_prototypes_need_data_with_boxes()
+    {
+        var yaml = GlobalKnowledge.Replace("train: { dataset: Scenes, args: { classes: 6 } }", "train: { dataset: Pictures, args: { classes: 6 } }");
+        var all = Diagnose(yaml).Where(x => x.Id == "DSL053").ToList();
+        Assert.Equal(3, all.Count);
+        Check(all[0], "DSL053", 12, 19, "Loss term 'point': gk_feature_gt builds its prototypes from the ground-truth boxes of the training data, but Pictures has no per-image boxes and labels (its fields: image, label)");
     }
 }

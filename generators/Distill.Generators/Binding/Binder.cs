@@ -532,8 +532,11 @@ internal sealed partial class Binder
         _usedTaps.Add((r.Model, r.Tap));
         var shape = ShapeExpression.EvaluateAll(tap.Shape, model.Env);
         var role = model.Spec.Role == ModelRole.Student ? "Student" : "Teacher";
-        return new Source(r.ToString(), tap.Kind, role, shape, model.Spec.Role == ModelRole.Student ? model.Spec.Name : null,
-            RoiSet: tap.Rois is null ? null : r.Model + "." + tap.Rois);
+        // Per-RoI rows are on their model's RoIs; a tap of RoIs that other taps' rows are on is its own rows' set.
+        var roiSet = tap.Rois is not null ? r.Model + "." + tap.Rois
+            : model.Info.Taps.Any(t => t.Rois == tap.Name) ? r.ToString()
+            : null;
+        return new Source(r.ToString(), tap.Kind, role, shape, model.Spec.Role == ModelRole.Student ? model.Spec.Name : null, RoiSet: roiSet);
     }
 
     /// <summary>
