@@ -200,15 +200,17 @@ internal static class FpnBoxes
 {
     /// <summary>
     /// Student/teacher/mask level lists: same number of levels, each level (N, C, H, W) with the same
-    /// shape for student and teacher and the same N on every level, masks (N, H, W).
+    /// shape for student and teacher and the same N on every level, masks (N, H, W) (not checked when null).
     /// </summary>
-    public static void CheckLevels(string loss, IReadOnlyList<Tensor> student, IReadOnlyList<Tensor> teacher, IReadOnlyList<Tensor> masks, string masksName)
+    public static void CheckLevels(string loss, IReadOnlyList<Tensor> student, IReadOnlyList<Tensor> teacher, IReadOnlyList<Tensor>? masks, string masksName)
     {
+        ArgumentNullException.ThrowIfNull(student);
+        ArgumentNullException.ThrowIfNull(teacher);
         if (student.Count == 0)
             throw new LossArgumentException(loss, nameof(student), "student has no FPN level (an empty list)");
         if (teacher.Count != student.Count)
             throw new LossArgumentException(loss, nameof(teacher), $"student has {student.Count} FPN levels but teacher has {teacher.Count}");
-        if (masks.Count != student.Count)
+        if (masks is not null && masks.Count != student.Count)
             throw new LossArgumentException(loss, masksName, $"student has {student.Count} FPN levels but {masksName} has {masks.Count}");
         for (var l = 0; l < student.Count; l++)
         {
@@ -219,6 +221,7 @@ internal static class FpnBoxes
             if (s.size(0) != student[0].size(0))
                 throw new LossArgumentException(loss, nameof(student),
                     $"student[{l}] {Guard.Shape(s)} and student[0] {Guard.Shape(student[0])} must have the same batch size");
+            if (masks is null) continue;
             var m = masks[l];
             if (m.dim() != 3 || m.size(0) != s.size(0) || m.size(1) != s.size(2) || m.size(2) != s.size(3))
                 throw new LossArgumentException(loss, masksName,

@@ -388,6 +388,319 @@ public static class GlobalKnowledge
         return scope.MoveToOuter(result);
     }
 
+    // ---- the terms an experiment wires: instances from the batch, prototypes from the loop's PrototypeBank ----------------
+
+    /// <summary>
+    /// The point-wise feature KD filtered by the robust weights over the batch's ground-truth boxes: the form an experiment
+    /// writes (<c>boxes</c> and <c>labels</c> default to the batch's fields; the prototypes come from the
+    /// <see cref="PrototypeBank"/> the training loop rebuilds before every epoch). Each box is assigned to one level by
+    /// <see cref="DeFeat.defeat_box_levels"/> (finest scale 56); its robust weight w_i is <see cref="gk_robust_weights"/> of
+    /// its <see cref="gk_roi_avg_pool"/> features on that level in <paramref name="student_features"/> and
+    /// <paramref name="teacher"/>, against that level's prototypes of its class (1 when <paramref name="robust"/> is off or
+    /// the bank has no table yet); then
+    /// <c>gk_point_kd(student, teacher, gk_weight_masks(boxes, w, strides, level sizes), λ_fg, λ_bg, att)</c>.
+    /// The weights are detached: the gradient reaches <paramref name="student"/> only.
+    /// </summary>
+    /// <param name="student">per FPN level, the adapted student feature (N, C, H_l, W_l).</param>
+    /// <param name="teacher">per FPN level, the teacher feature, same shape; also the teacher space of the prototypes.</param>
+    /// <param name="student_features">per FPN level, the student's own feature (N, D_s, H_l, W_l) before its adaptation: the
+    /// student space of the prototypes.</param>
+    /// <param name="boxes">one (n_i, 4) tensor of ground-truth boxes (x1, y1, x2, y2, network-input pixels) per image.</param>
+    /// <param name="labels">one (n_i) tensor of class labels per image (the values the bank collected).</param>
+    /// <param name="prototypes">the prototype tables of (<paramref name="student_features"/>, <paramref name="teacher"/>), one
+    /// level per FPN level; empty before the first build.</param>
+    /// <param name="strides">the stride of each level; default 4·2^l (P2, P3, ... of an FPN).</param>
+    /// <param name="lambda_fg">λ_fg = kd_param[2][1]·kd_param[0][0] = 1.</param>
+    /// <param name="lambda_bg">λ_bg = kd_param[2][0]·kd_param[0][0] = 4.</param>
+    /// <param name="robust">weight the boxes by the robust weights (false: every w_i = 1, the local term without RDM).</param>
+    /// <param name="attenuation">att = 1 − epoch/max_epochs with kd_attenuation.</param>
+    [DistillLoss("gk_feature_gt",
+        Source = "Tang et al. 2022, arXiv 2210.09022; DAVAR-Lab-ML ECCV22 .../strategy/kd_two_stage_strategy.py (get_gt_mask with the robust weights), models/losses/kd_loss.py ('decouple')",
+        Formula = "gk_point_kd(student, teacher, gk_weight_masks(boxes, w, strides, level sizes), lambda_fg, lambda_bg, att), w_i = gk_robust_weights(box i's pooled student_features / teacher on its level, that level's prototypes, label_i); w = 1 without robust or prototypes",
+        Convention = "instances are the ground-truth boxes (the released config replaces them by the student's positive proposals); box levels by mmdet's RoI rule (finest scale 56); strides 4·2^l unless given")]
+    public static Tensor gk_feature_gt(
+        [Input(InputRole.Student, TensorKind.FeatureMap, Shape = "N,C,*,*")] IReadOnlyList<Tensor> student,
+        [Input(InputRole.Teacher, TensorKind.FeatureMap, Shape = "N,C,*,*")] IReadOnlyList<Tensor> teacher,
+        [Input(InputRole.Student, TensorKind.FeatureMap)] IReadOnlyList<Tensor> student_features,
+        [Input(InputRole.Target, TensorKind.Boxes, Shape = "N,*,4", BatchField = "boxes")] IReadOnlyList<Tensor> boxes,
+        [Input(InputRole.Target, TensorKind.Labels, BatchField = "labels")] IReadOnlyList<Tensor> labels,
+        [Input(InputRole.Auxiliary, TensorKind.Table, Prototypes = "student_features,teacher")] PrototypeBank prototypes,
+        [HyperParameter(Min = 1, Description = "the stride of each level (default 4, 8, 16, ...: P2, P3, ...)")] int[]? strides = null,
+        [HyperParameter(Min = 0, Description = "lambda_fg, weight of the object part (kd_param[2][1])")] double lambda_fg = 1.0,
+        [HyperParameter(Min = 0, Description = "lambda_bg, weight of the background part (kd_param[2][0])")] double lambda_bg = 4.0,
+        [HyperParameter(Description = "weight the boxes by the robust weights (false: every weight is 1)")] bool robust = true,
+        [HyperParameter(Min = 0, Max = 1, Description = "attenuation 1 - epoch/max_epochs (kd_attenuation)")] double attenuation = 1.0)
+    {
+        const string loss = "gk_feature_gt";
+        FpnBoxes.CheckLevels(loss, student, teacher, null, "");
+        ArgumentNullException.ThrowIfNull(student_features);
+        if (student_features.Count != student.Count)
+            throw new LossArgumentException(loss, nameof(student_features), $"student has {student.Count} FPN levels but student_features has {student_features.Count}");
+        var levelStrides = CheckPrototypeInputs(loss, nameof(student_features), student_features, nameof(teacher), teacher, prototypes, strides);
+        Guard.NonNegative(loss, nameof(lambda_fg), lambda_fg);
+        Guard.NonNegative(loss, nameof(lambda_bg), lambda_bg);
+        CheckAttenuation(loss, attenuation);
+
+        using var scope = torch.NewDisposeScope();
+        var (rois, classes, counts) = GtInstances(loss, boxes, labels, student[0].size(0));
+        var w = InstanceWeights(student_features, teacher, rois, classes, levelStrides, prototypes, robust);
+        var perImage = new Tensor[counts.Length];
+        for (long i = 0, at = 0; i < counts.Length; at += counts[i], i++) perImage[i] = w.narrow(0, at, counts[i]);
+        var masks = gk_weight_masks(boxes, perImage, levelStrides, student.Select(x => (x.size(-2), x.size(-1))).ToArray());
+        var device = student[0].device;
+        if (masks[0].device != device) masks = masks.Select(m => m.to(device)).ToArray();
+        return scope.MoveToOuter(gk_point_kd(student, teacher, masks, lambda_fg, lambda_bg, attenuation));
+    }
+
+    /// <summary>
+    /// GK's soft-label KD on the positive RoIs, each weighted by its robust weight (<see cref="gk_soft_kd"/>): the positive
+    /// rows of <paramref name="student"/> and <paramref name="teacher"/>, and for each the robust weight of its RoI computed as
+    /// in <see cref="gk_feature_gt"/> — the RoI's box assigned to a level by <see cref="DeFeat.defeat_box_levels"/>, its
+    /// <see cref="gk_roi_avg_pool"/> features there in <paramref name="student_features"/> and
+    /// <paramref name="teacher_features"/>, <see cref="gk_robust_weights"/> with <paramref name="roi_labels"/> (1 when
+    /// <paramref name="robust"/> is off or the bank has no table yet). No positive RoI gives 0 with a finite gradient.
+    /// </summary>
+    /// <remarks>The released code pools each RoI with a 7×7 RoIAlign on mmdet's RoI level for the weights; here it is the box
+    /// average of the FPN feature on the DeFeat level, the same instance feature the prototypes are made of.</remarks>
+    /// <param name="student">(R, K+1) student RoI logits on the RoIs below (e.g. <c>student.roi_logits@teacher.sampled_rois</c>).</param>
+    /// <param name="teacher">(R, K+1) teacher RoI logits on the same RoIs.</param>
+    /// <param name="positive">(R) 1 (or true) for the positive RoIs.</param>
+    /// <param name="rois">(R, 5) the RoIs, rows (image index, x1, y1, x2, y2) in network-input pixels.</param>
+    /// <param name="roi_labels">(R) the class of each RoI (the values the bank collected).</param>
+    /// <param name="student_features">per FPN level, the student's own feature (N, D_s, H_l, W_l): the student space of the prototypes.</param>
+    /// <param name="teacher_features">per FPN level, the teacher feature (N, D_t, H_l, W_l): the teacher space of the prototypes.</param>
+    /// <param name="prototypes">the prototype tables of (<paramref name="student_features"/>, <paramref name="teacher_features"/>).</param>
+    /// <param name="strides">the stride of each level; default 4·2^l.</param>
+    /// <param name="temperature">T (kd_t = 2).</param>
+    /// <param name="robust">weight the RoIs by the robust weights (false: every weight is 1).</param>
+    [DistillLoss("gk_soft_kd_rois",
+        Source = "Tang et al. 2022, arXiv 2210.09022; DAVAR-Lab-ML ECCV22 .../strategy/kd_two_stage_strategy.py, models/losses/kd_loss.py (knowledge_distillation_kl_div_loss)",
+        Formula = "gk_soft_kd(student[pos], teacher[pos], w, T), w_r = gk_robust_weights(RoI r's pooled student_features / teacher_features on its level, that level's prototypes, roi_labels_r); w = 1 without robust or prototypes",
+        Convention = "RoI features for the weights: box-averaged FPN features on the DeFeat level (the released code: 7x7 RoIAlign on mmdet's level); T = 2")]
+    public static Tensor gk_soft_kd_rois(
+        [Input(InputRole.Student, TensorKind.Logits, Shape = "R,K")] Tensor student,
+        [Input(InputRole.Teacher, TensorKind.Logits, Shape = "R,K")] Tensor teacher,
+        [Input(InputRole.Auxiliary, TensorKind.Mask, Shape = "R")] Tensor positive,
+        [Input(InputRole.Auxiliary, TensorKind.Boxes, Shape = "R,5")] Tensor rois,
+        [Input(InputRole.Auxiliary, TensorKind.Labels, Shape = "R")] Tensor roi_labels,
+        [Input(InputRole.Student, TensorKind.FeatureMap)] IReadOnlyList<Tensor> student_features,
+        [Input(InputRole.Teacher, TensorKind.FeatureMap)] IReadOnlyList<Tensor> teacher_features,
+        [Input(InputRole.Auxiliary, TensorKind.Table, Prototypes = "student_features,teacher_features")] PrototypeBank prototypes,
+        [HyperParameter(Min = 1, Description = "the stride of each level (default 4, 8, 16, ...: P2, P3, ...)")] int[]? strides = null,
+        [HyperParameter(Min = 0, MinExclusive = true, Description = "softmax temperature T (kd_t)")] double temperature = 2.0,
+        [HyperParameter(Description = "weight the RoIs by the robust weights (false: every weight is 1)")] bool robust = true)
+    {
+        const string loss = "gk_soft_kd_rois";
+        Guard.Rank(loss, nameof(student), student, 2, "R, K+1");
+        Guard.SameShape(loss, nameof(student), student, nameof(teacher), teacher);
+        var count = student.size(0);
+        if (positive.dim() != 1 || positive.size(0) != count)
+            throw new LossArgumentException(loss, nameof(positive),
+                $"positive must have shape [R] = [{count}] (one flag per row of student {Guard.Shape(student)}), got {Guard.Shape(positive)}");
+        if (rois.dim() != 2 || rois.size(0) != count || rois.size(1) != 5)
+            throw new LossArgumentException(loss, nameof(rois),
+                $"rois must have shape [R, 5] = [{count}, 5] (image index, x1, y1, x2, y2 for each row of student {Guard.Shape(student)}), got {Guard.Shape(rois)}");
+        if (roi_labels.dim() != 1 || roi_labels.size(0) != count)
+            throw new LossArgumentException(loss, nameof(roi_labels),
+                $"roi_labels must have shape [R] = [{count}] (one class per row of student {Guard.Shape(student)}), got {Guard.Shape(roi_labels)}");
+        if (roi_labels.is_floating_point() || roi_labels.dtype == ScalarType.Bool)
+            throw new LossArgumentException(loss, nameof(roi_labels), $"roi_labels must hold integer class labels, got {roi_labels.dtype.Name()}");
+        var levelStrides = CheckPrototypeInputs(loss, nameof(student_features), student_features, nameof(teacher_features), teacher_features, prototypes, strides);
+        Guard.Positive(loss, nameof(temperature), temperature);
+
+        using var scope = torch.NewDisposeScope();
+        var index = (positive.dtype == ScalarType.Bool ? positive : positive.ne(0)).nonzero().reshape(-1);
+        if (index.numel() == 0) return scope.MoveToOuter(student.sum() * 0.0);
+        var w = InstanceWeights(student_features, teacher_features, rois.detach().index_select(0, index.to(rois.device)),
+            roi_labels.index_select(0, index.to(roi_labels.device)), levelStrides, prototypes, robust);
+        var rows = index.to(student.device);
+        return scope.MoveToOuter(gk_soft_kd(student.index_select(0, rows), teacher.index_select(0, rows), w.to(student.device), temperature));
+    }
+
+    /// <summary>
+    /// The global-knowledge loss L_g (code branch pair_wise='use_r2i') over the batch's ground-truth boxes: per level l, the
+    /// boxes assigned to l by <see cref="DeFeat.defeat_box_levels"/>, their <see cref="gk_roi_avg_pool"/> features in
+    /// <paramref name="student_features"/> and <paramref name="teacher"/>, their weights (<see cref="gk_robust_weights"/>, or 1
+    /// when <paramref name="robust"/> is off) and <see cref="global_knowledge_loss"/> against all of the level's prototypes;
+    /// the levels' values are summed, as the released code's are. Before the bank's first build there is nothing global to
+    /// match: the loss is 0 with a finite gradient, as it is for a batch without boxes.
+    /// </summary>
+    /// <param name="student_features">per FPN level, the student's own feature (N, D_s, H_l, W_l): the student space of the prototypes.</param>
+    /// <param name="teacher">per FPN level, the teacher feature (N, D_t, H_l, W_l): the teacher space of the prototypes.</param>
+    /// <param name="boxes">one (n_i, 4) tensor of ground-truth boxes (x1, y1, x2, y2, network-input pixels) per image.</param>
+    /// <param name="labels">one (n_i) tensor of class labels per image (the values the bank collected).</param>
+    /// <param name="prototypes">the prototype tables of (<paramref name="student_features"/>, <paramref name="teacher"/>).</param>
+    /// <param name="strides">the stride of each level; default 4·2^l.</param>
+    /// <param name="factor">pair_wise_factor (5 in the released config).</param>
+    /// <param name="robust">weight the instances by the robust weights (false: every weight is 1).</param>
+    /// <param name="attenuation">att = 1 − epoch/max_epochs with kd_attenuation.</param>
+    [DistillLoss("gk_global_gt",
+        Source = "Tang et al. 2022, arXiv 2210.09022; DAVAR-Lab-ML ECCV22 .../strategy/kd_one_stage_strategy.py (r2i_om_loss)",
+        Formula = "sum_l global_knowledge_loss(pooled student_features[l], pooled teacher[l], level l's prototypes, w, factor, att) over the boxes assigned to level l; 0 before the first prototypes",
+        Convention = "released code (pair_wise='use_r2i'): levels summed, factor 5, all prototypes of the level; instances are the ground-truth boxes (the released config uses the student's positive proposals)")]
+    public static Tensor gk_global_gt(
+        [Input(InputRole.Student, TensorKind.FeatureMap)] IReadOnlyList<Tensor> student_features,
+        [Input(InputRole.Teacher, TensorKind.FeatureMap)] IReadOnlyList<Tensor> teacher,
+        [Input(InputRole.Target, TensorKind.Boxes, Shape = "N,*,4", BatchField = "boxes")] IReadOnlyList<Tensor> boxes,
+        [Input(InputRole.Target, TensorKind.Labels, BatchField = "labels")] IReadOnlyList<Tensor> labels,
+        [Input(InputRole.Auxiliary, TensorKind.Table, Prototypes = "student_features,teacher")] PrototypeBank prototypes,
+        [HyperParameter(Min = 1, Description = "the stride of each level (default 4, 8, 16, ...: P2, P3, ...)")] int[]? strides = null,
+        [HyperParameter(Min = 0, Description = "pair_wise_factor, scale of the global loss")] double factor = 5.0,
+        [HyperParameter(Description = "weight the instances by the robust weights (false: every weight is 1)")] bool robust = true,
+        [HyperParameter(Min = 0, Max = 1, Description = "attenuation 1 - epoch/max_epochs (kd_attenuation)")] double attenuation = 1.0)
+    {
+        const string loss = "gk_global_gt";
+        var levelStrides = CheckPrototypeInputs(loss, nameof(student_features), student_features, nameof(teacher), teacher, prototypes, strides);
+        Guard.NonNegative(loss, nameof(factor), factor);
+        CheckAttenuation(loss, attenuation);
+
+        using var scope = torch.NewDisposeScope();
+        var (rois, classes, _) = GtInstances(loss, boxes, labels, student_features[0].size(0));
+        Tensor? total = null;
+        if (!prototypes.IsEmpty && rois.size(0) > 0)
+        {
+            var level = DeFeat.defeat_box_levels(rois.narrow(1, 1, 4), levelStrides.Length).ToArray<long>();
+            for (var l = 0; l < levelStrides.Length; l++)
+            {
+                if (Members(level, l) is not { } index) continue;
+                var r = rois.index_select(0, index.to(rois.device));
+                var fs = gk_roi_avg_pool(student_features[l], r, levelStrides[l]);
+                Tensor ft;
+                using (torch.no_grad()) ft = gk_roi_avg_pool(teacher[l].detach(), r, levelStrides[l]);
+                var w = LevelWeights(fs, ft, classes.index_select(0, index.to(classes.device)), prototypes, l, robust);
+                var table = prototypes.Level(l);
+                var term = global_knowledge_loss(fs, ft, table.Student.to(fs.dtype, fs.device), table.Teacher.to(ft.dtype, ft.device), w, factor, attenuation);
+                total = total is null ? term : total + term;
+            }
+        }
+        return scope.MoveToOuter(total ?? student_features[0].sum() * 0.0);
+    }
+
+    /// <summary>
+    /// The per-level feature lists a prototype bank is made of: the same number of levels, each (N, D, H_l, W_l) with one
+    /// N and the same H_l, W_l on both sides; the strides (default 4·2^l); and a non-empty bank with one table per level
+    /// whose feature sizes are the lists' channels.
+    /// </summary>
+    private static int[] CheckPrototypeInputs(string loss, string studentName, IReadOnlyList<Tensor> student, string teacherName,
+        IReadOnlyList<Tensor> teacher, PrototypeBank prototypes, int[]? strides)
+    {
+        ArgumentNullException.ThrowIfNull(student, studentName);
+        ArgumentNullException.ThrowIfNull(teacher, teacherName);
+        ArgumentNullException.ThrowIfNull(prototypes);
+        if (student.Count == 0)
+            throw new LossArgumentException(loss, studentName, $"{studentName} has no FPN level (an empty list)");
+        if (teacher.Count != student.Count)
+            throw new LossArgumentException(loss, teacherName, $"{studentName} has {student.Count} FPN levels but {teacherName} has {teacher.Count}");
+        for (var l = 0; l < student.Count; l++)
+        {
+            var (s, t) = (student[l], teacher[l]);
+            Guard.Rank(loss, $"{studentName}[{l}]", s, 4, "N, D_s, H, W");
+            Guard.Rank(loss, $"{teacherName}[{l}]", t, 4, "N, D_t, H, W");
+            Guard.NonEmpty(loss, $"{studentName}[{l}]", s);
+            if (s.size(0) != student[0].size(0) || t.size(0) != s.size(0) || t.size(2) != s.size(2) || t.size(3) != s.size(3))
+                throw new LossArgumentException(loss, teacherName,
+                    $"{studentName}[{l}] {Guard.Shape(s)} and {teacherName}[{l}] {Guard.Shape(t)} must have the batch size of {studentName}[0] {Guard.Shape(student[0])} and the same H, W");
+        }
+        strides ??= Enumerable.Range(0, student.Count).Select(l => 4 << l).ToArray();
+        if (strides.Length != student.Count)
+            throw new LossArgumentException(loss, nameof(strides), $"strides has {strides.Length} entries but {studentName} has {student.Count} FPN levels");
+        for (var l = 0; l < strides.Length; l++)
+            if (strides[l] <= 0)
+                throw new LossArgumentException(loss, nameof(strides), $"strides[{l}] must be > 0, got {strides[l]}");
+        if (prototypes.IsEmpty) return strides;
+        if (prototypes.Levels != student.Count)
+            throw new LossArgumentException(loss, nameof(prototypes),
+                $"the prototype bank has {prototypes.Levels} levels but {studentName} has {student.Count} FPN levels (a bank is built from the same taps as {studentName} and {teacherName})");
+        for (var l = 0; l < student.Count; l++)
+        {
+            var table = prototypes.Level(l);
+            if (table.Student.size(1) != student[l].size(1) || table.Teacher.size(1) != teacher[l].size(1))
+                throw new LossArgumentException(loss, nameof(prototypes),
+                    $"the prototype bank's level {l} has {table.Student.size(1)} student and {table.Teacher.size(1)} teacher channels, but {studentName}[{l}] is {Guard.Shape(student[l])} and {teacherName}[{l}] is {Guard.Shape(teacher[l])}");
+        }
+        return strides;
+    }
+
+    private static void CheckAttenuation(string loss, double attenuation)
+    {
+        if (!(attenuation >= 0 && attenuation <= 1))
+            throw new LossArgumentException(loss, nameof(attenuation), $"attenuation must be in [0, 1], got {attenuation.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    /// <summary>
+    /// The batch's ground-truth boxes as RoI rows (image index, x1, y1, x2, y2) in batch order (the boxes' dtype, float32 for
+    /// integer boxes, on their device), their int64 labels, and the number of boxes of every image.
+    /// </summary>
+    private static (Tensor Rois, Tensor Labels, long[] Counts) GtInstances(string loss, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor> labels, long batch)
+    {
+        ArgumentNullException.ThrowIfNull(boxes);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (boxes.Count != batch)
+            throw new LossArgumentException(loss, nameof(boxes), $"boxes has {boxes.Count} images but the features have a batch of {batch}");
+        if (labels.Count != batch)
+            throw new LossArgumentException(loss, nameof(labels), $"labels has {labels.Count} images but the features have a batch of {batch}");
+        var counts = new long[batch];
+        for (var i = 0; i < batch; i++)
+        {
+            var (b, c) = (boxes[i], labels[i]);
+            if (b.dim() != 2 || b.size(1) != 4)
+                throw new LossArgumentException(loss, nameof(boxes), $"boxes[{i}] must be (n, 4) rows (x1, y1, x2, y2), got {Guard.Shape(b)}");
+            if (c.dim() != 1 || c.size(0) != b.size(0))
+                throw new LossArgumentException(loss, nameof(labels), $"labels[{i}] must have shape [{b.size(0)}] (one label per box of boxes[{i}] {Guard.Shape(b)}), got {Guard.Shape(c)}");
+            if (c.is_floating_point() || c.dtype == ScalarType.Bool)
+                throw new LossArgumentException(loss, nameof(labels), $"labels[{i}] must hold integer class labels, got {c.dtype.Name()}");
+            counts[i] = b.size(0);
+        }
+        var all = torch.cat(boxes.Select(b => b.detach()).ToArray(), 0);
+        if (!all.is_floating_point()) all = all.to(ScalarType.Float32);
+        var image = new float[all.size(0)];
+        for (long i = 0, at = 0; i < batch; at += counts[i], i++) Array.Fill(image, (float)i, (int)at, (int)counts[i]);
+        var rois = torch.cat([torch.tensor(image).to(all.dtype, all.device).unsqueeze(1), all], 1);
+        var classes = torch.cat(labels.Select(c => c.to(ScalarType.Int64)).ToArray(), 0);
+        return (rois, classes, counts);
+    }
+
+    /// <summary>The int64 indices of the instances on <paramref name="level"/>, or null when there is none.</summary>
+    private static Tensor? Members(long[] levels, long level)
+    {
+        var members = Enumerable.Range(0, levels.Length).Where(i => levels[i] == level).Select(i => (long)i).ToArray();
+        return members.Length == 0 ? null : torch.tensor(members);
+    }
+
+    /// <summary>
+    /// One detached weight per RoI row (image index, x1, y1, x2, y2): the robust weight of its box-averaged features on the
+    /// level its box is assigned to (DeFeat rule), or 1 without <paramref name="robust"/> or a table. On the student
+    /// features' device, in their dtype.
+    /// </summary>
+    private static Tensor InstanceWeights(IReadOnlyList<Tensor> studentFeatures, IReadOnlyList<Tensor> teacherFeatures, Tensor rois, Tensor labels,
+        int[] strides, PrototypeBank bank, bool robust)
+    {
+        var first = studentFeatures[0];
+        var w = torch.ones([rois.size(0)], first.dtype, first.device);
+        if (!robust || bank.IsEmpty || rois.size(0) == 0) return w;
+        using var noGrad = torch.no_grad();
+        var box = rois.narrow(1, 1, 4);
+        var level = DeFeat.defeat_box_levels(box, strides.Length).ToArray<long>();
+        for (var l = 0; l < strides.Length; l++)
+        {
+            if (Members(level, l) is not { } index) continue;
+            var r = rois.index_select(0, index.to(rois.device));
+            var fs = gk_roi_avg_pool(studentFeatures[l].detach(), r, strides[l]);
+            var ft = gk_roi_avg_pool(teacherFeatures[l].detach(), r, strides[l]);
+            w.index_put_([index.to(w.device)], LevelWeights(fs, ft, labels.index_select(0, index.to(labels.device)), bank, l, robust).to(w.dtype));
+        }
+        return w;
+    }
+
+    /// <summary>The weights of one level's instances: <see cref="gk_robust_weights"/> against the bank's table, or ones.</summary>
+    private static Tensor LevelWeights(Tensor student, Tensor teacher, Tensor labels, PrototypeBank bank, int level, bool robust)
+    {
+        if (!robust || bank.IsEmpty) return torch.ones([student.size(0)], student.dtype, student.device);
+        var table = bank.Level(level);
+        return gk_robust_weights(student.detach(), teacher.detach(), labels.to(student.device),
+            table.Student.to(student.dtype, student.device), table.Teacher.to(teacher.dtype, teacher.device), table.ClassStarts);
+    }
+
     /// <summary>Instance features and prototype tables: (R, D_s)/(R, D_t) rows, (P, D_s)/(P, D_t) prototypes.</summary>
     private static void CheckInstances(string fn, Tensor student, Tensor teacher, Tensor studentPrototypes, Tensor teacherPrototypes)
     {

@@ -17,7 +17,8 @@ namespace Distill.Losses;
 /// <see cref="PrototypeLevel.ClassStarts"/> (C + 1): class c owns rows [starts[c], starts[c+1]) — the released code's
 /// <c>cls_start_index</c>. C is one more than the largest label collected; a class without instances owns no row.
 /// The collected instances are held on the CPU in float32 until <see cref="Build"/>; the tables then live on the
-/// features' device. A bank is part of a run's checkpoint (<see cref="StateTensors"/>), so a run resumed within an
+/// features' device. The bank owns its tensors (none is left to the caller's dispose scope) and frees them on
+/// <see cref="Dispose"/>. A bank is part of a run's checkpoint (<see cref="StateTensors"/>), so a run resumed within an
 /// epoch uses the prototypes that epoch started with.
 /// </remarks>
 public sealed class PrototypeBank : IDisposable
@@ -99,7 +100,8 @@ public sealed class PrototypeBank : IDisposable
     /// <param name="boxes">per image, (n_i, 4) boxes (x1, y1, x2, y2) in the maps' input pixels.</param>
     /// <param name="labels">per image, (n_i) class labels (≥ 0).</param>
     /// <param name="strides">the stride of each level; default 4·2^l (P2, P3, ...).</param>
-    /// <returns>whether some class seen so far still wants instances (false: every class seen is full).</returns>
+    /// <returns>whether some class seen so far still wants instances (false: every class seen is full; a label never kept,
+    /// such as torchvision's background 0, counts as not seen).</returns>
     public bool Collect(IReadOnlyList<Tensor> student, IReadOnlyList<Tensor> teacher, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor> labels,
         IReadOnlyList<int>? strides = null)
     {
@@ -159,12 +161,15 @@ public sealed class PrototypeBank : IDisposable
                 foreach (var c in classes.Distinct())
                 {
                     var at = torch.tensor(Enumerable.Range(0, classes.Length).Where(k => classes[k] == c).Select(k => (long)k).ToArray());
-                    _pendingStudent![(int)c][l].Add(scope.MoveToOuter(s.index_select(0, at)));
-                    _pendingTeacher![(int)c][l].Add(scope.MoveToOuter(t.index_select(0, at)));
+                    // the bank owns its chunks: out of every dispose scope (a caller's per-batch scope would free them)
+                    _pendingStudent![(int)c][l].Add(s.index_select(0, at).DetachFromDisposeScope());
+                    _pendingTeacher![(int)c][l].Add(t.index_select(0, at).DetachFromDisposeScope());
                 }
             }
         }
-        return _pendingCount.Length == 0 || _pendingCount.Any(n => n < InstancesPerClass);
+        // A class is seen once one of its boxes was kept (a count of 0 below the largest label is a class never seen, such
+        // as torchvision's background 0).
+        return !_pendingCount.Any(n => n > 0) || _pendingCount.Any(n => n > 0 && n < InstancesPerClass);
     }
 
     /// <summary>
@@ -195,10 +200,11 @@ public sealed class PrototypeBank : IDisposable
                     starts[c + 1] += ps.size(0);
                 }
                 var device = _device ?? Device.CPU;
+                // the bank owns its tables: out of every dispose scope
                 built.Add(new PrototypeLevel(
-                    scope.MoveToOuter(torch.cat(student, 0).to(device)),
-                    scope.MoveToOuter(torch.cat(teacher, 0).to(device)),
-                    scope.MoveToOuter(torch.tensor(starts).to(device))));
+                    torch.cat(student, 0).to(device).DetachFromDisposeScope(),
+                    torch.cat(teacher, 0).to(device).DetachFromDisposeScope(),
+                    torch.tensor(starts).to(device).DetachFromDisposeScope()));
             }
         }
         Replace(built);
@@ -223,20 +229,23 @@ public sealed class PrototypeBank : IDisposable
     public void LoadStateTensors(IReadOnlyDictionary<string, Tensor> tensors, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
-        var levels = new List<PrototypeLevel>();
-        for (var l = 0; tensors.ContainsKey(Key(l, "student")); l++)
-        {
-            if (!tensors.TryGetValue(Key(l, "teacher"), out var teacher) || !tensors.TryGetValue(Key(l, "class_starts"), out var starts))
-                throw new ArgumentException($"the saved prototype bank has '{Key(l, "student")}' without '{Key(l, "teacher")}' and '{Key(l, "class_starts")}'", nameof(tensors));
-            var student = tensors[Key(l, "student")];
-            var target = device ?? student.device;
-            levels.Add(new PrototypeLevel(student.to(target).clone(), teacher.to(target).clone(), starts.to(target).clone()));
-        }
-        var unknown = tensors.Keys.Where(k => !IsKey(k, levels.Count)).ToList();
+        var count = 0;
+        for (; tensors.ContainsKey(Key(count, "student")); count++)
+            if (!tensors.ContainsKey(Key(count, "teacher")) || !tensors.ContainsKey(Key(count, "class_starts")))
+                throw new ArgumentException($"the saved prototype bank has '{Key(count, "student")}' without '{Key(count, "teacher")}' and '{Key(count, "class_starts")}'", nameof(tensors));
+        var unknown = tensors.Keys.Where(k => !IsKey(k, count)).ToList();
         if (unknown.Count > 0)
-        {
-            foreach (var level in levels) level.Dispose();
             throw new ArgumentException($"the saved prototype bank has entries this bank does not know: {string.Join(", ", unknown)}", nameof(tensors));
+        var levels = new List<PrototypeLevel>();
+        using (var scope = torch.NewDisposeScope())
+        {
+            // copies the bank owns: out of every dispose scope (the intermediate moves are freed with this one)
+            Tensor Copy(string key, Device to) => tensors[key].to(to).clone().DetachFromDisposeScope();
+            for (var l = 0; l < count; l++)
+            {
+                var target = device ?? tensors[Key(l, "student")].device;
+                levels.Add(new PrototypeLevel(Copy(Key(l, "student"), target), Copy(Key(l, "teacher"), target), Copy(Key(l, "class_starts"), target)));
+            }
         }
         Replace(levels);
     }

@@ -233,4 +233,331 @@ public class GlobalKnowledgeTests
         e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_weight_masks([S(3, 4)], [S(2)], DeFeatTests.Strides, DeFeatTests.Sizes));
         Assert.Equal("gk_weight_masks: weights[0] must have shape [3] (one weight per box of boxes[0] [3, 4]), got [2] (Parameter 'weights')", e.Message);
     }
+
+    // ---- the terms over a batch, and the prototype bank they read ----------------------------------------------------
+
+    internal static readonly int[] GkStrides = [8, 16, 32];
+    private const string Batch = "gk_batch";
+
+    internal static Tensor[] L(string c, string prefix, bool requiresGrad = false) => DeFeatTests.List(Fx, c, prefix, requiresGrad);
+
+    /// <summary>The tables the Python reference built, restored into a bank (the loss cases were made with these).</summary>
+    internal static PrototypeBank ReferenceBank(string c = "gk_bank")
+    {
+        var state = new Dictionary<string, Tensor>();
+        for (var l = 0; Fx.Has(c, $"l{l}.student"); l++)
+            foreach (var part in new[] { "student", "teacher", "class_starts" })
+                state[$"l{l}.{part}"] = Fx[c, $"l{l}.{part}"];
+        var bank = new PrototypeBank(instances_per_class: 4, count: 3);
+        bank.LoadStateTensors(state);
+        return bank;
+    }
+
+    /// <summary>
+    /// A bank collected from the reference's three batches as a training loop does: each Collect and the Build inside a
+    /// dispose scope of their own that ends right after (the bank must own what it keeps).
+    /// </summary>
+    internal static (PrototypeBank Bank, bool[] Wants, long[] Collected) CollectBank(int cap = 4, double minBoxSide = 0)
+    {
+        var bank = new PrototypeBank(instances_per_class: cap, count: 3, min_box_side: minBoxSide);
+        bank.BeginCollect();
+        var wants = new List<bool>();
+        for (var k = 0; Fx.Has("gk_bank", $"b{k}_s0"); k++)
+        {
+            using var scope = torch.NewDisposeScope();
+            wants.Add(bank.Collect(L("gk_bank", $"b{k}_s"), L("gk_bank", $"b{k}_t"), L("gk_bank", $"b{k}_boxes"), L("gk_bank", $"b{k}_labels"), GkStrides));
+        }
+        var collected = bank.Collected.Select(n => (long)n).ToArray();
+        using (torch.NewDisposeScope()) bank.Build();
+        return (bank, wants.ToArray(), collected);
+    }
+
+    [Theory]
+    [InlineData("gk_bank", 0.0)]
+    [InlineData("gk_bank_min40", 40.0)]
+    public void Prototype_bank_collects_in_batch_order_up_to_the_cap_and_picks_the_reference_prototypes(string c, double minBoxSide)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (bank, wants, collected) = CollectBank(minBoxSide: minBoxSide);
+        using var _ = bank;
+        Assert.Equal(Fx[c, "collected"].ToArray<long>(), collected);
+        Assert.All(collected, n => Assert.True(n <= 4));
+        // torchvision's labels: class 0 is never seen, and does not keep the collection going
+        Assert.Equal(Fx[c, "wants"].ToArray<long>().Select(x => x != 0), wants);
+        Assert.Equal(3, bank.Levels);
+        Assert.Equal(1, bank.Builds);
+        Assert.False(bank.IsEmpty);
+        for (var l = 0; l < bank.Levels; l++)
+        {
+            var level = bank.Level(l);
+            Fx.AssertClose(level.Student, c, $"l{l}.student", 1e-5, 1e-6);
+            Fx.AssertClose(level.Teacher, c, $"l{l}.teacher", 1e-5, 1e-6);
+            Fx.AssertClose(level.ClassStarts, c, $"l{l}.class_starts", 0, 0);
+        }
+    }
+
+    [Fact]
+    public void Prototype_bank_with_a_cap_of_one_keeps_each_class_first_box_and_stops_when_every_class_seen_is_full()
+    {
+        using var scope = torch.NewDisposeScope();
+        var (bank, wants, collected) = CollectBank(cap: 1);
+        using var _ = bank;
+        Assert.Equal(new long[] { 0, 1, 1, 1 }, collected);
+        Assert.False(wants[^1]);
+        // one instance per class: PGM picks it K = 3 times; it is the class's first box in batch order, pooled
+        var boxes = L("gk_bank", "b0_boxes").Concat(L("gk_bank", "b1_boxes")).Concat(L("gk_bank", "b2_boxes")).ToArray();
+        var labels = L("gk_bank", "b0_labels").Concat(L("gk_bank", "b1_labels")).Concat(L("gk_bank", "b2_labels")).ToArray();
+        for (var cls = 1; cls <= 3; cls++)
+        {
+            var (k, n, j) = FirstBox(labels, cls);
+            var b = boxes[2 * k + n].select(0, j);
+            var roi = torch.cat([torch.tensor(new float[] { n }), b], 0).unsqueeze(0);
+            for (var l = 0; l < 3; l++)
+            {
+                var expected = GlobalKnowledge.gk_roi_avg_pool(L("gk_bank", $"b{k}_s")[l], roi, GkStrides[l]).broadcast_to(3, 3);
+                TensorAssert.Close(expected, bank.Level(l).Student.narrow(0, 3 * (cls - 1), 3), 1e-5, 1e-6, $"class {cls}, level {l}");
+            }
+        }
+        Assert.Equal(new long[] { 0, 0, 3, 6, 9 }, bank.Level(0).ClassStarts.ToArray<long>());
+
+        static (int Batch, int Image, int Box) FirstBox(Tensor[] labels, int cls)
+        {
+            for (var i = 0; i < labels.Length; i++)
+            {
+                var row = labels[i].ToArray<long>();
+                var j = Array.IndexOf(row, (long)cls);
+                if (j >= 0) return (i / 2, i % 2, j);
+            }
+            throw new InvalidOperationException($"no box of class {cls}");
+        }
+    }
+
+    [Fact]
+    public void Prototype_bank_state_tensors_round_trip_and_an_empty_state_empties_it()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var bank = CollectBank().Bank;
+        var state = bank.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal(9, state.Count);
+        Assert.Contains("l2.class_starts", state.Keys);
+        using var restored = new PrototypeBank(instances_per_class: 4, count: 3);
+        Assert.True(restored.IsEmpty);
+        using (torch.NewDisposeScope()) restored.LoadStateTensors(state);
+        Assert.Equal(3, restored.Levels);
+        Assert.Equal(1, restored.Builds);
+        for (var l = 0; l < 3; l++)
+        {
+            TensorAssert.Close(bank.Level(l).Student, restored.Level(l).Student, 0, 0);
+            TensorAssert.Close(bank.Level(l).Teacher, restored.Level(l).Teacher, 0, 0);
+            TensorAssert.Close(bank.Level(l).ClassStarts, restored.Level(l).ClassStarts, 0, 0);
+            Assert.NotSame(bank.Level(l).Student, restored.Level(l).Student);
+        }
+        var e = Assert.Throws<ArgumentException>(() => restored.LoadStateTensors(new Dictionary<string, Tensor>(state) { ["l3.teacher"] = torch.zeros([1]) }));
+        Assert.StartsWith("the saved prototype bank has entries this bank does not know: l3.teacher", e.Message);
+        Assert.Equal(3, restored.Levels);   // a failed load leaves the tables as they were
+        restored.LoadStateTensors(new Dictionary<string, Tensor>());
+        Assert.True(restored.IsEmpty);
+        Assert.Throws<ArgumentOutOfRangeException>(() => restored.Level(0));
+    }
+
+    [Theory]
+    [InlineData(true, "gk_feature_gt")]
+    [InlineData(false, "gk_feature_gt_plain")]
+    public void Feature_gt_matches_PyTorch_value_and_gradient(bool robust, string c)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var bank = ReferenceBank();
+        var s = L(Batch, "s", requiresGrad: true);
+        var sf = L(Batch, "sf", requiresGrad: true);
+        var loss = GlobalKnowledge.gk_feature_gt(s, L(Batch, "t"), sf, L(Batch, "boxes"), L(Batch, "labels"), bank, GkStrides, 1.0, 4.0, robust, 0.8);
+        Fx.AssertClose(loss, c, "loss", 1e-4, 1e-6);
+        loss.backward();
+        for (var l = 0; l < s.Length; l++)
+        {
+            Fx.AssertClose(s[l].grad!, c, $"grad_s{l}", 1e-4, 1e-6);
+            Assert.Null(sf[l].grad);   // the weights are detached
+        }
+    }
+
+    [Theory]
+    [InlineData(true, "gk_global_gt")]
+    [InlineData(false, "gk_global_gt_plain")]
+    public void Global_gt_matches_PyTorch_value_and_gradient(bool robust, string c)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var bank = ReferenceBank();
+        var sf = L(Batch, "sf", requiresGrad: true);
+        var loss = GlobalKnowledge.gk_global_gt(sf, L(Batch, "t"), L(Batch, "boxes"), L(Batch, "labels"), bank, GkStrides, 5.0, robust, 0.8);
+        Fx.AssertClose(loss, c, "loss", 1e-4, 1e-6);
+        loss.backward();
+        for (var l = 0; l < sf.Length; l++) Fx.AssertClose(sf[l].grad!, c, $"grad_sf{l}", 1e-4, 1e-6);
+    }
+
+    [Theory]
+    [InlineData(true, "gk_soft_rois")]
+    [InlineData(false, "gk_soft_rois_plain")]
+    public void Soft_kd_rois_matches_PyTorch_value_and_gradient(bool robust, string c)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var bank = ReferenceBank();
+        var student = Fx.Input(Batch, "roi_student", requiresGrad: true);
+        var loss = GlobalKnowledge.gk_soft_kd_rois(student, Fx.Input(Batch, "roi_teacher"), Fx.Input(Batch, "positive"), Fx.Input(Batch, "rois"),
+            Fx.Input(Batch, "roi_labels"), L(Batch, "sf"), L(Batch, "t"), bank, GkStrides, 2.0, robust);
+        Fx.AssertClose(loss, c, "loss", 1e-4, 1e-6);
+        loss.backward();
+        Fx.AssertClose(student.grad!, c, "grad_student", 1e-4, 1e-6);
+    }
+
+    [Fact]
+    public void Batch_terms_default_to_strides_4_2_to_the_l_and_the_released_hyper_parameters()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var bank = ReferenceBank();
+        var (s, t, sf, boxes, labels) = (L(Batch, "s"), L(Batch, "t"), L(Batch, "sf"), L(Batch, "boxes"), L(Batch, "labels"));
+        TensorAssert.Close(GlobalKnowledge.gk_feature_gt(s, t, sf, boxes, labels, bank, [4, 8, 16], 1.0, 4.0, true, 1.0),
+            GlobalKnowledge.gk_feature_gt(s, t, sf, boxes, labels, bank), 0, 0);
+        TensorAssert.Close(GlobalKnowledge.gk_global_gt(sf, t, boxes, labels, bank, [4, 8, 16], 5.0, true, 1.0),
+            GlobalKnowledge.gk_global_gt(sf, t, boxes, labels, bank), 0, 0);
+        var (rs, rt, pos, rois, rl) = (Fx.Input(Batch, "roi_student"), Fx.Input(Batch, "roi_teacher"), Fx.Input(Batch, "positive"), Fx.Input(Batch, "rois"), Fx.Input(Batch, "roi_labels"));
+        TensorAssert.Close(GlobalKnowledge.gk_soft_kd_rois(rs, rt, pos, rois, rl, sf, t, bank, [4, 8, 16], 2.0, true),
+            GlobalKnowledge.gk_soft_kd_rois(rs, rt, pos, rois, rl, sf, t, bank), 0, 0);
+    }
+
+    [Fact]
+    public void An_empty_bank_gives_the_unweighted_local_terms_and_no_global_term()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var empty = new PrototypeBank();
+        Assert.True(empty.IsEmpty);
+        var (t, boxes, labels) = (L(Batch, "t"), L(Batch, "boxes"), L(Batch, "labels"));
+        var s = L(Batch, "s", requiresGrad: true);
+        var feature = GlobalKnowledge.gk_feature_gt(s, t, L(Batch, "sf"), boxes, labels, empty, GkStrides, 1.0, 4.0, true, 0.8);
+        Fx.AssertClose(feature, "gk_feature_gt_plain", "loss", 1e-4, 1e-6);
+        feature.backward();
+        Fx.AssertClose(s[0].grad!, "gk_feature_gt_plain", "grad_s0", 1e-4, 1e-6);
+
+        var student = Fx.Input(Batch, "roi_student", requiresGrad: true);
+        var soft = GlobalKnowledge.gk_soft_kd_rois(student, Fx.Input(Batch, "roi_teacher"), Fx.Input(Batch, "positive"), Fx.Input(Batch, "rois"),
+            Fx.Input(Batch, "roi_labels"), L(Batch, "sf"), t, empty, GkStrides);
+        Fx.AssertClose(soft, "gk_soft_rois_plain", "loss", 1e-4, 1e-6);
+
+        var sf = L(Batch, "sf", requiresGrad: true);
+        var global = GlobalKnowledge.gk_global_gt(sf, t, boxes, labels, empty, GkStrides);
+        Assert.Equal(0.0, global.item<double>());
+        global.backward();
+        Assert.True(sf[0].grad!.isfinite().all().item<bool>());
+        Assert.Equal(0.0, sf[0].grad!.abs().sum().item<double>());
+    }
+
+    [Fact]
+    public void Batch_terms_without_an_instance_are_zero_with_a_finite_gradient()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var bank = ReferenceBank();
+        var student = Fx.Input(Batch, "roi_student", requiresGrad: true);
+        var soft = GlobalKnowledge.gk_soft_kd_rois(student, Fx.Input(Batch, "roi_teacher"), torch.zeros([10], ScalarType.Bool), Fx.Input(Batch, "rois"),
+            Fx.Input(Batch, "roi_labels"), L(Batch, "sf"), L(Batch, "t"), bank, GkStrides);
+        Assert.Equal(0.0, soft.item<double>());
+        soft.backward();
+        Assert.Equal(0.0, student.grad!.abs().sum().item<double>());
+
+        Tensor[] noBoxes = [torch.zeros([0, 4]), torch.zeros([0, 4])];
+        Tensor[] noLabels = [torch.zeros([0], ScalarType.Int64), torch.zeros([0], ScalarType.Int64)];
+        var sf = L(Batch, "sf", requiresGrad: true);
+        var global = GlobalKnowledge.gk_global_gt(sf, L(Batch, "t"), noBoxes, noLabels, bank, GkStrides);
+        Assert.Equal(0.0, global.item<double>());
+        global.backward();
+        Assert.True(sf[0].grad!.isfinite().all().item<bool>());
+
+        // without boxes the feature term is its background part alone, whatever the weights
+        var s = L(Batch, "s");
+        TensorAssert.Close(GlobalKnowledge.gk_point_kd(s, L(Batch, "t"), GlobalKnowledge.gk_weight_masks(noBoxes, [torch.zeros([0]), torch.zeros([0])], GkStrides,
+                s.Select(x => (x.size(2), x.size(3))).ToArray())),
+            GlobalKnowledge.gk_feature_gt(s, L(Batch, "t"), L(Batch, "sf"), noBoxes, noLabels, bank, GkStrides), 1e-6, 1e-7);
+    }
+
+    [Fact]
+    public void Batch_terms_reject_a_bank_of_other_levels_and_bad_input_naming_the_argument()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var bank = ReferenceBank();
+        var (s, t, sf, boxes, labels) = (L(Batch, "s")[..2], L(Batch, "t")[..2], L(Batch, "sf")[..2], L(Batch, "boxes"), L(Batch, "labels"));
+        int[] strides = [8, 16];
+        var e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_feature_gt(s, t, sf, boxes, labels, bank, strides));
+        Assert.Equal("gk_feature_gt: the prototype bank has 3 levels but student_features has 2 FPN levels (a bank is built from the same taps as student_features and teacher) (Parameter 'prototypes')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_global_gt(sf, t, boxes, labels, bank, strides));
+        Assert.Equal("gk_global_gt: the prototype bank has 3 levels but student_features has 2 FPN levels (a bank is built from the same taps as student_features and teacher) (Parameter 'prototypes')", e.Message);
+        var (rs, rt, pos, rois, rl) = (Fx.Input(Batch, "roi_student"), Fx.Input(Batch, "roi_teacher"), Fx.Input(Batch, "positive"), Fx.Input(Batch, "rois"), Fx.Input(Batch, "roi_labels"));
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_soft_kd_rois(rs, rt, pos, rois, rl, sf, t, bank, strides));
+        Assert.Equal("gk_soft_kd_rois: the prototype bank has 3 levels but student_features has 2 FPN levels (a bank is built from the same taps as student_features and teacher_features) (Parameter 'prototypes')", e.Message);
+
+        // the prototypes of another feature space: the teacher's channels where the student's own are expected
+        var (s3, t3, sf3) = (L(Batch, "s"), L(Batch, "t"), L(Batch, "sf"));
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_global_gt(t3, t3, boxes, labels, bank, GkStrides));
+        Assert.Equal("gk_global_gt: the prototype bank's level 0 has 3 student and 4 teacher channels, but student_features[0] is [2, 4, 32, 40] and teacher[0] is [2, 4, 32, 40] (Parameter 'prototypes')", e.Message);
+
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_feature_gt(s3, t3, sf, boxes, labels, bank, GkStrides));
+        Assert.Equal("gk_feature_gt: student has 3 FPN levels but student_features has 2 (Parameter 'student_features')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_feature_gt(s3, t3, sf3, boxes[..1], labels[..1], bank, GkStrides));
+        Assert.Equal("gk_feature_gt: boxes has 1 images but the features have a batch of 2 (Parameter 'boxes')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_global_gt(sf3, t3, boxes, [labels[0].narrow(0, 0, 5), labels[1]], bank, GkStrides));
+        Assert.Equal("gk_global_gt: labels[0] must have shape [6] (one label per box of boxes[0] [6, 4]), got [5] (Parameter 'labels')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_global_gt(sf3, t3, boxes, [labels[0].to(ScalarType.Float32), labels[1]], bank, GkStrides));
+        Assert.Equal("gk_global_gt: labels[0] must hold integer class labels, got float32 (Parameter 'labels')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_global_gt(sf3, t3, boxes, labels, bank, [8, 16]));
+        Assert.Equal("gk_global_gt: strides has 2 entries but student_features has 3 FPN levels (Parameter 'strides')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_global_gt(sf3, t3, boxes, labels, bank, GkStrides, attenuation: 2));
+        Assert.Equal("gk_global_gt: attenuation must be in [0, 1], got 2 (Parameter 'attenuation')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_global_gt(sf3, [t3[0], t3[1], t3[1]], boxes, labels, bank, GkStrides));
+        Assert.Equal("gk_global_gt: student_features[2] [2, 3, 8, 10] and teacher[2] [2, 4, 16, 20] must have the batch size of student_features[0] [2, 3, 32, 40] and the same H, W (Parameter 'teacher')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_soft_kd_rois(rs, rt, pos, rois.narrow(1, 0, 4), rl, sf3, t3, bank, GkStrides));
+        Assert.Equal("gk_soft_kd_rois: rois must have shape [R, 5] = [10, 5] (image index, x1, y1, x2, y2 for each row of student [10, 5]), got [10, 4] (Parameter 'rois')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_soft_kd_rois(rs, rt, pos, rois, rl.narrow(0, 0, 9), sf3, t3, bank, GkStrides));
+        Assert.Equal("gk_soft_kd_rois: roi_labels must have shape [R] = [10] (one class per row of student [10, 5]), got [9] (Parameter 'roi_labels')", e.Message);
+        e = Assert.Throws<LossArgumentException>(() => GlobalKnowledge.gk_soft_kd_rois(rs, rt, pos, rois, rl, sf3, t3, bank, GkStrides, temperature: 0));
+        Assert.Equal("gk_soft_kd_rois: temperature must be > 0, got 0 (Parameter 'temperature')", e.Message);
+    }
+}
+
+/// <summary>The Global Knowledge terms and the prototype bank leave no native tensor behind.</summary>
+[Collection(SequentialCollection.Name)]
+public class GlobalKnowledgeLeakTests
+{
+    private static readonly Fixture Fx = Fixture.Load("detect");
+
+    [Fact]
+    public void Batch_terms_and_the_prototype_bank_free_every_tensor_they_create()
+    {
+        const string b = "gk_batch";
+        var L = GlobalKnowledgeTests.L;
+        var strides = GlobalKnowledgeTests.GkStrides;
+        var (s, t, sf, boxes, labels) = (L(b, "s", false), L(b, "t", false), L(b, "sf", false), L(b, "boxes", false), L(b, "labels", false));
+        var (rs, rt, pos, rois, rl) = (Fx.Input(b, "roi_student"), Fx.Input(b, "roi_teacher"), Fx.Input(b, "positive"), Fx.Input(b, "rois"), Fx.Input(b, "roi_labels"));
+        var batches = Enumerable.Range(0, 3)
+            .Select(k => (S: L("gk_bank", $"b{k}_s", false), T: L("gk_bank", $"b{k}_t", false), Boxes: L("gk_bank", $"b{k}_boxes", false), Labels: L("gk_bank", $"b{k}_labels", false)))
+            .ToArray();
+        void Run()
+        {
+            // no dispose scope around: whatever a call does not free itself stays alive
+            using var bank = new PrototypeBank(instances_per_class: 4, count: 3);
+            bank.BeginCollect();
+            foreach (var x in batches) bank.Collect(x.S, x.T, x.Boxes, x.Labels, strides);
+            bank.Build();
+            using var restored = new PrototypeBank();
+            restored.LoadStateTensors(bank.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value));
+            restored.BeginCollect();   // a collection abandoned halfway: its instances go with the bank
+            restored.Collect(batches[0].S, batches[0].T, batches[0].Boxes, batches[0].Labels, strides);
+            foreach (var robust in new[] { true, false })
+            {
+                GlobalKnowledge.gk_feature_gt(s, t, sf, boxes, labels, restored, strides, robust: robust).Dispose();
+                GlobalKnowledge.gk_global_gt(sf, t, boxes, labels, restored, strides, robust: robust).Dispose();
+                GlobalKnowledge.gk_soft_kd_rois(rs, rt, pos, rois, rl, sf, t, restored, strides, robust: robust).Dispose();
+            }
+        }
+
+        Run(); // warm-up: lazily created state
+        var before = SequentialCollection.SettledLiveCount();
+        Run();
+        Assert.Equal(before, Tensor.LiveCount);
+    }
 }

@@ -38,7 +38,22 @@ public class MetadataTests
                 var input = p.GetCustomAttribute<InputAttribute>();
                 var hyper = p.GetCustomAttribute<HyperParameterAttribute>();
                 Assert.True((input is null) != (hyper is null), $"{loss.Name}.{p.Name}: needs exactly one of [Input] or [HyperParameter]");
-                if (input is not null)
+                if (input is not null && (input.Prototypes is not null || p.ParameterType == typeof(PrototypeBank)))
+                {
+                    // a table the training loop builds from two of the loss's list inputs: student side, then teacher side
+                    Assert.True(p.ParameterType == typeof(PrototypeBank) && input.Prototypes is not null,
+                        $"{loss.Name}.{p.Name}: a PrototypeBank input names its two list inputs (Prototypes = \"student,teacher\") and only it does");
+                    var sides = input.Prototypes!.Split(',');
+                    Assert.True(sides.Length == 2, $"{loss.Name}.{p.Name}: Prototypes must name two inputs, got '{input.Prototypes}'");
+                    foreach (var (side, role) in sides.Zip(new[] { InputRole.Student, InputRole.Teacher }))
+                    {
+                        var source = method.GetParameters().FirstOrDefault(q => q.Name == side);
+                        Assert.True(source?.GetCustomAttribute<InputAttribute>() is { Kind: TensorKind.FeatureMap } a && a.Role == role
+                                    && (source.ParameterType == typeof(IReadOnlyList<Tensor>) || source.ParameterType == typeof(Tensor[])),
+                            $"{loss.Name}.{p.Name}: Prototypes names '{side}', which must be a {role} feature-map list input of the loss");
+                    }
+                }
+                else if (input is not null)
                 {
                     inputs++;
                     Assert.True(p.ParameterType == typeof(Tensor) || p.ParameterType == typeof(Tensor[]) || p.ParameterType == typeof(IReadOnlyList<Tensor>),
