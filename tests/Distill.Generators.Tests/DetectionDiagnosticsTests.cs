@@ -211,7 +211,7 @@ public class DetectionDiagnosticsTests
     {
         var yaml = GlobalKnowledge.Replace("student_features: [student.p2, student.p3] }\n  global", "student_features: [student.p2, student.p3], prototypes: teacher.p2 }\n  global");
         var d = Assert.Single(Diagnose(yaml), x => x.Id == "DSL052");
-        Check(d, "DSL052", 12, 134, "Loss term 'point': 'prototypes' of gk_feature_gt is the prototype table the training loop builds before every epoch from the taps given as 'student_features' and 'teacher'; remove 'prototypes'");
+        Check(d, "DSL052", 11, 131, "Loss term 'point': 'prototypes' of gk_feature_gt is the prototype table the training loop builds before every epoch from the taps given as 'student_features' and 'teacher'; remove 'prototypes'");
     }
 
     [Fact]
@@ -220,8 +220,8 @@ public class DetectionDiagnosticsTests
         var yaml = GlobalKnowledge.Replace("student_features: [student.p2, student.p3] }\n  global", "student_features: [a2, teacher.p3] }\n  global");
         var all = Diagnose(yaml).Where(x => x.Id == "DSL053").ToList();
         Assert.Equal(2, all.Count);
-        Check(all[0], "DSL053", 12, 115, "Loss term 'point': gk_feature_gt builds its prototype table from 'student_features', 'a2' is not a model's tap; the loop reads those taps over the training data before every epoch (e.g. student.p2)");
-        Check(all[1], "DSL053", 12, 119, "Loss term 'point': gk_feature_gt builds its prototype table from 'student_features', 'teacher.p3' is a teacher's tap, but 'student_features' is the student side; the loop reads those taps over the training data before every epoch (e.g. student.p2)");
+        Check(all[0], "DSL053", 11, 106, "Loss term 'point': gk_feature_gt builds its prototype table from 'student_features', 'a2' is not a model's tap; the loop reads those taps over the training data before every epoch (e.g. student.p2)");
+        Check(all[1], "DSL053", 11, 110, "Loss term 'point': gk_feature_gt builds its prototype table from 'student_features', 'teacher.p3' is a teacher's tap, but 'student_features' is the student side; the loop reads those taps over the training data before every epoch (e.g. student.p2)");
     }
 
     [Fact]
@@ -239,6 +239,6 @@ public class DetectionDiagnosticsTests
         var yaml = GlobalKnowledge.Replace("train: { dataset: Scenes, args: { classes: 6 } }", "train: { dataset: Pictures, args: { classes: 6 } }");
         var all = Diagnose(yaml).Where(x => x.Id == "DSL053").ToList();
         Assert.Equal(3, all.Count);
-        Check(all[0], "DSL053", 12, 19, "Loss term 'point': gk_feature_gt builds its prototypes from the ground-truth boxes of the training data, but Pictures has no per-image boxes and labels (its fields: image, label)");
+        Check(all[0], "DSL053", 11, 18, "Loss term 'point': gk_feature_gt builds its prototypes from the ground-truth boxes of the training data, but Pictures has no per-image boxes and labels (its fields: image, label)");
     }
 }

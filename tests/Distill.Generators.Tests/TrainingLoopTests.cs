@@ -612,6 +612,78 @@ public class TrainingLoopTests
     }
 
     /// <summary>
+    /// Global Knowledge's terms read a prototype table the loop maintains: the three terms name the same student and teacher
+    /// maps, so the experiment holds one <c>PrototypeBank</c>, passes it to each call, builds it from those maps before every
+    /// epoch (<c>PrototypeRefresh.Run</c> as an epoch state, checkpointed) and disposes it with the models. The code-first
+    /// factory has no parameter for the table. Compiles with no warning.
+    /// </summary>
+    [Fact]
+    public void A_global_knowledge_experiment_shares_one_prototype_table_rebuilt_every_epoch()
+    {
+        const string yaml = """
+            name: det-gk
+            data:
+              train: { dataset: SyntheticDetection, args: { classes: 3, samples: 16, size: 64, seed: 1 } }
+              val: { dataset: SyntheticDetection, args: { classes: 3, samples: 8, size: 64, seed: 1, split: val } }
+              batch: 4
+            teacher: { model: FasterRcnn, args: { classes: 3, width: 16, fpn_channels: 32, min_size: 64, max_size: 64 }, checkpoint: teacher.safetensors }
+            student: { model: FasterRcnn, args: { classes: 3, width: 8, fpn_channels: 16, min_size: 64, max_size: 64 } }
+            adapters:
+              a2: { kind: conv3x3, from: student.p2, to: teacher.p2 }
+              a3: { kind: conv3x3, from: student.p3, to: teacher.p3 }
+            losses:
+              cls: { loss: model_loss, value: student.loss_classifier }
+              point: { loss: gk_feature_gt, schedule: { decay: linear }, student: [a2, a3], teacher: [teacher.p2, teacher.p3], student_features: [student.p2, student.p3] }
+              soft: { loss: gk_soft_kd_rois, student: student.roi_logits@teacher.sampled_rois, teacher: teacher.roi_logits, positive: teacher.roi_positive,
+                      rois: teacher.sampled_rois, roi_labels: teacher.roi_labels, student_features: [student.p2, student.p3], teacher_features: [teacher.p2, teacher.p3] }
+              global: { loss: gk_global_gt, student_features: [student.p2, student.p3], teacher: [teacher.p2, teacher.p3], robust: false }
+            schedule: { epochs: 2 }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("gk.distill.yaml", yaml)), GeneratorHarness.DetectionCompilation("// yaml only"));
+        Assert.Empty(result.GeneratorDiagnostics);
+        var problems = result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        var generated = result.Run.GeneratedTrees.ToDictionary(t => Path.GetFileName(t.FilePath), t => t.ToString());
+        var loss = generated["DetGkExperiment.Loss.g.cs"];
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(loss, "public global::Distill.Losses.PrototypeBank "));
+        Assert.Contains("public global::Distill.Losses.PrototypeBank PointPrototypes { get; } = new();", loss);
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(loss, "prototypes: PointPrototypes").Count);
+        Assert.Contains("PointPrototypesMaps(global::Distill.Torch.Tensor image)", loss);
+        var train = generated["DetGkExperiment.Train.g.cs"];
+        Assert.Contains("global::Distill.Runtime.PrototypeRefresh.Run<global::Distill.Data.DetectionBatch>(PointPrototypes, TrainData, request, PointPrototypesMaps, batch => (batch.image, batch.boxes, batch.labels), [Student, Teacher])", train);
+        Assert.Contains("PointPrototypes.Dispose();", train);
+        Snapshot.Verify(loss, nameof(TrainingLoopTests), nameof(A_global_knowledge_experiment_shares_one_prototype_table_rebuilt_every_epoch), "DetGkExperiment.Loss.g.cs");
+        Snapshot.Verify(train, nameof(TrainingLoopTests), nameof(A_global_knowledge_experiment_shares_one_prototype_table_rebuilt_every_epoch), "DetGkExperiment.Train.g.cs");
+
+        const string source = """
+            using Distill.Runtime;
+            using Distill.Experiments.Dsl;
+            using Distill.Data;
+            using Distill.Detection;
+
+            namespace Lab;
+
+            [Experiment("gk-code-first")]
+            [Schedule(2)]
+            public partial class GkCodeFirst
+            {
+                [TrainData(Batch = 4)] SyntheticDetection TrainData { get; } = new(classes: 3, samples: 16, size: 64, seed: 1);
+                [Teacher(Checkpoint = "teacher.safetensors")] FasterRcnn Teacher { get; } = new(classes: 3, width: 16, fpn_channels: 32, min_size: 64, max_size: 64);
+                [Student] FasterRcnn Student { get; } = new(classes: 3, width: 8, fpn_channels: 16, min_size: 64, max_size: 64);
+                [Loss] LossTerm Cls => Loss.model_loss(Taps.Student.loss_classifier);
+                [Adapter] TapRef<FeatureMap> A2 => Adapter.Conv3x3(Taps.Student.p2, Taps.Teacher.p2);
+                [Loss] LossTerm Point => Loss.gk_feature_gt([A2], [Taps.Teacher.p2], [Taps.Student.p2], strides: [4]);
+            }
+            """;
+        var codeFirst = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.DetectionCompilation(source));
+        Assert.Empty(codeFirst.GeneratorDiagnostics);
+        var codeProblems = codeFirst.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(codeProblems.Count == 0, string.Join("\n", codeProblems));
+        var codeLoss = codeFirst.Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("GkCodeFirst.Loss.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("prototypes: PointPrototypes", codeLoss);
+    }
+
+    /// <summary>
     /// The code-first form of a RoI head on the teacher's RoIs, <c>Taps.Student.roi_logits.On(Taps.Teacher.sampled_rois)</c>,
     /// reads as the YAML front end's <c>student.roi_logits@teacher.sampled_rois</c>: the same roi_head_on call, compiling
     /// cleanly; each model's rows on its own RoIs is DSL050 with the code-first suggestion.

@@ -434,12 +434,15 @@ internal sealed partial class Binder
         var student = lists.FirstOrDefault(l => l.Input.Role == "Student");
         var teacher = lists.FirstOrDefault(l => l.Input.Role == "Teacher");
         if (student.Input is null || teacher.Input is null) return;
+        // Channels must agree only where the loss says so (the same symbol, "N,C,*,*" on both); the strides always must.
+        var sameChannels = student.Input.Shape is { } sShape && teacher.Input.Shape is { } tShape
+            && ShapeExpression.Dims(sShape) is { Length: > 1 } sDims && ShapeExpression.Dims(tShape) is { Length: > 1 } tDims && sDims[1] == tDims[1];
         for (var i = 0; i < student.Items.Count; i++)
         {
             var (s, sAt) = student.Items[i];
             var (t, _) = teacher.Items[i];
             if (s.Shape is not { Length: 4 } ss || t.Shape is not { Length: 4 } ts) continue;
-            if (ss[1] is long sc && ts[1] is long tc && sc != tc)
+            if (sameChannels && ss[1] is long sc && ts[1] is long tc && sc != tc)
             {
                 Report(ChannelMismatch, sAt, term.Name, s.Text, N(sc), t.Text, N(tc), AdapterSuggestion($"{term.Name}_adapter_{i}", s.Text, t.Text));
                 continue;
