@@ -41,4 +41,48 @@ public class DetectionSmokeTests
         }
         Assert.Contains("| Method | val_AP50 | val_AP75 | val_APm | val_APl | val_hard_AP |", File.ReadAllText(tmp["experiments/det-synthetic/report-quick/report.md"]));
     }
+
+    /// <summary>
+    /// The two detection-distillation suites at smoke size, one after the other on one run root (gk-det reuses defeat-det's
+    /// teacher, student and DeFeat runs): every distilled row trains through its terms — DeFeat's decoupled features and
+    /// RoI head, FitNets on every level, Global Knowledge's three terms with the prototype table rebuilt before the epoch —
+    /// and the reports carry box AP for every row.
+    /// </summary>
+    [Fact]
+    public void The_defeat_and_global_knowledge_suites_run_at_smoke_size()
+    {
+        using var tmp = new TempDir();
+        foreach (var name in new[] { "defeat-det", "gk-det" })
+        {
+            tmp.Write($"experiments/{name}/suite.yaml", File.ReadAllText(Path.Combine(Repository.Root(), "experiments", name, "suite.yaml")));
+            var suite = SuiteFile.Load(tmp[$"experiments/{name}/suite.yaml"]);
+            var experiments = ExperimentRegistry.All.Where(e => suite.Entries.Any(x => x.Experiment == e.Name)).ToList();
+            Assert.Equal(suite.Entries.Count, experiments.Count);
+            var r = CliResult.RunIn(tmp.Path, experiments, "report", name, "--quick", "--out", tmp["runs"], "--progress", "none");
+            Assert.True(r.ExitCode == 0, r.Error + r.Out);
+            var entries = CliResult.Json(tmp[$"experiments/{name}/report-quick/results.json"])["entries"]!.AsArray();
+            Assert.Equal(suite.Entries.Count, entries.Count);
+            foreach (var entry in entries)
+                Assert.InRange((double)entry!["runs"]!.AsArray().Single()!["final"]!, 0.0, 1.0);
+        }
+
+        // Every distillation term was computed, finite; the GK rows rebuilt their prototype table before the epoch.
+        var terms = new Dictionary<string, string[]>
+        {
+            ["fitnet-all-levels"] = ["hint_p2", "hint_p6"],
+            ["defeat-feature"] = ["defeat"],
+            ["defeat-feature-head"] = ["defeat", "head"],
+            ["defeat-feature-no-bg"] = ["defeat"],
+            ["gk-full"] = ["point", "soft", "global", "prototypes_point_seconds"],
+            ["gk-no-rdm"] = ["point", "soft", "global", "prototypes_point_seconds"],
+            ["gk-local"] = ["point", "soft", "prototypes_point_seconds"],
+        };
+        foreach (var (experiment, names) in terms)
+        {
+            var file = Assert.Single(Directory.GetFiles(Path.Combine(tmp["runs"], experiment), "metrics.jsonl", SearchOption.AllDirectories));
+            var train = File.ReadLines(file).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).First(n => (string)n["phase"]! == "train");
+            foreach (var term in names)
+                Assert.True(double.IsFinite((double)train["values"]![term]!), $"{experiment}: {term}");
+        }
+    }
 }
