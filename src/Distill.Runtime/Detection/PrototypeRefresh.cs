@@ -54,6 +54,7 @@ public static class PrototypeRefresh
                 }
             }
             bank.Build();
+            request.Progress.Message($"epoch {request.Epoch + 1}: prototypes rebuilt, {Describe(bank)}");
         }
         finally
         {
