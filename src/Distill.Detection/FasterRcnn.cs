@@ -46,7 +46,11 @@ namespace Distill.Detection;
 public sealed partial class FasterRcnn : TwoStageDetector<FasterRcnn.Taps, FasterRcnn.Outputs>
 {
     /// <summary>The backbone names the constructor accepts.</summary>
-    public static readonly IReadOnlyList<string> Backbones = ["resnet18", "resnet34", "resnet50", "small"];
+    public static readonly IReadOnlyList<string> Backbones = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "small"];
+
+    /// <summary>The error of a backbone name none of the detectors knows, listing <see cref="Backbones"/>.</summary>
+    internal static ArgumentException UnknownBackbone(string backbone) =>
+        new($"unknown backbone '{backbone}': valid backbones are {string.Join(", ", Backbones)}", nameof(backbone));
 
     private readonly GeneralizedRcnnTransform transform;
     private readonly BackboneWithFpn backbone;
@@ -74,14 +78,9 @@ public sealed partial class FasterRcnn : TwoStageDetector<FasterRcnn.Taps, Faste
     {
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "at least one foreground class (labels are 1..classes; 0 is the background)");
         ArgumentNullException.ThrowIfNull(backbone);
-        Module body = backbone switch
-        {
-            "resnet18" => new ResNetBody(18, trainable_layers),
-            "resnet34" => new ResNetBody(34, trainable_layers),
-            "resnet50" => new ResNetBody(50, trainable_layers),
-            "small" => new SmallBackbone(width),
-            _ => throw new ArgumentException($"unknown backbone '{backbone}': valid backbones are {string.Join(", ", Backbones)}", nameof(backbone)),
-        };
+        Module body = ResNetBody.DepthOf(backbone) is { } depth ? new ResNetBody(depth, trainable_layers)
+            : backbone == "small" ? new SmallBackbone(width)
+            : throw UnknownBackbone(backbone);
         if (fpn_channels < 1) throw new ArgumentOutOfRangeException(nameof(fpn_channels), fpn_channels, "must be positive");
         anchor_sizes ??= [32, 64, 128, 256, 512];
         aspect_ratios ??= [0.5, 1.0, 2.0];

@@ -52,14 +52,12 @@ public sealed partial class FasterRcnnC4 : TwoStageDetector<FasterRcnnC4.Taps, F
     {
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "at least one foreground class (labels are 1..classes)");
         ArgumentNullException.ThrowIfNull(backbone);
-        (Module body, Module<Tensor, Tensor> stage5, long c4, long c5) = backbone switch
-        {
-            "resnet18" => (new ResNetBody(18, trainable_layers, stages: 3), ResNetBody.MakeLayer4(18), 256L, 512L),
-            "resnet34" => (new ResNetBody(34, trainable_layers, stages: 3), ResNetBody.MakeLayer4(34), 256L, 512L),
-            "resnet50" => (new ResNetBody(50, trainable_layers, stages: 3), ResNetBody.MakeLayer4(50), 1024L, 2048L),
-            "small" => ((Module)new SmallBackbone(width, stages: 3), (Module<Tensor, Tensor>)new SmallBackbone.SmallBlock(4L * width, 8L * width), 4L * width, 8L * width),
-            _ => throw new ArgumentException($"unknown backbone '{backbone}': valid backbones are {string.Join(", ", FasterRcnn.Backbones)}", nameof(backbone)),
-        };
+        (Module body, Module<Tensor, Tensor> stage5, long c4, long c5) = ResNetBody.DepthOf(backbone) is { } depth
+            // stage 4 (C4) feeds the RPN; torchvision's layer4 of the same depth is the box head (C5)
+            ? ((Module)new ResNetBody(depth, trainable_layers, stages: 3), (Module<Tensor, Tensor>)ResNetBody.MakeLayer4(depth), depth < 50 ? 256L : 1024L, depth < 50 ? 512L : 2048L)
+            : backbone == "small"
+                ? ((Module)new SmallBackbone(width, stages: 3), (Module<Tensor, Tensor>)new SmallBackbone.SmallBlock(4L * width, 8L * width), 4L * width, 8L * width)
+                : throw FasterRcnn.UnknownBackbone(backbone);
         anchor_sizes ??= [32, 64, 128, 256, 512];
         aspect_ratios ??= [0.5, 1.0, 2.0];
         if (anchor_sizes.Length == 0) throw new ArgumentException("give at least one anchor size", nameof(anchor_sizes));

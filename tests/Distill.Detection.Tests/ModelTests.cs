@@ -157,10 +157,27 @@ public class ModelTests
     public void Constructor_errors_name_the_parameter_and_the_choices()
     {
         var e = Assert.Throws<ArgumentException>(() => new FasterRcnn(3, backbone: "vgg16"));
-        Assert.Contains("resnet18, resnet34, resnet50, small", e.Message);
+        Assert.Contains("resnet18, resnet34, resnet50, resnet101, resnet152, small", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new FasterRcnn(0));
         Assert.Contains("anchor_sizes", Assert.Throws<ArgumentException>(() => new FasterRcnn(3, anchor_sizes: [8, 16])).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new FasterRcnn(3, backbone: "resnet18", trainable_layers: 6));
+    }
+
+    [Theory]
+    [InlineData("resnet101", 23)]
+    [InlineData("resnet152", 36)]
+    public void The_deep_resnets_build_torchvisions_layer3_in_every_detector(string backbone, int layer3Blocks)
+    {
+        // DeFeat's and Global Knowledge's teachers are ResNet-101/152 detectors: torchvision's names and block counts
+        using var frcnn = new FasterRcnn(3, backbone: backbone);
+        var keys = frcnn.state_dict().Select(kv => kv.Key).ToHashSet();
+        Assert.Contains($"backbone.body.layer3.{layer3Blocks - 1}.conv3.weight", keys);
+        Assert.DoesNotContain($"backbone.body.layer3.{layer3Blocks}.conv3.weight", keys);
+        Assert.Contains("backbone.fpn.inner_blocks.3.0.weight", keys);
+        using var retina = new RetinaNet(3, backbone: backbone);
+        Assert.Contains($"backbone.body.layer3.{layer3Blocks - 1}.conv3.weight", retina.state_dict().Select(kv => kv.Key));
+        using var c4 = new FasterRcnnC4(3, backbone: backbone);
+        Assert.Contains($"backbone.body.layer3.{layer3Blocks - 1}.conv3.weight", c4.state_dict().Select(kv => kv.Key));
     }
 
     [Fact]

@@ -49,6 +49,17 @@ public sealed class ResNetBody : Module, IFeatureBody
         stage_channels = new long[] { 64 * Expansion, 128 * Expansion, 256 * Expansion, 512 * Expansion }.Take(stages).ToArray();
     }
 
+    /// <summary>The depth a backbone name such as <c>resnet50</c> names (torchvision's 18, 34, 50, 101, 152), or null.</summary>
+    public static int? DepthOf(string backbone) => backbone switch
+    {
+        "resnet18" => 18,
+        "resnet34" => 34,
+        "resnet50" => 50,
+        "resnet101" => 101,
+        "resnet152" => 152,
+        _ => null,
+    };
+
     private static int[] BlocksOf(int depth) => depth switch
     {
         18 => [2, 2, 2, 2],

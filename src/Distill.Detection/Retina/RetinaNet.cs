@@ -42,14 +42,9 @@ public sealed partial class RetinaNet : DetectionModel<RetinaNet.Taps, RetinaNet
     {
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "at least one foreground class (labels are 1..classes)");
         ArgumentNullException.ThrowIfNull(backbone);
-        Module body = backbone switch
-        {
-            "resnet18" => new ResNetBody(18, trainable_layers),
-            "resnet34" => new ResNetBody(34, trainable_layers),
-            "resnet50" => new ResNetBody(50, trainable_layers),
-            "small" => new SmallBackbone(width),
-            _ => throw new ArgumentException($"unknown backbone '{backbone}': valid backbones are {string.Join(", ", FasterRcnn.Backbones)}", nameof(backbone)),
-        };
+        Module body = ResNetBody.DepthOf(backbone) is { } depth ? new ResNetBody(depth, trainable_layers)
+            : backbone == "small" ? new SmallBackbone(width)
+            : throw FasterRcnn.UnknownBackbone(backbone);
         anchor_sizes ??= [32, 64, 128, 256, 512];
         aspect_ratios ??= [0.5, 1.0, 2.0];
         if (anchor_sizes.Length != 5) throw new ArgumentException($"anchor_sizes needs one base size per level P3..P7 (5 values), got {anchor_sizes.Length}", nameof(anchor_sizes));
