@@ -11,10 +11,20 @@ namespace Distill.Experiments.Runner;
 /// </summary>
 /// <param name="Epochs">The epochs the run trains (overrides and --quick applied).</param>
 /// <param name="BatchLimit">The cap on batches per epoch (--quick or --max-batches), or null.</param>
-public sealed record RunSettings(string Experiment, long Seed, bool Quick, int Epochs, long? BatchLimit, int? BatchSize, double? LearningRate)
+/// <param name="Overrides">The run's <c>--set</c> overrides as <c>key=value</c> in key order, joined by "; " (empty: as declared).</param>
+public sealed record RunSettings(string Experiment, long Seed, bool Quick, int Epochs, long? BatchLimit, int? BatchSize, double? LearningRate, string Overrides = "")
 {
     public static RunSettings From(ExperimentInfo info, TrainOptions options) =>
-        new(info.Name, options.Seed, options.Quick, options.EffectiveEpochs(info.Epochs), options.EffectiveBatchLimit, options.BatchSize, options.LearningRate);
+        new(info.Name, options.Seed, options.Quick, options.EffectiveEpochs(info.Epochs), options.EffectiveBatchLimit, options.BatchSize, options.LearningRate,
+            Canonical(options.Settings));
+
+    /// <summary>One string per set of overrides, whatever order they were given in (a record compares it by value).</summary>
+    public static string Canonical(IReadOnlyDictionary<string, string>? overrides) =>
+        overrides is null ? "" : string.Join("; ", overrides.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
+
+    /// <summary>The overrides as key and value (for runner.json).</summary>
+    public IEnumerable<KeyValuePair<string, string>> OverrideList() =>
+        Overrides.Length == 0 ? [] : Overrides.Split("; ").Select(a => KeyValuePair.Create(a[..a.IndexOf('=')], a[(a.IndexOf('=') + 1)..]));
 }
 
 /// <summary>
@@ -41,6 +51,7 @@ public sealed record RunRecord(RunSettings Settings, string Device, string Comma
             ["max_batches"] = s.BatchLimit,
             ["batch_size"] = s.BatchSize,
             ["lr"] = s.LearningRate,
+            ["set"] = s.Overrides.Length == 0 ? null : new JsonObject(s.OverrideList().Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["device"] = record.Device,
             ["command"] = record.Command,
             ["status"] = record.Status,
@@ -72,7 +83,11 @@ public sealed record RunRecord(RunSettings Settings, string Device, string Comma
                 (int)o["epochs"]!,
                 (long?)o["max_batches"],
                 (int?)o["batch_size"],
-                (double?)o["lr"]);
+                (double?)o["lr"],
+                // A note written before overrides were recorded here: the loop's own options.json has them.
+                RunSettings.Canonical(o["set"] is JsonObject set
+                    ? set.ToDictionary(kv => kv.Key, kv => (string)kv.Value!, StringComparer.Ordinal)
+                    : RunRequest.Read(runPath)?.Settings));
             return new RunRecord(settings, (string?)o["device"] ?? "", (string?)o["command"] ?? "", (string?)o["status"] ?? "",
                 DateTimeOffset.Parse((string)o["started"]!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal),
                 o["finished"] is { } f ? DateTimeOffset.Parse((string)f!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal) : null,

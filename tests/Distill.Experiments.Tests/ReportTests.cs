@@ -172,6 +172,29 @@ public class ReportTests
     }
 
     [Fact]
+    public void A_run_with_set_overrides_is_not_taken_for_the_declared_experiment()
+    {
+        using var w = new World();
+        // A diagnostic run of seed 1 at another loss weight: a different measurement, however it is named.
+        var diagnostic = CliResult.Run(w.All, "run", "student", "--out", w.Tmp["runs"], "--seed", "1", "--run-name", "s1", "--set", "losses.ce.weight=0.5", "--progress", "none");
+        Assert.True(diagnostic.ExitCode == 0, diagnostic.Error);
+        Assert.Equal("losses.ce.weight=0.5", RunRecord.Read(w.Tmp["runs/student/s1"])!.Settings.Overrides);
+        Assert.Equal("0.5", (string)CliResult.Json(w.Tmp["runs/student/s1/runner.json"])["set"]!["losses.ce.weight"]!);
+
+        var collected = w.Report("--seeds", "1", "--collect");
+        Assert.Contains("Student alone (seed 1): no finished run", collected.Out);
+        Assert.Equal(0, w.Report("--seeds", "1").ExitCode);
+        Assert.True(Directory.Exists(w.Tmp["runs/student/s1-2"]), "the declared run is trained beside the diagnostic one");
+        Assert.Contains("57.00 (s1)", File.ReadAllText(w.Tmp["experiments/fake/report/report.md"]));
+
+        // A note written before runner.json recorded overrides: they are read from the loop's options.json.
+        var note = CliResult.Json(w.Tmp["runs/student/s1/runner.json"]);
+        note.Remove("set");
+        File.WriteAllText(w.Tmp["runs/student/s1/runner.json"], note.ToJsonString());
+        Assert.Equal("losses.ce.weight=0.5", RunRecord.Read(w.Tmp["runs/student/s1"])!.Settings.Overrides);
+    }
+
+    [Fact]
     public void A_teacher_no_better_than_the_student_alone_is_flagged_and_no_ordering_is_claimed()
     {
         using var w = new World();

@@ -106,6 +106,7 @@ public sealed class FakeExperiment
         DependsOn = DependsOn,
         Seeds = Seeds,
         Epochs = Epochs,
+        Settings = [new ExperimentSetting("losses.ce.weight", SettingKind.Number, DependsOn.Count == 0 ? "1" : "0.1", "weight of term ce", Min: 0)],
         Run = Train,
     };
 
