@@ -28,6 +28,8 @@ public sealed class PrototypeBank : IDisposable
 
     private readonly List<PrototypeLevel> _levels = [];
     private List<List<Tensor>[]>? _pendingStudent, _pendingTeacher; // [class][level] → chunks
+    private List<List<Tensor>[]>? _teacherCache; // the last collection's teacher chunks, owned here
+    private bool _pendingFromCache; // _pendingTeacher's chunks are _teacherCache's (not owned by the collection)
     private int[] _pendingCount = [];
     private int _pendingLevels;
     private Device? _device;
@@ -80,15 +82,29 @@ public sealed class PrototypeBank : IDisposable
         return _levels[level];
     }
 
+    /// <summary>
+    /// Whether the teacher's pooled features of the last collection are kept, so that a collection over the same boxes can
+    /// pass no teacher maps to <see cref="Collect"/> (a frozen teacher pools the same features every epoch).
+    /// </summary>
+    public bool HasTeacherCache => _teacherCache is not null;
+
     /// <summary>Starts a new collection; the current tables stay in use until <see cref="Build"/>.</summary>
     public void BeginCollect()
     {
         DisposePending();
         _pendingStudent = [];
         _pendingTeacher = [];
+        _pendingFromCache = false;
         _pendingCount = [];
         _pendingLevels = 0;
         _device = null;
+    }
+
+    /// <summary>Forgets the teacher's cached features (the teacher or the data changed): the next collection needs teacher maps.</summary>
+    public void ClearTeacherCache()
+    {
+        DisposeChunks(_teacherCache);
+        _teacherCache = null;
     }
 
     /// <summary>
@@ -96,23 +112,30 @@ public sealed class PrototypeBank : IDisposable
     /// <paramref name="teacher"/>, kept while its class has fewer than <see cref="InstancesPerClass"/> (in batch order).
     /// </summary>
     /// <param name="student">per level, the student's (N, D_s, H_l, W_l) map.</param>
-    /// <param name="teacher">per level, the teacher's (N, D_t, H_l, W_l) map.</param>
+    /// <param name="teacher">per level, the teacher's (N, D_t, H_l, W_l) map; null: the last collection's pooled teacher
+    /// features of the same boxes (<see cref="HasTeacherCache"/>; a whole collection either passes maps or not). The boxes
+    /// kept must be the last collection's, in its order — the same data, order and caps; a count that differs is an error.</param>
     /// <param name="boxes">per image, (n_i, 4) boxes (x1, y1, x2, y2) in the maps' input pixels.</param>
     /// <param name="labels">per image, (n_i) class labels (≥ 0).</param>
     /// <param name="strides">the stride of each level; default 4·2^l (P2, P3, ...).</param>
     /// <returns>whether some class seen so far still wants instances (false: every class seen is full; a label never kept,
     /// such as torchvision's background 0, counts as not seen).</returns>
-    public bool Collect(IReadOnlyList<Tensor> student, IReadOnlyList<Tensor> teacher, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor> labels,
+    public bool Collect(IReadOnlyList<Tensor> student, IReadOnlyList<Tensor>? teacher, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor> labels,
         IReadOnlyList<int>? strides = null)
     {
         const string fn = "PrototypeBank.Collect";
         ArgumentNullException.ThrowIfNull(student);
-        ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(boxes);
         ArgumentNullException.ThrowIfNull(labels);
         if (_pendingStudent is null) throw new InvalidOperationException("call BeginCollect before Collect");
         if (student.Count == 0) throw new LossArgumentException(fn, nameof(student), "student has no level");
-        if (teacher.Count != student.Count)
+        var fromCache = teacher is null;
+        if (fromCache && _teacherCache is null)
+            throw new InvalidOperationException("Collect without teacher maps needs the teacher features of an earlier collection (HasTeacherCache)");
+        if (_pendingLevels != 0 && fromCache != _pendingFromCache)
+            throw new InvalidOperationException("a collection either passes the teacher's maps with every batch or with none");
+        _pendingFromCache = fromCache;
+        if (teacher is not null && teacher.Count != student.Count)
             throw new LossArgumentException(fn, nameof(teacher), $"teacher has {teacher.Count} levels but student has {student.Count}");
         if (_pendingLevels != 0 && _pendingLevels != student.Count)
             throw new LossArgumentException(fn, nameof(student), $"student has {student.Count} levels but earlier batches had {_pendingLevels}");
@@ -157,13 +180,14 @@ public sealed class PrototypeBank : IDisposable
             for (var l = 0; l < student.Count; l++)
             {
                 var s = GlobalKnowledge.gk_roi_avg_pool(student[l].detach(), rois, strides[l]).to(ScalarType.Float32).cpu();
-                var t = GlobalKnowledge.gk_roi_avg_pool(teacher[l].detach(), rois, strides[l]).to(ScalarType.Float32).cpu();
+                var t = teacher is null ? null : GlobalKnowledge.gk_roi_avg_pool(teacher[l].detach(), rois, strides[l]).to(ScalarType.Float32).cpu();
                 foreach (var c in classes.Distinct())
                 {
-                    var at = torch.tensor(Enumerable.Range(0, classes.Length).Where(k => classes[k] == c).Select(k => (long)k).ToArray());
+                    var rowsOfClass = Enumerable.Range(0, classes.Length).Where(k => classes[k] == c).Select(k => (long)k).ToArray();
+                    var at = torch.tensor(rowsOfClass);
                     // the bank owns its chunks: out of every dispose scope (a caller's per-batch scope would free them)
                     _pendingStudent![(int)c][l].Add(s.index_select(0, at).DetachFromDisposeScope());
-                    _pendingTeacher![(int)c][l].Add(t.index_select(0, at).DetachFromDisposeScope());
+                    _pendingTeacher![(int)c][l].Add(t is null ? CachedChunk((int)c, l, rowsOfClass.Length) : t.index_select(0, at).DetachFromDisposeScope());
                 }
             }
         }
@@ -208,9 +232,28 @@ public sealed class PrototypeBank : IDisposable
             }
         }
         Replace(built);
+        if (!_pendingFromCache)
+        {
+            // This collection's teacher features become the cache the next one may reuse.
+            ClearTeacherCache();
+            _teacherCache = _pendingTeacher;
+            _pendingTeacher = null;
+        }
         DisposePending();
         _pendingStudent = null;
         _pendingTeacher = null;
+    }
+
+    /// <summary>The cached teacher chunk at the position the collection has reached for class <paramref name="c"/> and level <paramref name="l"/>.</summary>
+    private Tensor CachedChunk(int c, int l, int rows)
+    {
+        var index = _pendingTeacher![c][l].Count;
+        var chunks = c < _teacherCache!.Count && l < _teacherCache[c].Length ? _teacherCache[c][l] : [];
+        if (index >= chunks.Count || chunks[index].size(0) != rows)
+            throw new InvalidOperationException(
+                $"the cached teacher features do not match this collection (class {c}, level {l}, batch chunk {index}: {rows} boxes kept now, " +
+                $"{(index < chunks.Count ? chunks[index].size(0).ToString(CultureInfo.InvariantCulture) : "none")} before): the data, its order or the caps changed; ClearTeacherCache and pass teacher maps");
+        return chunks[index];
     }
 
     /// <summary>The tables as named tensors (<c>l&lt;level&gt;.student</c>, <c>.teacher</c>, <c>.class_starts</c>), for a checkpoint.</summary>
@@ -254,6 +297,7 @@ public sealed class PrototypeBank : IDisposable
     {
         Replace([]);
         DisposePending();
+        ClearTeacherCache();
     }
 
     private static string Key(int level, string part) => string.Create(CultureInfo.InvariantCulture, $"l{level}.{part}");
@@ -283,11 +327,17 @@ public sealed class PrototypeBank : IDisposable
 
     private void DisposePending()
     {
-        foreach (var table in new[] { _pendingStudent, _pendingTeacher })
-            if (table is not null)
-                foreach (var byLevel in table)
-                    foreach (var chunks in byLevel)
-                        foreach (var t in chunks) t.Dispose();
+        DisposeChunks(_pendingStudent);
+        // Chunks taken from the cache stay the cache's.
+        if (!_pendingFromCache) DisposeChunks(_pendingTeacher);
+    }
+
+    private static void DisposeChunks(List<List<Tensor>[]>? table)
+    {
+        if (table is null) return;
+        foreach (var byLevel in table)
+            foreach (var chunks in byLevel)
+                foreach (var t in chunks) t.Dispose();
     }
 }
 

@@ -85,4 +85,29 @@ public class DetectionSmokeTests
                 Assert.True(double.IsFinite((double)train["values"]![term]!), $"{experiment}: {term}");
         }
     }
+
+    [Fact]
+    public void The_coco_and_voc_variants_are_registered_and_check_skips_them_without_the_files()
+    {
+        using var tmp = new TempDir();
+        var names = new List<string>();
+        foreach (var name in new[] { "defeat-det-voc", "defeat-det-coco", "gk-det-voc", "gk-det-coco" })
+        {
+            var suite = SuiteFile.Load(Path.Combine(Repository.Root(), "experiments", name, "suite.yaml"));
+            foreach (var entry in suite.Entries)
+                Assert.True(ExperimentRegistry.Find(entry.Experiment) is not null, $"{name}: {entry.Experiment} is not registered");
+            names.AddRange(suite.Entries.Select(e => e.Experiment));
+        }
+        names = names.Distinct().ToList();
+        Assert.Equal(21, names.Count); // the gk suites share their teacher, student and DeFeat rows with the defeat suites
+        // The students start from ImageNet backbones (init:) or from the 1x student run (from:); the teachers too.
+        Assert.Contains("init: { backbone.body: data/pretrained/resnet50.safetensors }", ExperimentRegistry.Find("student-frcnn-r50-voc")!.Configuration);
+        Assert.Contains("init: { backbone.body: data/pretrained/resnet152.safetensors }", ExperimentRegistry.Find("teacher-frcnn-r152-coco")!.Configuration);
+        Assert.Contains("from: student-frcnn-r50-coco", ExperimentRegistry.Find("gk-full-coco")!.Configuration);
+
+        // Here (no data/ under the working directory) every one is skipped, none failed.
+        var r = CliResult.RunIn(tmp.Path, [.. names.Select(n => ExperimentRegistry.Find(n)!)], ["check", .. names]);
+        Assert.True(r.ExitCode == 0, r.Out + r.Error);
+        Assert.Contains($"{names.Count} checked: 0 ok, 0 failed, {names.Count} skipped (their data is not on this machine)", r.Out);
+    }
 }

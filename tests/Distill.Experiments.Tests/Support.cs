@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 
+// The runs these tests make seed libtorch's one global generator and then build their models from it: two at once
+// would draw from each other's sequence (a run's initial weights would depend on what ran beside it).
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace Distill.Experiments.Tests;
 
 /// <summary>Where the repository is: the directory above the tests' output that holds Dsl.sln.</summary>

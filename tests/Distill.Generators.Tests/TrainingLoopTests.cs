@@ -370,6 +370,111 @@ public class TrainingLoopTests
     }
 
     [Fact]
+    public void Init_loads_a_submodule_from_a_state_dict_leaving_the_rest_and_the_files_extra_tensors_alone()
+    {
+        using var tmp = new TempDir();
+        // "Pretrained" weights of stage layer1 of the same architecture, with a tensor the stage does not have (as an
+        // ImageNet checkpoint's fc.weight beside a detector's backbone body).
+        torch.manual_seed(123);
+        using var donor = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 2, stem: 4);
+        var file = Path.Combine(tmp.Path, "layer1.safetensors");
+        var stage = ModulePaths.Find(donor, "donor", "test", "layer1").state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        using var extra = torch.ones([3]);
+        Safetensors.Save(file, stage.Append(KeyValuePair.Create("fc.weight", extra)));
+
+        var yaml = "name: e2e-init\n" + Data + "\n" + $$"""
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 }, init: { layer1: "{{file}}" } }
+            losses:
+              ce: { loss: cross_entropy, input: student.logits, target: batch.label }
+            """;
+        var result = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("init.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        Assert.Empty(result.GeneratorDiagnostics);
+        var train = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains($"global::Distill.Runtime.ModulePaths.Initialize(Student, \"student\", ExperimentName, \"layer1\", {CSharpLiteral(file)})", train);
+        LoadAndRegister(result);
+
+        // One step at a negligible rate: layer1 is the file's, the rest the run's own initialisation (seed 7).
+        var run = ExperimentRegistry.Find("e2e-init")!.Run(Options(tmp["runs"]) with { StopAfterSteps = 1, LearningRate = 1e-9 });
+        torch.manual_seed(7);
+        using var initial = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 2, stem: 4);
+        using var trained = new Distill.Models.CifarResNet(depth: 8, classes: 4, width: 2, stem: 4);
+        Checkpoint.LoadModule(run.RunPath, TeacherWeights.StudentModule, trained);
+        var fresh = initial.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, parameter) in trained.named_parameters())
+        {
+            var expected = name.StartsWith("layer1.", StringComparison.Ordinal) ? stage[name["layer1.".Length..]] : fresh[name];
+            Assert.True(parameter.allclose(expected, rtol: 0, atol: 1e-6), $"{name} is not {(name.StartsWith("layer1.", StringComparison.Ordinal) ? "the file's" : "the run's initialisation")}");
+        }
+        Assert.Contains(trained.named_parameters(), p => p.name.StartsWith("layer1.", StringComparison.Ordinal) && !p.parameter.allclose(fresh[p.name], rtol: 0, atol: 1e-3));
+
+        // A file that does not cover the submodule: what is missing, named.
+        var partial = Path.Combine(tmp.Path, "partial.safetensors");
+        Safetensors.Save(partial, stage.Where(kv => !kv.Key.EndsWith("conv1.weight", StringComparison.Ordinal)));
+        var wrong = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("init.distill.yaml", yaml.Replace("e2e-init", "e2e-init-partial").Replace(file, partial))),
+            GeneratorHarness.TrainingCompilation("// yaml only"));
+        LoadAndRegister(wrong);
+        var e = Assert.Throws<DistillRuntimeException>(() => ExperimentRegistry.Find("e2e-init-partial")!.Run(Options(tmp["runs"])));
+        Assert.Contains("'e2e-init-partial': init of student.layer1 from", e.Message);
+        Assert.Contains("missing from the file: 0.conv1.weight", e.Message);
+
+        // A missing file: the dry run (check) goes on from random weights; a real run stops with where it looked.
+        var absent = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("init.distill.yaml", yaml.Replace("e2e-init", "e2e-init-absent").Replace(file, "no/such/backbone.safetensors"))),
+            GeneratorHarness.TrainingCompilation("// yaml only"));
+        LoadAndRegister(absent);
+        ExperimentRegistry.Find("e2e-init-absent")!.Run(Options(tmp["dry"]) with { DryRun = true });
+        var gone = Assert.Throws<DistillRuntimeException>(() => ExperimentRegistry.Find("e2e-init-absent")!.Run(Options(tmp["runs"])));
+        Assert.StartsWith("'e2e-init-absent': init of student.layer1: 'no/such/backbone.safetensors' does not exist in", gone.Message);
+
+        // The same declaration in a class.
+        const string source = """
+            using Distill.Data;
+            using Distill.Experiments.Dsl;
+            using Distill.Models;
+            using Distill.Runtime;
+
+            namespace Lab;
+
+            [Experiment("init-class")]
+            public partial class InitExperiment
+            {
+                [TrainData(Batch = 16)] SyntheticImages TrainData { get; } = new(classes: 4, samples: 96, size: 8, seed: 1);
+                [Student(Init = ["layer1=pretrained/layer1.safetensors"])] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 2, stem: 4);
+                [Loss] LossTerm Ce => Loss.cross_entropy(Taps.Student.logits, Batch.label);
+            }
+            """;
+        var code = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(source));
+        Assert.Empty(code.GeneratorDiagnostics);
+        Assert.Empty(code.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        Assert.Contains("global::Distill.Runtime.ModulePaths.Initialize(Student, \"student\", ExperimentName, \"layer1\", \"pretrained/layer1.safetensors\")",
+            Assert.Single(code.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString());
+        var bad = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(source.Replace("layer1=pretrained", "=pretrained").Replace("init-class", "init-class-bad")));
+        Assert.Equal("'Init' expects \"module.path=file.safetensors\", such as \"backbone.body=data/pretrained/resnet50.safetensors\", but the value is the text '=pretrained/layer1.safetensors'",
+            Assert.Single(bad.GeneratorDiagnostics, d => d.Id == "DSL004").GetMessage());
+    }
+
+    [Fact]
+    public void An_imagenet_resnet_state_dict_initialises_a_detectors_backbone_body()
+    {
+        // The COCO/VOC suites' init: torchvision's ImageNet ResNet layout (fc, plain batch norm with num_batches_tracked)
+        // into a detector's frozen-batch-norm body.
+        using var tmp = new TempDir();
+        torch.manual_seed(3);
+        using var imagenet = Distill.Models.ResNet.resnet18();
+        var file = Path.Combine(tmp.Path, "resnet18.safetensors");
+        Safetensors.Save(file, imagenet.state_dict());
+        using var detector = new Distill.Detection.FasterRcnn(3, backbone: "resnet18");
+        var log = ModulePaths.Initialize(detector, "student", "test", "backbone.body", file);
+        Assert.Contains("student.backbone.body ← '" + file + "' (", log);
+        Assert.EndsWith("; not used: fc.weight, fc.bias, 20 × *.num_batches_tracked)", log);
+        var body = detector.state_dict().Where(kv => kv.Key.StartsWith("backbone.body.", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(body);
+        var source = imagenet.state_dict();
+        Assert.All(body, kv => Assert.True(kv.Value.equal(source[kv.Key["backbone.body.".Length..]]), kv.Key));
+    }
+
+    private static string CSharpLiteral(string text) => "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    [Fact]
     public void A_parameter_group_may_name_a_submodule_by_path()
     {
         const string yaml = "name: e2e-path-groups\n" + Data + "\n" + """
@@ -648,7 +753,8 @@ public class TrainingLoopTests
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(loss, "public global::Distill.Losses.PrototypeBank "));
         Assert.Contains("public global::Distill.Losses.PrototypeBank PointPrototypes { get; } = new();", loss);
         Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(loss, "prototypes: PointPrototypes").Count);
-        Assert.Contains("PointPrototypesMaps(global::Distill.Torch.Tensor image)", loss);
+        Assert.Contains("PointPrototypesMaps(global::Distill.Torch.Tensor image, bool teacher = true)", loss);
+        Assert.Contains("if (!teacher) return (new[] { out0.P2!, out0.P3! }, null);", loss); // the teacher runs only for the first build
         var train = generated["DetGkExperiment.Train.g.cs"];
         Assert.Contains("global::Distill.Runtime.PrototypeRefresh.Run<global::Distill.Data.DetectionBatch>(PointPrototypes, TrainData, request, PointPrototypesMaps, batch => (batch.image, batch.boxes, batch.labels), [Student, Teacher])", train);
         Assert.Contains("PointPrototypes.Dispose();", train);
@@ -805,6 +911,8 @@ internal sealed class TempDir : IDisposable
     public TempDir() => Directory.CreateDirectory(Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"distill-gen-{Guid.NewGuid():N}"));
 
     public string Path { get; }
+
+    public string this[string relative] => System.IO.Path.Combine(Path, relative);
 
     public void Dispose()
     {

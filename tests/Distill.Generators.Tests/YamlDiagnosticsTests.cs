@@ -164,6 +164,23 @@ public class YamlDiagnosticsTests
     }
 
     [Fact]
+    public void Init_takes_module_paths_to_files_on_a_student_that_starts_from_random_weights()
+    {
+        var student = "student: { model: CifarResNet, args: { depth: 20, classes: 100 } }";
+        var badPath = Find(Valid.Replace(student, "student: { model: CifarResNet, args: { depth: 20, classes: 100 }, init: { \"layer1..0\": a.safetensors } }"), "DSL004");
+        Assert.Equal("'init' expects a module path: names of letters, digits and '_' joined by '.', such as backbone.body, but the value is 'layer1..0'", badPath.GetMessage());
+        var notFile = Find(Valid.Replace(student, "student: { model: CifarResNet, args: { depth: 20, classes: 100 }, init: { layer1: [a, b] } }"), "DSL004");
+        Assert.StartsWith("'layer1' expects the .safetensors file its weights come from", notFile.GetMessage());
+        var teacher = Find(Valid.Replace("from: teacher-resnet56 }", "from: teacher-resnet56, init: { layer1: a.safetensors } }"), "DSL002");
+        Assert.StartsWith("Unknown key 'init' in 'teacher'", teacher.GetMessage());
+
+        // init: beside a whole-model source would be overwritten: DSL054 at the init entry.
+        var overwritten = Single(Valid.Replace(student, "student: { model: CifarResNet, args: { depth: 20, classes: 100 }, from: other, init: { layer1: a.safetensors } }"), "DSL054");
+        AssertAt(overwritten, 7, 88); // the entry's module path
+        Assert.Equal("Student 'student': init of 'layer1' would be overwritten: the whole student starts from experiment 'other'; remove one of them", overwritten.GetMessage());
+    }
+
+    [Fact]
     public void DSL005_a_duplicate_key()
     {
         var d = Single(Valid.Replace("  kd: {", "  ce: {"), "DSL005");

@@ -297,6 +297,47 @@ public class GlobalKnowledgeTests
     }
 
     [Fact]
+    public void A_second_collection_over_the_same_boxes_may_reuse_the_teachers_pooled_features()
+    {
+        using var scope = torch.NewDisposeScope();
+        var (bank, _, _) = CollectBank();
+        using var _ = bank;
+        Assert.True(bank.HasTeacherCache);
+        var first = Enumerable.Range(0, bank.Levels).Select(l => (bank.Level(l).Student.clone(), bank.Level(l).Teacher.clone())).ToList();
+
+        // The same batches without teacher maps: the same tables (the student's maps are the same here too).
+        bank.BeginCollect();
+        for (var k = 0; Fx.Has("gk_bank", $"b{k}_s0"); k++)
+        {
+            using var batch = torch.NewDisposeScope();
+            bank.Collect(L("gk_bank", $"b{k}_s"), null, L("gk_bank", $"b{k}_boxes"), L("gk_bank", $"b{k}_labels"), GkStrides);
+        }
+        using (torch.NewDisposeScope()) bank.Build();
+        Assert.Equal(2, bank.Builds);
+        for (var l = 0; l < bank.Levels; l++)
+        {
+            Assert.True(bank.Level(l).Student.equal(first[l].Item1), $"level {l} student");
+            Assert.True(bank.Level(l).Teacher.equal(first[l].Item2), $"level {l} teacher");
+        }
+        Assert.True(bank.HasTeacherCache); // still the first collection's, for the next one
+
+        // Other boxes than the cached ones (the batches in another order): an error naming the mismatch.
+        bank.BeginCollect();
+        var e = Assert.Throws<InvalidOperationException>(() =>
+        {
+            for (var k = 2; k >= 0; k--) bank.Collect(L("gk_bank", $"b{k}_s"), null, L("gk_bank", $"b{k}_boxes"), L("gk_bank", $"b{k}_labels"), GkStrides);
+        });
+        Assert.Contains("the cached teacher features do not match this collection", e.Message);
+        // Mixing within one collection is refused; after ClearTeacherCache the teacher's maps are needed.
+        bank.BeginCollect();
+        bank.Collect(L("gk_bank", "b0_s"), L("gk_bank", "b0_t"), L("gk_bank", "b0_boxes"), L("gk_bank", "b0_labels"), GkStrides);
+        Assert.Throws<InvalidOperationException>(() => bank.Collect(L("gk_bank", "b1_s"), null, L("gk_bank", "b1_boxes"), L("gk_bank", "b1_labels"), GkStrides));
+        bank.ClearTeacherCache();
+        bank.BeginCollect();
+        Assert.Throws<InvalidOperationException>(() => bank.Collect(L("gk_bank", "b0_s"), null, L("gk_bank", "b0_boxes"), L("gk_bank", "b0_labels"), GkStrides));
+    }
+
+    [Fact]
     public void Prototype_bank_with_a_cap_of_one_keeps_each_class_first_box_and_stops_when_every_class_seen_is_full()
     {
         using var scope = torch.NewDisposeScope();
@@ -545,6 +586,12 @@ public class GlobalKnowledgeLeakTests
             bank.Build();
             using var restored = new PrototypeBank();
             restored.LoadStateTensors(bank.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value));
+            // a second collection from the cached teacher features, then one abandoned halfway: all freed with the bank
+            bank.BeginCollect();
+            foreach (var x in batches) bank.Collect(x.S, null, x.Boxes, x.Labels, strides);
+            bank.Build();
+            bank.BeginCollect();
+            bank.Collect(batches[0].S, null, batches[0].Boxes, batches[0].Labels, strides);
             restored.BeginCollect();   // a collection abandoned halfway: its instances go with the bank
             restored.Collect(batches[0].S, batches[0].T, batches[0].Boxes, batches[0].Labels, strides);
             foreach (var robust in new[] { true, false })

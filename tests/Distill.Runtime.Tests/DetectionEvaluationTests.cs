@@ -422,4 +422,41 @@ public class DetectionEvaluationTests
     private static long[] Longs(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt64()).ToArray();
 
     private static bool[] Flags(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32() != 0).ToArray();
+
+    [Fact]
+    public void Voc_data_is_also_evaluated_with_the_devkits_ap_its_difficult_objects_ignored()
+    {
+        // Image 000005 (8 × 6): a dog at VOC (1, 2, 4, 6) = (0, 1, 4, 6) here, a difficult person. Detections: a dog
+        // elsewhere (.95, a false positive), the dog (.9), the difficult person (.8, neither true nor false).
+        using var tmp = new TempDir();
+        Directory.CreateDirectory(tmp["voc/ImageSets/Main"]);
+        Directory.CreateDirectory(tmp["voc/Annotations"]);
+        Directory.CreateDirectory(tmp["voc/JPEGImages"]);
+        File.WriteAllText(tmp["voc/ImageSets/Main/val.txt"], "000005\n");
+        File.WriteAllText(tmp["voc/Annotations/000005.xml"], "<annotation><size><width>8</width><height>6</height><depth>3</depth></size>"
+            + "<object><name>dog</name><difficult>0</difficult><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>4</xmax><ymax>6</ymax></bndbox></object>"
+            + "<object><name>person</name><difficult>1</difficult><bndbox><xmin>5</xmin><ymin>1</ymin><xmax>8</xmax><ymax>3</ymax></bndbox></object></annotation>");
+        Distill.Data.Pnm.Write(tmp["voc/JPEGImages/000005.ppm"], new byte[3 * 6 * 8], 3, 6, 8);
+        using var voc = new Distill.Data.VocDetection(tmp["voc"], split: "val");
+        using var batch = voc.Collate([0]);
+        using var boxes = torch.tensor(new float[] { 4, 0, 8, 2, 0, 1, 4, 6, 4, 0, 8, 3 }).reshape(3, 4);
+        using var scores = torch.tensor(new float[] { 0.95f, 0.9f, 0.8f });
+        using var labels = torch.tensor(new long[] { 12, 12, 15 });
+
+        using var evaluator = DetectionEvaluation.CreateEvaluator(voc);
+        DetectionEvaluation.Add(evaluator, batch, [0], _ => (boxes, scores, labels));
+        var values = new Dictionary<string, double>();
+        DetectionEvaluation.WriteTo(evaluator, values, "val_");
+        // Dog: FP then TP, precision 1/2 at recall 1 -> 0.5 under both interpolations; the person class has only a
+        // difficult object, so it is left out of the mean.
+        Assert.Equal(0.5, values["val_VOC07_AP50"], 12);
+        Assert.Equal(0.5, values["val_VOC_AP50"], 12);
+        Assert.True(values.ContainsKey("val_AP50"));
+        Assert.DoesNotContain(values.Keys, k => k.StartsWith("val_VOC_AP50_", StringComparison.Ordinal));
+
+        // Other data: COCO's metrics only.
+        using var synthetic = new Distill.Data.SyntheticDetection(classes: 2, samples: 4, size: 64, seed: 1);
+        using var plain = DetectionEvaluation.CreateEvaluator(synthetic);
+        Assert.Null(plain.Voc);
+    }
 }

@@ -231,6 +231,10 @@ internal static class DiagnosticDescriptors
         "Loss term '{0}': {1}",
         "Before every epoch the loop pools every ground-truth box of the training data in the feature maps a prototype table is built from: those inputs must be taps of a student and a teacher computed from the image alone (not adapters, batch fields or RoI-head taps), and the training data must hold per-image boxes and labels.");
 
+    public static readonly DiagnosticDescriptor InitOverwritten = Error("DSL054", "A submodule's initial weights would be overwritten",
+        "Student '{0}': init of '{1}' would be overwritten: the whole student starts from {2}; remove one of them",
+        "init: loads submodules (an ImageNet backbone) into a student that otherwise starts from random weights; a student that starts from another experiment's run or a checkpoint file gets every weight from there.");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

@@ -109,7 +109,8 @@ internal static class ConfigurationWriter
 
     private static string Model(ModelSpec m) =>
         $"{{ model: {m.Type}" + (m.Arguments.Count > 0 ? $", args: {Mapping(m.Arguments)}" : "") + (Weights(m.Checkpoint) is { } w ? ", " + w : "")
-        + (m.Freeze.Count > 0 ? ", freeze: [" + string.Join(", ", m.Freeze.Select(f => f.Name)) + "]" : "") + " }";
+        + (m.Freeze.Count > 0 ? ", freeze: [" + string.Join(", ", m.Freeze.Select(f => f.Name)) + "]" : "")
+        + (m.Init.Count > 0 ? ", init: { " + string.Join(", ", m.Init.Select(i => i.ModulePath + ": " + Scalar(i.File))) + " }" : "") + " }";
 
     private static string Mapping(EquatableArray<ArgumentSpec> args) => "{ " + Arguments(args) + " }";
 

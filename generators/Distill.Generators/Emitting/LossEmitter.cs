@@ -62,21 +62,32 @@ internal static class LossEmitter
             w.Line(SourceWriter.GeneratedCode);
             w.Line($"public {KnownTypes.PrototypeBank} {b.Property} {{ get; }} = new();");
             w.Line();
-            w.Line($"/// <summary>The maps <see cref=\"{b.Property}\"/> is built from, for one batch of images: {Xml(from)}.</summary>");
+            w.Line($"/// <summary>");
+            w.Line($"/// The maps <see cref=\"{b.Property}\"/> is built from, for one batch of images: {Xml(from)}; the teachers run only when");
+            w.Line("/// <paramref name=\"teacher\"/> is set (the table reuses their pooled features after its first build).");
+            w.Line("/// </summary>");
             w.Line(SourceWriter.GeneratedCode);
             var list = $"{KnownTypes.IReadOnlyList}<{KnownTypes.Tensor}>";
-            using (w.Open($"public ({list} Student, {list} Teacher) {b.Property}Maps({KnownTypes.Tensor} image)"))
+            using (w.Open($"public ({list} Student, {list}? Teacher) {b.Property}Maps({KnownTypes.Tensor} image, bool teacher = true)"))
             {
+                // The student side and the teacher side read different models (DSL053): the teachers' forward passes come last.
                 var outputs = new Dictionary<string, string>();
-                foreach (var group in b.Student.Concat(b.Teacher).GroupBy(t => t.Model))
+                void Forward(EquatableArray<PlannedBankTap> side)
                 {
-                    var local = "out" + outputs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    outputs[group.Key] = local;
-                    var first = group.First();
-                    var taps = string.Join(" | ", group.Select(t => t.Member).Distinct().Select(m => $"{first.ModelType}.Taps.{m}"));
-                    w.Line($"var {local} = {group.Key}.forward_taps(image, {taps});");
+                    foreach (var group in side.GroupBy(t => t.Model))
+                    {
+                        if (outputs.ContainsKey(group.Key)) continue;
+                        var local = "out" + outputs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        outputs[group.Key] = local;
+                        var first = group.First();
+                        var taps = string.Join(" | ", b.Student.Concat(b.Teacher).Where(t => t.Model == group.Key).Select(t => t.Member).Distinct().Select(m => $"{first.ModelType}.Taps.{m}"));
+                        w.Line($"var {local} = {group.Key}.forward_taps(image, {taps});");
+                    }
                 }
                 string Items(EquatableArray<PlannedBankTap> taps) => "new[] { " + string.Join(", ", taps.Select(t => $"{outputs[t.Model]}.{t.Member}!")) + " }";
+                Forward(b.Student);
+                w.Line($"if (!teacher) return ({Items(b.Student)}, null);");
+                Forward(b.Teacher);
                 w.Line($"return ({Items(b.Student)}, {Items(b.Teacher)});");
             }
             w.Line();

@@ -378,7 +378,13 @@ internal static class TrainEmitter
                         w.Line($"progress.Message({CSharpLiteral.Literal($"{Role(model)} '{model.Name}': '{path}' does not exist; the dry run {fallback}")});");
                     w.Line($"else {Rt}TeacherWeights.LoadFromFile({model.Member}, {name}, {CSharpLiteral.Literal(path)}{(model.IsStudent ? ", role: \"student\"" : "")});");
                 }
-                else w.Line($"progress.Message({CSharpLiteral.Literal($"teacher '{model.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights")});");
+                else if (!model.IsStudent) w.Line($"progress.Message({CSharpLiteral.Literal($"teacher '{model.Name}' declares no weights (from: or checkpoint:); it keeps its initial weights")});");
+                foreach (var init in model.Init)
+                {
+                    using (w.Open($"if (options.DryRun && {Rt}TeacherWeights.ResolveFile({CSharpLiteral.Literal(init.File)}) is null)"))
+                        w.Line($"progress.Message({CSharpLiteral.Literal($"student '{model.Name}': init file '{init.File}' does not exist; the dry run starts {init.ModulePath} from its initial weights")});");
+                    w.Line($"else progress.Message({Rt}ModulePaths.Initialize({model.Member}, {name}, ExperimentName, {CSharpLiteral.Literal(init.ModulePath)}, {CSharpLiteral.Literal(init.File)}));");
+                }
                 if (model.IsStudent) continue;
                 w.Line($"{KnownTypes.Modules}ModuleExtensions.to({model.Member}, device);");
                 w.Line($"{model.Member}.eval();");

@@ -84,7 +84,11 @@ internal sealed record ModelSpec(
     LocationInfo Location,
     string Member,
     LocationInfo? NameLocation = null,
-    EquatableArray<NameSpec> Freeze = default);
+    EquatableArray<NameSpec> Freeze = default,
+    EquatableArray<ModuleInitSpec> Init = default);
+
+/// <summary>A submodule of the student loaded from a state dict before training (<c>init: { backbone.body: file }</c>).</summary>
+internal sealed record ModuleInitSpec(string ModulePath, string File, LocationInfo Location);
 
 internal sealed record NameSpec(string Name, LocationInfo Location);
 

@@ -309,8 +309,28 @@ internal sealed class AttributeExperimentReader
                     else Report(WrongValueType, At(item), "Freeze", "a module path: names of letters, digits and '_' joined by '.', such as layer1.0.conv1", Describe(item));
                 }
         }
+        var init = new List<ModuleInitSpec>();
+        if (role == ModelRole.Student && m.Attribute.ApplicationSyntaxReference?.GetSyntax(_ct) is AttributeSyntax initAttribute && Named(initAttribute, "Init") is { } initArgument)
+        {
+            // ["backbone.body=data/pretrained/resnet50.safetensors"]: each a constant "module path=file".
+            var items = Elements(initArgument.Expression);
+            if (items is null) Report(UnreadableDeclaration, At(initArgument.Expression), "Init", "write the entries as an array of constants, e.g. Init = [\"backbone.body=data/pretrained/resnet50.safetensors\"]");
+            else
+                foreach (var item in items)
+                {
+                    var text = Constant(item) as string;
+                    var eq = text?.IndexOf('=') ?? -1;
+                    if (text is null || eq <= 0 || eq == text.Length - 1 || !YamlExperimentReader.IsModulePath(text.Substring(0, eq)))
+                        Report(WrongValueType, At(item), "Init", "\"module.path=file.safetensors\", such as \"backbone.body=data/pretrained/resnet50.safetensors\"", Describe(item));
+                    else if (init.Any(i => i.ModulePath == text.Substring(0, eq)))
+                        Report(DuplicateName, At(item), "init module path", text.Substring(0, eq));
+                    else init.Add(new ModuleInitSpec(text.Substring(0, eq), text.Substring(eq + 1), At(item)));
+                }
+            if (init.Count > 0 && checkpoint is not null)
+                Report(InitOverwritten, init[0].Location, modelName, init[0].ModulePath, checkpoint.FromExperiment is { } e ? $"experiment '{e}'" : $"'{checkpoint.Path}'");
+        }
         return new ModelSpec(modelName, role, type.Value.DslName, At(creation), arguments, checkpoint, EquatableArray<NameSpec>.Empty, At(m.Syntax.Identifier), m.Symbol.Name, null,
-            freeze.ToEquatableArray());
+            freeze.ToEquatableArray(), init.ToEquatableArray());
     }
 
     private DataSpec? ReadData(List<Member> members, LocationInfo classLocation, string what, out string? datasetType)

@@ -27,7 +27,7 @@ internal sealed class YamlExperimentReader
     private static readonly string[] TrainTransformKeys = { "crop", "flip", "normalize" };
     private static readonly string[] ValTransformKeys = { "normalize" };
     private static readonly string[] ModelKeys = { "model", "args", "from", "checkpoint", "taps" };
-    private static readonly string[] StudentKeys = { "model", "args", "from", "checkpoint", "taps", "freeze" };
+    private static readonly string[] StudentKeys = { "model", "args", "from", "checkpoint", "taps", "freeze", "init" };
     private static readonly string[] AdapterKeys = { "kind", "from", "to", "norm", "act" };
     private static readonly string[] AdapterNorms = { "bn", "none" };
     private static readonly string[] AdapterActivations = { "relu", "none" };
@@ -278,8 +278,22 @@ internal sealed class YamlExperimentReader
                     if (IsModulePath(f.Value)) freeze.Add(new NameSpec(f.Value, f.Location));
                     else Report(WrongValueType, f.Location, "freeze", "a module path: names of letters, digits and '_' joined by '.', such as layer1.0.conv1", f.Describe());
                 }
+        // Submodules loaded from state dicts before training: module path → .safetensors file.
+        var init = new List<ModuleInitSpec>();
+        if (keys.TryGetValue("init", out var initNode) && ExpectMapping(initNode, "init"))
+            foreach (var (modulePath, pathLocation, fileNode) in initNode.Entries)
+            {
+                if (!IsModulePath(modulePath))
+                    Report(WrongValueType, pathLocation, "init", "a module path: names of letters, digits and '_' joined by '.', such as backbone.body", $"'{UserText.Shorten(modulePath)}'");
+                else if (init.Any(i => i.ModulePath == modulePath))
+                    Report(DuplicateName, pathLocation, "init module path", UserText.Shorten(modulePath));
+                else if (ExpectScalar(fileNode, modulePath, "the .safetensors file its weights come from"))
+                    init.Add(new ModuleInitSpec(modulePath, fileNode.Value, pathLocation));
+            }
+        if (init.Count > 0 && checkpoint is not null)
+            Report(InitOverwritten, init[0].Location, name, init[0].ModulePath, checkpoint.FromExperiment is { } e ? $"experiment '{e}'" : $"'{checkpoint.Path}'");
         return new ModelSpec(name, role, typeNode.Value, typeNode.Location, args, checkpoint, taps.ToEquatableArray(), node.Location, CSharpNames.Pascal(name), nameLocation,
-            freeze.ToEquatableArray());
+            freeze.ToEquatableArray(), init.ToEquatableArray());
     }
 
     /// <summary>A PyTorch module path: identifiers (or indices) joined by '.', at most 256 characters.</summary>

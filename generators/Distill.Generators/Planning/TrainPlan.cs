@@ -22,7 +22,11 @@ internal sealed record PlannedData(string Member, string TypeName, string Constr
 /// Where a model's weights come from: another experiment's run or a file. A teacher's are its weights; the student's
 /// (<see cref="IsStudent"/>) are where it starts, replaced by the checkpoint's when a run resumes.
 /// </summary>
-internal sealed record PlannedWeights(string Name, string Member, string? FromExperiment, string? Path, bool IsStudent = false);
+/// <param name="Init">Submodules loaded from state dicts first (module path, file): a student's <c>init:</c>.</param>
+internal sealed record PlannedWeights(string Name, string Member, string? FromExperiment, string? Path, bool IsStudent = false,
+    EquatableArray<PlannedInit> Init = default);
+
+internal sealed record PlannedInit(string ModulePath, string File);
 
 /// <summary>A module whose parameters a group takes: a member of the class, or the student's submodule at <see cref="Path"/>.</summary>
 internal sealed record PlannedModuleRef(string Member, string? Path = null);

@@ -31,8 +31,9 @@ internal static class TrainPlanner
         if (spec.Data.Validation is { } v && bound.ValidationData is { } validationInfo && (validation = Data(v, validationInfo)) is null && validationInfo.BatchType is not null) return null;
 
         // Every teacher (one without a weight source is told so when the run starts), and a student that declares where it starts.
-        var weights = models.Where(m => m.Spec.Role == ModelRole.Teacher || m.Spec.Checkpoint is not null)
-            .Select(m => new PlannedWeights(m.Spec.Name, m.Spec.Member, m.Spec.Checkpoint?.FromExperiment, m.Spec.Checkpoint?.Path, m.Spec.Role == ModelRole.Student))
+        var weights = models.Where(m => m.Spec.Role == ModelRole.Teacher || m.Spec.Checkpoint is not null || m.Spec.Init.Count > 0)
+            .Select(m => new PlannedWeights(m.Spec.Name, m.Spec.Member, m.Spec.Checkpoint?.FromExperiment, m.Spec.Checkpoint?.Path, m.Spec.Role == ModelRole.Student,
+                m.Spec.Init.Select(i => new PlannedInit(i.ModulePath, i.File)).ToEquatableArray()))
             .ToEquatableArray();
         var student = models.FirstOrDefault(m => m.Spec.Role == ModelRole.Student);
         if (student is null) return null;

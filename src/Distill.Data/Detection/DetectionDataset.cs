@@ -38,6 +38,12 @@ public abstract class DetectionDataset : IBatchDataset<DetectionBatch>, IDisposa
     /// <summary>Whether the data set marks some instances hard (<see cref="DetectionObject.Hard"/>): evaluation then also reports AP on them.</summary>
     public virtual bool MarksHardInstances => false;
 
+    /// <summary>
+    /// Whether the data's own benchmark is PASCAL VOC's: evaluation then adds the devkit's AP (<c>VOC07_AP50</c>,
+    /// <c>VOC_AP50</c>) beside COCO's, reading the crowd flags as VOC's difficult objects.
+    /// </summary>
+    public virtual bool IsVocBenchmark => false;
+
     /// <summary>Image <paramref name="index"/>'s ground truth (no pixels are decoded or rendered).</summary>
     public abstract DetectionTarget Target(int index);
 

@@ -80,6 +80,7 @@ public sealed class VocDetection : DetectionDataset
     public override int Count => _images.Length;
     public override int Classes => 20;
     public override IReadOnlyList<string> ClassNames => VocClasses;
+    public override bool IsVocBenchmark => true;
 
     public string Root { get; }
     public string SplitFile { get; }

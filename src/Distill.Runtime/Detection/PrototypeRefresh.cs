@@ -10,19 +10,22 @@ namespace Distill.Runtime;
 /// Rebuilds a <see cref="PrototypeBank"/> before an epoch, as Global Knowledge's <c>PGMHook</c> does: the training data in
 /// data-set order without augmentation, the models in evaluation mode and without gradients, each batch's ground-truth
 /// boxes pooled in the maps the bank is built from, until every class has its instances (or the run's batch cap), then the
-/// prototype pursuit per class and level. The generated loop of an experiment whose terms read a bank passes one of these
-/// per bank as an <see cref="EpochState"/>.
+/// prototype pursuit per class and level. The teachers are frozen and the pass sees the same boxes in the same order every
+/// epoch, so their pooled features are computed once per process and reused (<see cref="PrototypeBank.HasTeacherCache"/>),
+/// as the released PGMHook keeps them; only the student runs again. The generated loop of an experiment whose terms read
+/// a bank passes one of these per bank as an <see cref="EpochState"/>.
 /// </summary>
 public static class PrototypeRefresh
 {
     /// <param name="bank">the table to rebuild.</param>
     /// <param name="data">the training data.</param>
     /// <param name="request">the run's device, batch size and batch cap.</param>
-    /// <param name="maps">the student's and the teacher's maps of a batch of images (the generated <c>…PrototypesMaps</c>).</param>
+    /// <param name="maps">the student's and the teacher's maps of a batch of images (the generated <c>…PrototypesMaps</c>);
+    /// its flag says whether the teacher's are wanted (null Teacher otherwise).</param>
     /// <param name="truth">a batch's images, per-image boxes and per-image labels.</param>
     /// <param name="models">the models <paramref name="maps"/> runs: put in evaluation mode for the pass, then back in their mode.</param>
     public static void Run<TBatch>(PrototypeBank bank, IBatchDataset<TBatch> data, EpochStateRequest request,
-        Func<Tensor, (IReadOnlyList<Tensor> Student, IReadOnlyList<Tensor> Teacher)> maps,
+        Func<Tensor, bool, (IReadOnlyList<Tensor> Student, IReadOnlyList<Tensor>? Teacher)> maps,
         Func<TBatch, (Tensor Image, IReadOnlyList<Tensor> Boxes, IReadOnlyList<Tensor> Labels)> truth,
         IReadOnlyList<Module> models) where TBatch : class, IBatch
     {
@@ -36,6 +39,7 @@ public static class PrototypeRefresh
         foreach (var m in models) m.eval();
         try
         {
+            var reuse = bank.HasTeacherCache;
             bank.BeginCollect();
             var loader = new DataLoader<TBatch>(data, new DataLoaderOptions { BatchSize = request.BatchSize, Shuffle = false, Device = request.Device }, null);
             long batches = 0;
@@ -47,14 +51,15 @@ public static class PrototypeRefresh
                     using (torch.NewDisposeScope())
                     {
                         var (image, boxes, labels) = truth(batch);
-                        var (student, teacher) = maps(image);
-                        var wantsMore = bank.Collect(student, teacher, boxes, labels);
+                        var (student, teacher) = maps(image, !reuse);
+                        if (!reuse && teacher is null) throw new InvalidOperationException("the maps function returned no teacher maps when they were asked for");
+                        var wantsMore = bank.Collect(student, reuse ? null : teacher, boxes, labels);
                         if (!wantsMore || ++batches >= (request.BatchLimit ?? long.MaxValue)) break;
                     }
                 }
             }
             bank.Build();
-            request.Progress.Message($"epoch {request.Epoch + 1}: prototypes rebuilt, {Describe(bank)}");
+            request.Progress.Message($"epoch {request.Epoch + 1}: prototypes rebuilt, {Describe(bank)}{(reuse ? " (the teachers' features reused)" : "")}");
         }
         finally
         {

@@ -57,6 +57,13 @@ public sealed class StudentAttribute : Attribute
 
     /// <summary>Submodules that do not train, by PyTorch module path (<c>["conv1", "layer1"]</c>): no gradient, not in the optimizer.</summary>
     public string[]? Freeze { get; set; }
+
+    /// <summary>
+    /// Submodules loaded from state dicts before training, each <c>"module.path=file.safetensors"</c>
+    /// (<c>["backbone.body=data/pretrained/resnet50.safetensors"]</c>: an ImageNet ResNet into a detector's backbone). The file's
+    /// names are relative to the submodule; tensors it has that the submodule does not (<c>fc.*</c>) are left out.
+    /// </summary>
+    public string[]? Init { get; set; }
 }
 
 /// <summary>

@@ -18,11 +18,15 @@ partial class DetGkExperiment
     [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
     public global::Distill.Losses.PrototypeBank PointPrototypes { get; } = new();
 
-    /// <summary>The maps <see cref="PointPrototypes"/> is built from, for one batch of images: student.p2, student.p3 and teacher.p2, teacher.p3.</summary>
+    /// <summary>
+    /// The maps <see cref="PointPrototypes"/> is built from, for one batch of images: student.p2, student.p3 and teacher.p2, teacher.p3; the teachers run only when
+    /// <paramref name="teacher"/> is set (the table reuses their pooled features after its first build).
+    /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Distill.Generators", "1.0.0.0")]
-    public (global::System.Collections.Generic.IReadOnlyList<global::Distill.Torch.Tensor> Student, global::System.Collections.Generic.IReadOnlyList<global::Distill.Torch.Tensor> Teacher) PointPrototypesMaps(global::Distill.Torch.Tensor image)
+    public (global::System.Collections.Generic.IReadOnlyList<global::Distill.Torch.Tensor> Student, global::System.Collections.Generic.IReadOnlyList<global::Distill.Torch.Tensor>? Teacher) PointPrototypesMaps(global::Distill.Torch.Tensor image, bool teacher = true)
     {
         var out0 = Student.forward_taps(image, global::Distill.Detection.FasterRcnn.Taps.P2 | global::Distill.Detection.FasterRcnn.Taps.P3);
+        if (!teacher) return (new[] { out0.P2!, out0.P3! }, null);
         var out1 = Teacher.forward_taps(image, global::Distill.Detection.FasterRcnn.Taps.P2 | global::Distill.Detection.FasterRcnn.Taps.P3);
         return (new[] { out0.P2!, out0.P3! }, new[] { out1.P2!, out1.P3! });
     }
