@@ -11,69 +11,12 @@ namespace Distill.Data.Tests;
 /// </summary>
 public class MatFileTests
 {
-    private const int MiInt8 = 1, MiUInt8 = 2, MiUInt16 = 4, MiInt32 = 5, MiUInt32 = 6, MiDouble = 9, MiMatrix = 14, MiCompressed = 15;
-    private const int MxCell = 1, MxStruct = 2, MxChar = 4, MxSparse = 5, MxDouble = 6, MxUInt8 = 9;
-
-    private sealed class Writer(bool little)
-    {
-        private byte[] U32(uint v)
-        {
-            var b = new byte[4];
-            if (little) BinaryPrimitives.WriteUInt32LittleEndian(b, v); else BinaryPrimitives.WriteUInt32BigEndian(b, v);
-            return b;
-        }
-
-        public byte[] Header(string text = "MATLAB 5.0 MAT-file, written by hand for Distill's tests")
-        {
-            var h = new byte[128];
-            Encoding.ASCII.GetBytes(text.PadRight(116)).CopyTo(h, 0);
-            h[124] = little ? (byte)0x00 : (byte)0x01;
-            h[125] = little ? (byte)0x01 : (byte)0x00;
-            h[126] = little ? (byte)'I' : (byte)'M';
-            h[127] = little ? (byte)'M' : (byte)'I';
-            return h;
-        }
-
-        /// <summary>A data element: tag, data, padding to 8 bytes (small format when the data fits in 4 bytes and small is asked).</summary>
-        public byte[] Element(int type, byte[] data, bool small = false)
-        {
-            if (small && data.Length <= 4)
-                return [.. U32(((uint)data.Length << 16) | (uint)type), .. data, .. new byte[4 - data.Length]];
-            return [.. U32((uint)type), .. U32((uint)data.Length), .. data, .. new byte[(8 - data.Length % 8) % 8]];
-        }
-
-        public byte[] Int32s(params int[] values) => values.SelectMany(v => U32((uint)v)).ToArray();
-
-        public byte[] Doubles(params double[] values) => values.SelectMany(v =>
-        {
-            var b = new byte[8];
-            if (little) BinaryPrimitives.WriteDoubleLittleEndian(b, v); else BinaryPrimitives.WriteDoubleBigEndian(b, v);
-            return b;
-        }).ToArray();
-
-        public byte[] Chars16(string s) => s.SelectMany(c =>
-        {
-            var b = new byte[2];
-            if (little) BinaryPrimitives.WriteUInt16LittleEndian(b, c); else BinaryPrimitives.WriteUInt16BigEndian(b, c);
-            return b;
-        }).ToArray();
-
-        /// <summary>An miMATRIX element: flags, dimensions, name, then the class's own subelements.</summary>
-        public byte[] Matrix(string name, int mxClass, int[] dims, params byte[][] rest) =>
-            Element(MiMatrix, [.. Element(MiUInt32, [.. U32((uint)mxClass), .. U32(0)]), .. Element(MiInt32, Int32s(dims)),
-                .. Element(MiInt8, Encoding.ASCII.GetBytes(name), small: true), .. rest.SelectMany(r => r)]);
-
-        public byte[] Compressed(byte[] element)
-        {
-            using var output = new MemoryStream();
-            using (var z = new ZLibStream(output, CompressionLevel.Optimal, leaveOpen: true)) z.Write(element);
-            return [.. U32(MiCompressed), .. U32((uint)output.Length), .. output.ToArray()]; // not padded
-        }
-    }
+    private const int MiInt8 = MatWriter.MiInt8, MiUInt8 = MatWriter.MiUInt8, MiUInt16 = MatWriter.MiUInt16, MiInt32 = MatWriter.MiInt32, MiDouble = MatWriter.MiDouble;
+    private const int MxCell = MatWriter.MxCell, MxStruct = MatWriter.MxStruct, MxChar = MatWriter.MxChar, MxSparse = 5, MxDouble = MatWriter.MxDouble, MxUInt8 = 9;
 
     private static byte[] Sample(bool little)
     {
-        var w = new Writer(little);
+        var w = new MatWriter(little);
         // boxes: 2 × 3 doubles 1..6 (column-major), stored as uint8 — MATLAB stores values in the smallest type that holds them.
         var boxes = w.Matrix("boxes", MxDouble, [2, 3], w.Element(MiUInt8, [1, 2, 3, 4, 5, 6]));
         var title = w.Matrix("title", MxChar, [1, 5], w.Element(MiUInt16, w.Chars16("hello")));
@@ -124,7 +67,7 @@ public class MatFileTests
     public void Files_it_cannot_read_are_clear_errors()
     {
         using var dir = new TempDir();
-        var w = new Writer(true);
+        var w = new MatWriter(true);
         Assert.Contains("does not exist", Assert.Throws<DatasetException>(() => MatFile.Read(dir["none.mat"])).Message);
         Assert.Contains("shorter than the 128-byte header", Assert.Throws<DatasetException>(() => MatFile.Read(new byte[10], "short.mat")).Message);
         var v73 = w.Header("MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Dec  7 2026 HDF5 schema 1.00 .");
