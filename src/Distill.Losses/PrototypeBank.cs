@@ -84,7 +84,9 @@ public sealed class PrototypeBank : IDisposable
 
     /// <summary>
     /// Whether the teacher's pooled features of the last collection are kept, so that a collection over the same boxes can
-    /// pass no teacher maps to <see cref="Collect"/> (a frozen teacher pools the same features every epoch).
+    /// pass no teacher maps to <see cref="Collect"/> (a frozen teacher pools the same features every epoch). The cache is
+    /// the bank's (one per experiment instance); a caller that changes the teacher's weights calls <see cref="ClearTeacherCache"/>.
+    /// It checks each chunk's box count and that a collection uses every chunk, not the boxes themselves.
     /// </summary>
     public bool HasTeacherCache => _teacherCache is not null;
 
@@ -203,6 +205,12 @@ public sealed class PrototypeBank : IDisposable
     public void Build()
     {
         if (_pendingStudent is null) throw new InvalidOperationException("call BeginCollect and Collect before Build");
+        if (_pendingFromCache)
+            for (var c = 0; c < _teacherCache!.Count; c++)
+                for (var l = 0; l < _teacherCache[c].Length; l++)
+                    if ((c < _pendingTeacher!.Count ? _pendingTeacher[c][l].Count : 0) != _teacherCache[c][l].Count)
+                        throw new InvalidOperationException($"the cached teacher features do not match this collection (class {c}, level {l}: " +
+                            $"it stopped after {(c < _pendingTeacher!.Count ? _pendingTeacher[c][l].Count : 0)} of the {_teacherCache[c][l].Count} batch chunks cached): the data, its order or the caps changed; ClearTeacherCache and pass teacher maps");
         var built = new List<PrototypeLevel>();
         if (_pendingCount.Any(n => n > 0))
         {

@@ -26,9 +26,11 @@ public class CuhkSysuTests
             [Image("e.jpg", [30, 30, 30, 60])])));
         File.WriteAllBytes(Path.Combine(root, "pool.mat"), w.File(w.Cell("pool", [3, 1], w.Text("", "c.jpg"), w.Text("", "d.jpg"), w.Text("", "e.jpg"))));
         string[] sceneFields = ["imname", "idlocate", "ishard"];
-        var scene = w.Struct("", [1, 2], sceneFields,
+        // The third entry points at b's zero-width box, which Images.mat's reading dropped: it labels nothing.
+        var scene = w.Struct("", [1, 3], sceneFields,
             [w.Text("", "a.jpg"), Box(w, 10, 20, 30, 60), w.Row("", 0)],
-            [w.Text("", "b.jpg"), Box(w, trainBoxInB ?? [5, 5, 40, 80]), w.Row("", 0)]);
+            [w.Text("", "b.jpg"), Box(w, trainBoxInB ?? [5, 5, 40, 80]), w.Row("", 0)],
+            [w.Text("", "b.jpg"), Box(w, 60, 0, 0, 50), w.Row("", 0)]);
         File.WriteAllBytes(Path.Combine(root, "test", "train_test", "Train.mat"), w.File(w.Cell("Train", [1, 1],
             w.Struct("", [1, 1], ["idname", "nAppear", "scene"], [w.Text("", "p00001"), w.Row("", 2), scene]))));
         var query = w.Struct("", [1, 1], ["imname", "idlocate", "ishard", "idname"], [w.Text("", "c.jpg"), Box(w, 50, 40, 20, 50), w.Row("", 0), w.Text("", "p00002")]);

@@ -328,6 +328,10 @@ public class GlobalKnowledgeTests
             for (var k = 2; k >= 0; k--) bank.Collect(L("gk_bank", $"b{k}_s"), null, L("gk_bank", $"b{k}_boxes"), L("gk_bank", $"b{k}_labels"), GkStrides);
         });
         Assert.Contains("the cached teacher features do not match this collection", e.Message);
+        // A collection that stops before using every cached chunk (a smaller cap, fewer batches): refused at Build.
+        bank.BeginCollect();
+        bank.Collect(L("gk_bank", "b0_s"), null, L("gk_bank", "b0_boxes"), L("gk_bank", "b0_labels"), GkStrides);
+        Assert.Contains("it stopped after", Assert.Throws<InvalidOperationException>(() => bank.Build()).Message);
         // Mixing within one collection is refused; after ClearTeacherCache the teacher's maps are needed.
         bank.BeginCollect();
         bank.Collect(L("gk_bank", "b0_s"), L("gk_bank", "b0_t"), L("gk_bank", "b0_boxes"), L("gk_bank", "b0_labels"), GkStrides);

@@ -98,6 +98,9 @@ public class PersonSearchEvaluationTests
             Assert.Throws<ArgumentException>(() => e.AddQuery("Q", [1f, 0f], [At("A", 40, 0, 0, 100)])).Message);
         Assert.Contains("gallery image 'A' was added twice", Assert.Throws<ArgumentException>(() => e.AddGalleryImage("A", [], [], [], [])).Message);
         Assert.Contains("gallery image 'B': 2 embedding values for 0 detections", Assert.Throws<ArgumentException>(() => e.AddGalleryImage("B", [], [], [1f, 0f], [])).Message);
+        // Boxes of dropped detections are not checked; an annotated person box of zero width (PRW has some) matches nothing.
+        e.AddGalleryImage("Z", [5, 5, 1, 1], [0.1], [1f, 0f], [3, 3, 3, 9]);
+        Assert.Contains("gallery image 'Y': detection 0 is (5, 5, 1, 1)", Assert.Throws<ArgumentException>(() => e.AddGalleryImage("Y", [5, 5, 1, 1], [0.9], [1f, 0f], [])).Message);
         Assert.Throws<InvalidOperationException>(() => e.Compute()); // no query yet
         e.AddQuery("Q", [1f, 0f], [At("A", 0, 0, 40, 100), At("missing")]);
         Assert.Contains("gallery image 'missing' was never added", Assert.Throws<InvalidOperationException>(() => e.Compute()).Message);

@@ -18,7 +18,8 @@ public sealed record PersonSearchQuery(string Image, double[] Box, int Identity,
 /// and <c>annotation/test/train_test/TestG&lt;size&gt;.mat</c> (2,900 queries, each with a gallery of that many images;
 /// 50, 100, 500, 1000, 2000 or 4000). The training images are every image not in the pool; a training box gets its
 /// identity's index (0 … 5,531), a test box the index of the query whose person it is, other boxes -1 (unlabelled).
-/// Boxes of zero width or height are dropped, as the released loaders do. Images are read from <c>Image/SSM/</c> by the
+/// Boxes of zero width or height are dropped, as the released loaders do (a protocol entry that points at one labels
+/// nothing, but a gallery entry keeps the protocol's box); boxes are matched in whole pixels, as the released loaders' int32. Images are read from <c>Image/SSM/</c> by the
 /// data set that renders batches; this class reads only the annotations. Errors are <see cref="DatasetException"/>s
 /// naming the file and the record.
 /// </summary>
@@ -85,7 +86,7 @@ public sealed class CuhkSysu
         {
             var where = $"{testName}({q + 1})";
             if (Get(protocol, q, "Query", testFile) is not MatStruct query || query.Count != 1) throw new DatasetException($"CUHK-SYSU file '{testFile}': {where}.Query is not a struct", testFile, q);
-            var (queryImage, queryBox) = Assign(query, 0, q, testFile, where + ".Query", boxes, identities);
+            var (queryImage, queryBox) = Assign(query, 0, q, testFile, where + ".Query", boxes, identities, isQuery: true);
             if (Get(protocol, q, "Gallery", testFile) is not MatStruct gallery) throw new DatasetException($"CUHK-SYSU file '{testFile}': {where}.Gallery is not a struct", testFile, q);
             var entries = new List<(string, double[]?)>();
             for (var g = 0; g < gallery.Count; g++)
@@ -121,12 +122,16 @@ public sealed class CuhkSysu
 
     /// <summary>Finds element <paramref name="index"/>'s box (x, y, w, h) among its image's boxes and gives it <paramref name="identity"/>; returns the image and the box as x1, y1, x2, y2.</summary>
     private static (string Image, double[] Box) Assign(MatStruct s, int index, int identity, string file, string where,
-        Dictionary<string, List<double[]>> boxes, Dictionary<string, int[]> identities)
+        Dictionary<string, List<double[]>> boxes, Dictionary<string, int[]> identities, bool isQuery = false)
     {
         var name = Text(s, index, "imname", file);
         var box = Numbers(s, index, "idlocate", file, where);
         if (!boxes.TryGetValue(name, out var list)) throw new DatasetException($"CUHK-SYSU file '{file}': {where} names image '{name}', which Images.mat does not list", file, index);
-        var at = list.FindIndex(b => b.AsSpan().SequenceEqual(box));
+        // Compared in whole pixels, as the released loaders (int32) do.
+        var at = list.FindIndex(b => b.Zip(box).All(p => Math.Truncate(p.First) == Math.Truncate(p.Second)));
+        double[] corners = [box[0], box[1], box[0] + box[2], box[1] + box[3]];
+        if (at < 0 && !(box[2] > 0 && box[3] > 0) && !isQuery)
+            return (name, corners); // a box of zero size, dropped from Images.mat's list: nobody to label
         if (at < 0)
             throw new DatasetException(string.Create(CultureInfo.InvariantCulture,
                 $"CUHK-SYSU file '{file}': {where}: box ({box[0]}, {box[1]}, {box[2]}, {box[3]}) is not one of the {list.Count} boxes Images.mat lists for '{name}'"), file, index);
@@ -134,7 +139,7 @@ public sealed class CuhkSysu
         if (ids[at] != -1 && ids[at] != identity)
             throw new DatasetException($"CUHK-SYSU file '{file}': {where}: the box in '{name}' is already identity {ids[at]}", file, index);
         ids[at] = identity;
-        return (name, [box[0], box[1], box[0] + box[2], box[1] + box[3]]);
+        return (name, corners);
     }
 
     private static T Variable<T>(string file, string name) where T : MatValue

@@ -40,7 +40,7 @@ public sealed record MatStruct(IReadOnlyList<int> Dimensions, IReadOnlyList<stri
 /// A reader of MATLAB's level-5 MAT-files (the format of <c>save</c> since MATLAB 5, <c>-v7</c> with compression, and of
 /// scipy's <c>savemat</c>), which is how CUHK-SYSU and PRW distribute their annotations and protocols: numeric and logical
 /// arrays of every class, char arrays, cell arrays and struct arrays, compressed or not, either byte order. Complex,
-/// sparse and object arrays and the HDF5-based v7.3 format are not read (a clear error names them). Errors are
+/// sparse and object arrays and the HDF5-based v7.3 format are not read (a clear error names them). Reading errors are
 /// <see cref="DatasetException"/>s naming the file, the variable and the byte offset.
 /// </summary>
 public static class MatFile
@@ -196,8 +196,8 @@ public static class MatFile
                 }
                 case 2:
                 {
-                    var (lt, _, ld) = sub.Element();
-                    if (lt != MiInt32) throw Error(data, $"{what}: a struct without its field-name length");
+                    var (lt, ll, ld) = sub.Element();
+                    if (lt != MiInt32 || ll != 4) throw Error(data, $"{what}: a struct without its field-name length");
                     var fieldLength = (int)U32(ld);
                     var (nt, nl, nd) = sub.Element();
                     if (nt != MiInt8 || fieldLength <= 0 || nl % fieldLength != 0) throw Error(data, $"{what}: a struct without its field names");

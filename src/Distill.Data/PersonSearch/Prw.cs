@@ -46,7 +46,8 @@ public sealed class Prw
             var image = parts[5].EndsWith(".jpg", StringComparison.Ordinal) ? parts[5] : parts[5] + ".jpg";
             if (!Gallery.Any(g => g.Name == image))
                 throw new DatasetException($"PRW file '{queryFile}': line {lineNumber}: frame '{image}' is not a test frame (frame_test.mat)", queryFile, lineNumber);
-            var box = Clip([xywh[0], xywh[1], xywh[0] + xywh[2], xywh[1] + xywh[3]]);
+            // As the released loader: corners, truncated to whole pixels, then clipped.
+            var box = Clip([Math.Truncate(xywh[0]), Math.Truncate(xywh[1]), Math.Truncate(xywh[0] + xywh[2]), Math.Truncate(xywh[1] + xywh[3])]);
             var gallery = Gallery.Where(g => g.Name != image).Select(g =>
             {
                 var at = Array.IndexOf(g.Identities, pid);
@@ -93,7 +94,7 @@ public sealed class Prw
             if (ids[r] < 0 && ids[r] != -2) throw new DatasetException($"PRW file '{file}': row {r + 1} has the identity {ids[r]} (-2 is unlabelled)", file, r);
             // Clipped before the corners are formed, as the released loaders do: a box starting left of the frame keeps its width.
             var (x, y, w, h) = (Math.Max(0, rows[r, 1]), Math.Max(0, rows[r, 2]), Math.Max(0, rows[r, 3]), Math.Max(0, rows[r, 4]));
-            new[] { x, y, x + w, y + h }.CopyTo(boxes, 4 * r);
+            new[] { Math.Truncate(x), Math.Truncate(y), Math.Truncate(x + w), Math.Truncate(y + h) }.CopyTo(boxes, 4 * r); // whole pixels, as the released records
         }
         return (frame, boxes, ids);
     }

@@ -11,7 +11,7 @@ namespace Distill.Runtime;
 /// data-set order without augmentation, the models in evaluation mode and without gradients, each batch's ground-truth
 /// boxes pooled in the maps the bank is built from, until every class has its instances (or the run's batch cap), then the
 /// prototype pursuit per class and level. The teachers are frozen and the pass sees the same boxes in the same order every
-/// epoch, so their pooled features are computed once per process and reused (<see cref="PrototypeBank.HasTeacherCache"/>),
+/// epoch, so their pooled features are computed at a bank's first rebuild and reused (<see cref="PrototypeBank.HasTeacherCache"/>),
 /// as the released PGMHook keeps them; only the student runs again. The generated loop of an experiment whose terms read
 /// a bank passes one of these per bank as an <see cref="EpochState"/>.
 /// </summary>

@@ -46,8 +46,9 @@ public sealed record PersonSearchResult(
 /// (0 when none is matched); top-k: whether a true match is among the k most similar detections.</item>
 /// </list>
 /// Detection: per gallery image, a kept detection and a person box match when each is the other's highest-IoU partner and the
-/// IoU reaches the IoU threshold (0.5); AP over all kept detections times the recall of the person boxes. Ties in a sort keep
-/// numpy's <c>argsort(...)[::-1]</c> order: among equal scores the one added later comes first. Not thread-safe.
+/// IoU reaches the IoU threshold (0.5); AP over all kept detections times the recall of the person boxes. Ties in a sort:
+/// among equal scores the one added later comes first (a stable ascending sort reversed; the released code's numpy
+/// quicksort leaves exact ties unspecified, which only top-k can feel). Not thread-safe.
 /// </summary>
 public sealed class PersonSearchEvaluator
 {
@@ -92,13 +93,15 @@ public sealed class PersonSearchEvaluator
         if (embeddings.Length != EmbeddingSize * n)
             throw new ArgumentException($"gallery image '{name}': {embeddings.Length} embedding values for {n} detections ({EmbeddingSize} a detection)", nameof(embeddings));
         if (personBoxes.Length % 4 != 0) throw new ArgumentException($"gallery image '{name}': {personBoxes.Length} person box values, not 4 a box", nameof(personBoxes));
-        CheckBoxes(boxes, $"gallery image '{name}': detection", nameof(boxes));
-        CheckBoxes(personBoxes, $"gallery image '{name}': person box", nameof(personBoxes));
+        // Annotated person boxes may be empty (PRW keeps a few of zero width): they match nothing, as in the released code.
+        CheckBoxes(personBoxes, $"gallery image '{name}': person box", nameof(personBoxes), allowEmpty: true);
         var kept = new List<int>();
         for (var i = 0; i < n; i++)
         {
             if (!double.IsFinite(scores[i])) throw new ArgumentException($"gallery image '{name}': detection {i} has the score {scores[i]}", nameof(scores));
-            if (scores[i] >= DetectionThreshold) kept.Add(i);
+            if (scores[i] < DetectionThreshold) continue;
+            CheckBoxes(boxes.Slice(4 * i, 4), $"gallery image '{name}': detection", nameof(boxes), first: i);
+            kept.Add(i);
         }
         var keptBoxes = new double[4 * kept.Count];
         var keptScores = new double[kept.Count];
@@ -252,7 +255,7 @@ public sealed class PersonSearchEvaluator
         return ap;
     }
 
-    /// <summary>Indices from the highest value down; equal values: the later index first (numpy's stable argsort reversed).</summary>
+    /// <summary>Indices from the highest value down; equal values: the later index first (a stable ascending sort reversed).</summary>
     private static int[] Descending(IReadOnlyList<double> values) =>
         Enumerable.Range(0, values.Count).OrderBy(i => values[i]).Reverse().ToArray();
 
@@ -296,14 +299,15 @@ public sealed class PersonSearchEvaluator
         return result;
     }
 
-    private static void CheckBoxes(ReadOnlySpan<double> boxes, string what, string parameter)
+    private static void CheckBoxes(ReadOnlySpan<double> boxes, string what, string parameter, bool allowEmpty = false, int first = 0)
     {
         for (var i = 0; i + 3 < boxes.Length; i += 4)
         {
             var (x1, y1, x2, y2) = (boxes[i], boxes[i + 1], boxes[i + 2], boxes[i + 3]);
-            if (!(double.IsFinite(x1) && double.IsFinite(y1) && double.IsFinite(x2) && double.IsFinite(y2)) || x2 <= x1 || y2 <= y1)
+            var ordered = allowEmpty ? x2 >= x1 && y2 >= y1 : x2 > x1 && y2 > y1;
+            if (!(double.IsFinite(x1) && double.IsFinite(y1) && double.IsFinite(x2) && double.IsFinite(y2)) || !ordered)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                    $"{what} {i / 4} is ({x1}, {y1}, {x2}, {y2}): a box needs finite x1 < x2 and y1 < y2"), parameter);
+                    $"{what} {first + i / 4} is ({x1}, {y1}, {x2}, {y2}): a box needs finite x1 {(allowEmpty ? "<=" : "<")} x2 and y1 {(allowEmpty ? "<=" : "<")} y2"), parameter);
         }
     }
 
