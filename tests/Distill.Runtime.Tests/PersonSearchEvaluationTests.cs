@@ -33,6 +33,24 @@ public class PersonSearchEvaluationTests
         r.WriteTo(values, "val_");
         Assert.Equal(["val_mAP", "val_top1", "val_top5", "val_det_AP", "val_det_recall"], values.Keys);
 
+        // The same from tensors, as a detector gives them: the same numbers.
+        var t = new PersonSearchEvaluator(embeddingSize: 2, topK: [1, 5]);
+        using (var scope = torch.NewDisposeScope())
+        {
+            t.AddGalleryImage("A", torch.tensor(new float[] { 0, 0, 40, 100, 100, 0, 140, 100 }).reshape(2, 4), torch.tensor(new float[] { 0.9f, 0.9f }),
+                torch.tensor(new float[] { 0.8f, 0.6f, 1f, 0f }).reshape(2, 2), torch.tensor(new float[] { 0, 0, 40, 100 }).reshape(1, 4));
+            t.AddGalleryImage("B", torch.tensor(new float[] { 10, 18, 20, 38 }).reshape(1, 4), torch.tensor(new float[] { 0.8f }),
+                torch.tensor(new float[] { 0.6f, 0.8f }).reshape(1, 2), torch.tensor(new float[] { 10, 10, 20, 30 }).reshape(1, 4));
+            t.AddGalleryImage("C", torch.tensor(new float[] { 50, 50, 60, 80, 0, 0, 10, 30 }).reshape(2, 4), torch.tensor(new float[] { 0.7f, 0.3f }),
+                torch.tensor(new float[] { 0f, 1f, 1f, 0f }).reshape(2, 2), torch.zeros([0, 4]));
+            t.AddQuery("Q", torch.tensor(new float[] { 2f, 0f }).reshape(1, 2), [At("A", 0, 0, 40, 100), At("B", 10, 10, 20, 30), At("C")]);
+            Assert.Contains("gallery image 'D': the embeddings must be a [N, 2] tensor, got shape [1, 3]", Assert.Throws<ArgumentException>(() =>
+                t.AddGalleryImage("D", torch.zeros([1, 4]), torch.zeros([1]), torch.zeros([1, 3]), torch.zeros([0, 4]))).Message);
+        }
+        var fromTensors = t.Compute();
+        Assert.Equal(r.MeanAP, fromTensors.MeanAP, 6);
+        Assert.Equal(r.DetectionAP, fromTensors.DetectionAP, 12);
+
         // The person found in only one of the two images that hold it: AP × recall 1/2.
         var half = new PersonSearchEvaluator(embeddingSize: 2);
         half.AddGalleryImage("A", [0, 0, 40, 100], [0.9], [1f, 0f], [0, 0, 40, 100]);

@@ -117,6 +117,47 @@ public sealed class PersonSearchEvaluator
     }
 
     /// <summary>
+    /// <see cref="AddGalleryImage(string, ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{float}, ReadOnlySpan{double})"/>
+    /// from a detector's tensors on any device: <paramref name="boxes"/> [D, 4], <paramref name="scores"/> [D],
+    /// <paramref name="embeddings"/> [D, E], <paramref name="personBoxes"/> [G, 4], all floating point.
+    /// </summary>
+    public void AddGalleryImage(string name, Tensor boxes, Tensor scores, Tensor embeddings, Tensor personBoxes)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var what = $"gallery image '{name}'";
+        AddGalleryImage(name, Values<double>(boxes, 4, what, "detection boxes", nameof(boxes)), Values<double>(scores, 0, what, "scores", nameof(scores)),
+            Values<float>(embeddings, EmbeddingSize, what, "embeddings", nameof(embeddings)), Values<double>(personBoxes, 4, what, "person boxes", nameof(personBoxes)));
+    }
+
+    /// <summary><see cref="AddQuery(string, ReadOnlySpan{float}, IReadOnlyList{GalleryEntry})"/> with the query's embedding as a tensor ([E] or [1, E]).</summary>
+    public void AddQuery(string image, Tensor embedding, IReadOnlyList<GalleryEntry> gallery)
+    {
+        ArgumentNullException.ThrowIfNull(embedding);
+        AddQuery(image, Values<float>(embedding, -1, $"query image '{image}'", "embedding", nameof(embedding)), gallery);
+    }
+
+    /// <summary>
+    /// A tensor's values on the host: rows of <paramref name="width"/> ([N, width]; an empty tensor is no row), a vector
+    /// (0), or any floating-point tensor of one row (-1).
+    /// </summary>
+    private static T[] Values<T>(Tensor t, int width, string owner, string what, string parameter) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(t, parameter);
+        var shape = t.shape;
+        var ok = width switch
+        {
+            0 => shape.Length == 1,
+            -1 => shape.Length == 1 || shape.Length == 2 && shape[0] == 1,
+            _ => shape.Length == 2 && shape[1] == width || t.numel() == 0,
+        };
+        var expected = width switch { 0 => "[N]", -1 => "[E] or [1, E]", _ => $"[N, {width.ToString(CultureInfo.InvariantCulture)}]" };
+        if (!ok) throw new ArgumentException($"{owner}: the {what} must be a {expected} tensor, got shape [{string.Join(", ", shape)}]", parameter);
+        if (!t.is_floating_point()) throw new ArgumentException($"{owner}: the {what} must be floating point, got {t.dtype}", parameter);
+        using var host = t.detach();
+        return host.ToArray<T>();
+    }
+
+    /// <summary>
     /// Adds a query: its image <paramref name="image"/> (which its gallery must not hold), its <paramref name="embedding"/>,
     /// and its <paramref name="gallery"/> as the protocol defines it (every image added with <see cref="AddGalleryImage"/> by
     /// the time of <see cref="Compute"/>; at least one holding the person).
