@@ -74,13 +74,11 @@ public static class MatFile
         ArgumentNullException.ThrowIfNull(bytes);
         if (bytes.Length < 128) throw new DatasetException($"MAT-file '{path}' is {bytes.Length} bytes, shorter than the 128-byte header", path);
         var text = Encoding.ASCII.GetString(bytes, 0, 116);
-        var version = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(124));
         bool little = bytes[126] == (byte)'I' && bytes[127] == (byte)'M';
         if (!little && !(bytes[126] == (byte)'M' && bytes[127] == (byte)'I'))
             throw new DatasetException($"MAT-file '{path}' has no level-5 header (its first bytes read \"{Printable(text[..Math.Min(20, text.Length)])}\")", path);
         if (text.Contains("MATLAB 7.3", StringComparison.Ordinal))
             throw new DatasetException($"MAT-file '{path}' is MATLAB 7.3 (HDF5), which this reader does not read: save it with -v7", path);
-        _ = version;
         var variables = new Dictionary<string, MatValue>(StringComparer.Ordinal);
         var reader = new Reader(bytes, 128, bytes.Length, little, path, null);
         while (reader.Position < bytes.Length)

@@ -109,7 +109,7 @@ public sealed class PersonSearchEvaluator
         for (var j = 0; j < kept.Count; j++)
         {
             var i = kept[j];
-            boxes.Slice(4 * i, 4).ToArray().CopyTo(keptBoxes, 4 * j);
+            boxes.Slice(4 * i, 4).CopyTo(keptBoxes.AsSpan(4 * j));
             keptScores[j] = scores[i];
             keptEmbeddings[j] = Normalized(embeddings.Slice(EmbeddingSize * i, EmbeddingSize), $"gallery image '{name}': detection {i}'s embedding", nameof(embeddings));
         }
@@ -260,8 +260,8 @@ public sealed class PersonSearchEvaluator
                 var match = false;
                 if (nGt > 0)
                 {
-                    var i = ArgMax(Enumerable.Range(0, nGt).Select(r => iou[r, j]).ToArray());
-                    var back = ArgMax(Enumerable.Range(0, nDet).Select(c => iou[i, c]).ToArray());
+                    var i = ArgMax(nGt, r => iou[r, j]);
+                    var back = ArgMax(nDet, c => iou[i, c]);
                     match = back == j && iou[i, j] >= IouThreshold;
                 }
                 scores.Add(g.Scores[j]);
@@ -300,10 +300,11 @@ public sealed class PersonSearchEvaluator
     private static int[] Descending(IReadOnlyList<double> values) =>
         Enumerable.Range(0, values.Count).OrderBy(i => values[i]).Reverse().ToArray();
 
-    private static int ArgMax(double[] values)
+    /// <summary>The first index of the largest of <paramref name="count"/> values (numpy's argmax).</summary>
+    private static int ArgMax(int count, Func<int, double> value)
     {
         var best = 0;
-        for (var i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        for (var i = 1; i < count; i++) if (value(i) > value(best)) best = i;
         return best;
     }
 
