@@ -25,7 +25,7 @@ public sealed class DetectionBatch : IBatch
 
     /// <summary>Takes ownership of every tensor; checks that the per-image lists agree with the batch size and with each other.</summary>
     public DetectionBatch(Tensor image, Tensor image_size, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor> labels,
-        IReadOnlyList<Tensor> crowd, IReadOnlyList<Tensor> hard, Tensor image_id)
+        IReadOnlyList<Tensor> crowd, IReadOnlyList<Tensor> hard, Tensor image_id, IReadOnlyList<Tensor>? person_id = null)
     {
         this.image = image ?? throw new ArgumentNullException(nameof(image));
         this.image_size = image_size ?? throw new ArgumentNullException(nameof(image_size));
@@ -34,6 +34,8 @@ public sealed class DetectionBatch : IBatch
         this.crowd = crowd ?? throw new ArgumentNullException(nameof(crowd));
         this.hard = hard ?? throw new ArgumentNullException(nameof(hard));
         this.image_id = image_id ?? throw new ArgumentNullException(nameof(image_id));
+        // Data without identities: every box is a person of unknown identity (-1), so the field is always there.
+        this.person_id = person_id ?? boxes.Select(b => torch.full([b.dim() == 2 ? b.size(0) : 0], -1L, ScalarType.Int64, b.device)).ToArray();
         Check();
     }
 
@@ -55,22 +57,29 @@ public sealed class DetectionBatch : IBatch
     /// <summary>Per image, (G_i) bool: the synthetic task's hard instances (false for real data).</summary>
     public IReadOnlyList<Tensor> hard { get; set; }
 
+    /// <summary>
+    /// Per image, (G_i) int64 person identities (person-search data): 0 .. L−1 a labelled identity, −1 a person without one;
+    /// −1 for every box of data that has no identities.
+    /// </summary>
+    public IReadOnlyList<Tensor> person_id { get; set; }
+
     /// <summary>(N) int64 image ids.</summary>
     public Tensor image_id { get; set; }
 
     public long Count => image_id.size(0);
 
-    /// <summary>Every tensor: image, image_size, the boxes of each image, the labels, the crowd flags, the hard flags, image_id.</summary>
+    /// <summary>Every tensor: image, image_size, the boxes of each image, the labels, the crowd flags, the hard flags, image_id, the person ids.</summary>
     public IReadOnlyList<Tensor> Tensors
     {
         get
         {
-            var all = new List<Tensor>(3 + 4 * boxes.Count) { image, image_size };
+            var all = new List<Tensor>(3 + 5 * boxes.Count) { image, image_size };
             all.AddRange(boxes);
             all.AddRange(labels);
             all.AddRange(crowd);
             all.AddRange(hard);
             all.Add(image_id);
+            all.AddRange(person_id);
             return all;
         }
     }
@@ -87,6 +96,7 @@ public sealed class DetectionBatch : IBatch
         crowd = crowd.Select(t => Move(t, device)).ToArray();
         hard = hard.Select(t => Move(t, device)).ToArray();
         image_id = Move(image_id, device);
+        person_id = person_id.Select(t => Move(t, device)).ToArray();
     }
 
     private static Tensor Move(Tensor t, Device device)
@@ -111,13 +121,13 @@ public sealed class DetectionBatch : IBatch
             throw new ArgumentException($"image_id must be ({n}), got [{string.Join(", ", image_id.shape)}]", nameof(image_id));
         if (image_size.dim() != 2 || image_size.size(0) != n || image_size.size(1) != 2)
             throw new ArgumentException($"image_size must be ({n}, 2), got [{string.Join(", ", image_size.shape)}]", nameof(image_size));
-        foreach (var (list, name) in new[] { (boxes, "boxes"), (labels, "labels"), (crowd, "crowd"), (hard, "hard") })
+        foreach (var (list, name) in new[] { (boxes, "boxes"), (labels, "labels"), (crowd, "crowd"), (hard, "hard"), (person_id, "person_id") })
             if (list.Count != n) throw new ArgumentException($"{name} needs one tensor per image ({n}), got {list.Count}", name);
         for (var i = 0; i < n; i++)
         {
             var g = boxes[i].dim() == 2 && boxes[i].size(1) == 4 ? boxes[i].size(0)
                 : throw new ArgumentException($"boxes[{i}] must be (G, 4), got [{string.Join(", ", boxes[i].shape)}]", nameof(boxes));
-            foreach (var (t, name) in new[] { (labels[i], "labels"), (crowd[i], "crowd"), (hard[i], "hard") })
+            foreach (var (t, name) in new[] { (labels[i], "labels"), (crowd[i], "crowd"), (hard[i], "hard"), (person_id[i], "person_id") })
                 if (t.dim() != 1 || t.size(0) != g)
                     throw new ArgumentException($"{name}[{i}] must be ({g}) like boxes[{i}], got [{string.Join(", ", t.shape)}]", name);
         }

@@ -2,9 +2,10 @@ namespace Distill.Data;
 
 /// <summary>
 /// One ground-truth object: its box (x1, y1, x2, y2) in pixels of the image as stored (before any transform),
-/// its label in 1 .. classes, and its flags (see <see cref="DetectionBatch"/>).
+/// its label in 1 .. classes, its flags (see <see cref="DetectionBatch"/>) and, in person-search data, the person's identity
+/// (0 .. L−1; −1 for a person without one, and for every object of plain detection data).
 /// </summary>
-public readonly record struct DetectionObject(float X1, float Y1, float X2, float Y2, int Label, bool Crowd = false, bool Hard = false)
+public readonly record struct DetectionObject(float X1, float Y1, float X2, float Y2, int Label, bool Crowd = false, bool Hard = false, int PersonId = -1)
 {
     public float Width => X2 - X1;
     public float Height => Y2 - Y1;
@@ -102,6 +103,7 @@ public abstract class DetectionDataset : IBatchDataset<DetectionBatch>, IDisposa
             var labels = new Tensor[n];
             var crowd = new Tensor[n];
             var hard = new Tensor[n];
+            var persons = new Tensor[n];
             for (var i = 0; i < n; i++)
             {
                 var objects = loaded[i].Target.Objects;
@@ -110,19 +112,21 @@ public abstract class DetectionDataset : IBatchDataset<DetectionBatch>, IDisposa
                 var l = new long[g];
                 var c = new bool[g];
                 var h = new bool[g];
+                var p = new long[g];
                 for (var k = 0; k < g; k++)
                 {
                     var o = objects[k];
                     (b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]) = (o.X1, o.Y1, o.X2, o.Y2);
-                    (l[k], c[k], h[k]) = (o.Label, o.Crowd, o.Hard);
+                    (l[k], c[k], h[k], p[k]) = (o.Label, o.Crowd, o.Hard, o.PersonId);
                 }
                 boxes[i] = Keep(tensors, torch.tensor(b, new long[] { g, 4 }));
                 labels[i] = Keep(tensors, torch.tensor(l, new long[] { g }));
                 crowd[i] = Keep(tensors, torch.tensor(c, new long[] { g }));
                 hard[i] = Keep(tensors, torch.tensor(h, new long[] { g }));
+                persons[i] = Keep(tensors, torch.tensor(p, new long[] { g }));
             }
             var imageId = Keep(tensors, torch.tensor(ids));
-            return new DetectionBatch(image, imageSize, boxes, labels, crowd, hard, imageId);
+            return new DetectionBatch(image, imageSize, boxes, labels, crowd, hard, imageId, persons);
         }
         catch
         {
