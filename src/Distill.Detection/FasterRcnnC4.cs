@@ -51,6 +51,31 @@ public sealed partial class FasterRcnnC4 : TwoStageDetector<FasterRcnnC4.Taps, F
         double[]? bbox_reg_weights = null)
     {
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "at least one foreground class (labels are 1..classes)");
+        Classes = classes;
+        this.roi_output_size = roi_output_size;
+        (transform, this.backbone, rpn, roi_heads, _) = Build(classes, backbone, width, trainable_layers, anchor_sizes, aspect_ratios, min_size, max_size,
+            image_mean, image_std, size_divisible, rpn_pre_nms_top_n_train, rpn_pre_nms_top_n_test, rpn_post_nms_top_n_train, rpn_post_nms_top_n_test,
+            rpn_nms_thresh, rpn_fg_iou_thresh, rpn_bg_iou_thresh, rpn_batch_size_per_image, rpn_positive_fraction, rpn_score_thresh, roi_output_size,
+            sampling_ratio, box_score_thresh, box_nms_thresh, box_detections_per_img, box_fg_iou_thresh, box_bg_iou_thresh, box_batch_size_per_image,
+            box_positive_fraction, bbox_reg_weights);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// The parts of a C4 Faster R-CNN (shared with the person-search network built on it): the transform, the C4 body, the RPN
+    /// with all anchor sizes on C4, and the RoI heads (RoIAlign on C4, layer4 + average pooling, the predictor); and the box
+    /// head's output channels (C5).
+    /// </summary>
+    internal static (GeneralizedRcnnTransform transform, C4Backbone backbone, RegionProposalNetwork rpn, RoIHeads roi_heads, long c5) Build(
+        int classes, string backbone, int width, int trainable_layers, int[]? anchor_sizes, double[]? aspect_ratios,
+        int min_size, int max_size, double[]? image_mean, double[]? image_std, int size_divisible,
+        int rpn_pre_nms_top_n_train, int rpn_pre_nms_top_n_test, int rpn_post_nms_top_n_train, int rpn_post_nms_top_n_test,
+        double rpn_nms_thresh, double rpn_fg_iou_thresh, double rpn_bg_iou_thresh, int rpn_batch_size_per_image,
+        double rpn_positive_fraction, double rpn_score_thresh, int roi_output_size, int sampling_ratio,
+        double box_score_thresh, double box_nms_thresh, int box_detections_per_img,
+        double box_fg_iou_thresh, double box_bg_iou_thresh, int box_batch_size_per_image, double box_positive_fraction,
+        double[]? bbox_reg_weights)
+    {
         ArgumentNullException.ThrowIfNull(backbone);
         (Module body, Module<Tensor, Tensor> stage5, long c4, long c5) = ResNetBody.DepthOf(backbone) is { } depth
             // stage 4 (C4) feeds the RPN; torchvision's layer4 of the same depth is the box head (C5)
@@ -63,19 +88,16 @@ public sealed partial class FasterRcnnC4 : TwoStageDetector<FasterRcnnC4.Taps, F
         if (anchor_sizes.Length == 0) throw new ArgumentException("give at least one anchor size", nameof(anchor_sizes));
         if (bbox_reg_weights is not null && bbox_reg_weights.Length != 4)
             throw new ArgumentException("bbox_reg_weights needs 4 values (wx, wy, ww, wh)", nameof(bbox_reg_weights));
-        Classes = classes;
-        this.roi_output_size = roi_output_size;
-        transform = new GeneralizedRcnnTransform(min_size, max_size, image_mean ?? [0.485, 0.456, 0.406], image_std ?? [0.229, 0.224, 0.225], size_divisible);
-        this.backbone = new C4Backbone(body);
+        var transform = new GeneralizedRcnnTransform(min_size, max_size, image_mean ?? [0.485, 0.456, 0.406], image_std ?? [0.229, 0.224, 0.225], size_divisible);
         var anchors = new AnchorGenerator([anchor_sizes.Select(s => (double)s).ToArray()], [aspect_ratios]);
-        rpn = new RegionProposalNetwork(anchors, new RPNHead(c4, anchors.num_anchors_per_location()[0]), rpn_fg_iou_thresh, rpn_bg_iou_thresh,
+        var rpn = new RegionProposalNetwork(anchors, new RPNHead(c4, anchors.num_anchors_per_location()[0]), rpn_fg_iou_thresh, rpn_bg_iou_thresh,
             rpn_batch_size_per_image, rpn_positive_fraction, (rpn_pre_nms_top_n_train, rpn_pre_nms_top_n_test),
             (rpn_post_nms_top_n_train, rpn_post_nms_top_n_test), rpn_nms_thresh, rpn_score_thresh);
-        roi_heads = new RoIHeads(new MultiScaleRoIAlign(1, roi_output_size, sampling_ratio), new ResNetC5Head(stage5), new FastRCNNPredictor(c5, classes + 1),
+        var roi_heads = new RoIHeads(new MultiScaleRoIAlign(1, roi_output_size, sampling_ratio), new ResNetC5Head(stage5), new FastRCNNPredictor(c5, classes + 1),
             box_fg_iou_thresh, box_bg_iou_thresh, box_batch_size_per_image, box_positive_fraction,
             bbox_reg_weights is null ? null : (bbox_reg_weights[0], bbox_reg_weights[1], bbox_reg_weights[2], bbox_reg_weights[3]),
             box_score_thresh, box_nms_thresh, box_detections_per_img);
-        RegisterComponents();
+        return (transform, new C4Backbone(body), rpn, roi_heads, c5);
     }
 
     public override int Classes { get; }
@@ -83,7 +105,7 @@ public sealed partial class FasterRcnnC4 : TwoStageDetector<FasterRcnnC4.Taps, F
     public override IReadOnlyList<Taps> PooledLevelTaps { get; } = [Taps.Stage3];
 
     /// <summary><c>backbone.body</c>: the C4 body.</summary>
-    private sealed class C4Backbone : Module
+    internal sealed class C4Backbone : Module
     {
         private readonly Module body;
 
