@@ -53,7 +53,7 @@ public static class PersonSearch
     public static Tensor lut_id_distill(
         [Input(InputRole.Student, TensorKind.Embedding, Shape = "N,D")] Tensor embeddings,
         [Input(InputRole.Target, TensorKind.Labels, Shape = "N", BatchField = "person_id")] Tensor labels,
-        [Input(InputRole.Teacher, TensorKind.Table, Shape = "L,D")] Tensor teacher_lut,
+        [Input(InputRole.Teacher, TensorKind.Table, Shape = "L,D", IdentityTable = "person_id")] Tensor teacher_lut,
         [Input(InputRole.Auxiliary, TensorKind.Table, Shape = "Q,D")] Tensor queue,
         [HyperParameter(Min = 0, MinExclusive = true, Description = "logit scale s = 1/tau")] double scale = 10.0) =>
         Oim("lut_id_distill", embeddings, labels, teacher_lut, nameof(teacher_lut), queue, scale);
@@ -427,5 +427,58 @@ public sealed class OimTable : IDisposable
     {
         Lut.Dispose();
         Queue.Dispose();
+    }
+}
+
+/// <summary>
+/// A teacher look-up table the training loop builds once, before the first epoch, and keeps (the teacher is frozen): per
+/// identity, the L2-normalised mean of the teacher's features of that identity's ground-truth boxes over the training data
+/// (<see cref="PersonSearch.build_teacher_lut"/>). What an experiment's <see cref="PersonSearch.lut_id_distill"/> term reads
+/// when its <c>teacher_lut</c> is wired to a teacher's per-box tap. Part of a run's checkpoint (<see cref="StateTensors"/>).
+/// </summary>
+public sealed class TeacherIdentityTable : IDisposable
+{
+    private const string Key = "table";
+    private Tensor? _table;
+
+    /// <summary>The table [identities, D]; an error before it is built.</summary>
+    public Tensor Table => _table ?? throw new InvalidOperationException("the teacher look-up table is used before it was built: the training loop builds it before the first epoch");
+
+    public bool IsBuilt => _table is not null;
+
+    /// <summary>Builds the table from every ground-truth box's teacher feature [M, D] and identity [M] (negative: skipped).</summary>
+    public void Build(Tensor features, Tensor identities, long count)
+    {
+        var table = PersonSearch.build_teacher_lut(features, identities, count);
+        _table?.Dispose();
+        _table = table.DetachFromDisposeScope();
+    }
+
+    /// <summary>The table under "table" (nothing before it is built).</summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> StateTensors()
+    {
+        if (_table is not null) yield return new(Key, _table);
+    }
+
+    /// <summary>Restores a table saved by <see cref="StateTensors"/> (a copy; none: not built).</summary>
+    public void LoadStateTensors(IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var unknown = tensors.Keys.Where(k => k != Key).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"the saved teacher look-up table has entries it does not know: {string.Join(", ", unknown)}", nameof(tensors));
+        _table?.Dispose();
+        _table = null;
+        if (tensors.TryGetValue(Key, out var saved))
+        {
+            if (saved.dim() != 2) throw new ArgumentException($"the saved teacher look-up table must be [identities, D], got {Guard.Shape(saved)}", nameof(tensors));
+            using (torch.no_grad()) _table = saved.detach().clone().DetachFromDisposeScope();
+        }
+    }
+
+    public void Dispose()
+    {
+        _table?.Dispose();
+        _table = null;
     }
 }

@@ -89,6 +89,15 @@ public sealed class InputAttribute : Attribute
     /// experiment does not wire such an input; terms whose inputs name the same taps share one table.
     /// </summary>
     public string? Prototypes { get; set; }
+
+    /// <summary>
+    /// For a per-identity table the training loop builds once, before the first epoch (a teacher look-up table): the batch
+    /// field that gives each ground-truth box's identity (<c>"person_id"</c>). The experiment wires the input to a per-box tap
+    /// of a teacher (one row per ground-truth box, image by image, such as <c>teacher.box_embedding</c>); the table is the
+    /// L2-normalised mean of those rows per identity over the whole training data (<c>build_teacher_lut</c>), with one row per
+    /// identity of the data, and is saved with the checkpoints.
+    /// </summary>
+    public string? IdentityTable { get; set; }
 }
 
 /// <summary>

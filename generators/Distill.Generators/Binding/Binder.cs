@@ -245,6 +245,11 @@ internal sealed partial class Binder
                 Report(PrototypesWiredByHand, arg.NameLocation, term.Name, input.Name, loss.Name, $"'{built.Student}' and '{built.Teacher}'");
                 continue;
             }
+            if (input?.IdentityTable is { } identityField)
+            {
+                CheckIdentityTableSource(term, loss, input, arg.Value, identityField);
+                continue;
+            }
             if (input is not null)
             {
                 if (input.IsList)
@@ -331,6 +336,44 @@ internal sealed partial class Binder
         if (role == "student" && _dataset is not null && !(_dataset.Fields.Any(f => f.Name == "boxes" && f.IsList) && _dataset.Fields.Any(f => f.Name == "labels" && f.IsList)))
             Report(BadPrototypeSource, term.LossLocation, term.Name,
                 $"{loss.Name} builds its prototypes from the ground-truth boxes of the training data, but {_dataset.Name} has no per-image boxes and labels (its fields: {List(_dataset.Fields.Select(f => f.Name))})");
+    }
+
+    /// <summary>
+    /// The per-box tap a teacher look-up table is built from (the loss's input marked IdentityTable): a teacher's tap with one
+    /// row per ground-truth box (it needs the batch's boxes), read over the training data before training; the data must carry
+    /// the identities (<paramref name="field"/>) and be a person-search data set (its identity count sizes the table).
+    /// </summary>
+    private void CheckIdentityTableSource(LossTermSpec term, LossInfo loss, LossInputInfo input, ValueSpec value, string field)
+    {
+        var text = value.Text;
+        var dot = text.IndexOf('.');
+        var model = dot < 0 ? null : _models.TryGetValue(text.Substring(0, dot), out var m) ? m : null;
+        var tap = model?.Info.Taps.FirstOrDefault(t => t.Name == text.Substring(dot + 1));
+        if (model is not null && tap is null && text.IndexOf('@') < 0)
+        {
+            ResolveValue(value); // reports the unknown tap with the model's taps
+            return;
+        }
+        var example = _spec.FrontEnd == FrontEnd.Yaml ? "teacher.box_embedding" : CodeReference("teacher.box_embedding");
+        string? why =
+            value.Kind == ValueKind.List ? "is a list; give one tap"
+            : dot < 0 || text.StartsWith("batch.", StringComparison.Ordinal) ? $"'{UserText.Shorten(text)}' is not a teacher's tap"
+            : text.IndexOf('@') >= 0 ? $"'{UserText.Shorten(text)}' is computed on other RoIs, not on the ground-truth boxes"
+            : model is null ? $"'{UserText.Shorten(text)}' is not a teacher's tap"
+            : model.Spec.Role != ModelRole.Teacher ? $"'{text}' is the student's; the table holds a frozen teacher's features"
+            : tap!.Kind is not ("Embedding" or "Any") || !tap.NeededFields.Contains("boxes") ? $"'{text}' is a teacher's {KindText(tap!.Kind)}, not its features of each ground-truth box"
+            : null;
+        if (why is not null)
+        {
+            Report(BadIdentityTableSource, value.Location, term.Name,
+                $"{loss.Name} builds '{input.Name}' per identity from a teacher's features of every ground-truth box; {why} (e.g. {example})");
+            return;
+        }
+        if (_dataset is not null && (!_dataset.IsPersonSearch || !_dataset.Fields.Any(f => f.Name == field && f.IsList)))
+            Report(BadIdentityTableSource, term.LossLocation, term.Name,
+                $"{loss.Name} builds '{input.Name}' per identity of the training data, but {_dataset.Name} is not a person-search data set with per-box batch.{field} (its fields: {List(_dataset.Fields.Select(f => f.Name))})");
+        else if (_dataset is not null && tap!.NeededFields.FirstOrDefault(f => !_dataset.Fields.Any(d => d.Name == f)) is { } missing)
+            Report(TapNeedsBatchField, value.Location, text, model!.Info.Name, missing, _dataset.Name, List(_dataset.Fields.Select(f => f.Name)));
     }
 
     private void CheckKind(LossTermSpec term, LossInfo loss, LossInputInfo input, Source source, LocationInfo at)

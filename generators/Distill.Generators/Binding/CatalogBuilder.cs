@@ -129,7 +129,7 @@ internal static class CatalogBuilder
                 var prototypes = Named(input, "Prototypes");
                 var isList = prototypes is null && (p.Type is IArrayTypeSymbol || p.Type.Name.Contains("List"));
                 inputs.Add(new LossInputInfo(p.Name, EnumName(input.ConstructorArguments[0]), EnumName(input.ConstructorArguments[1]),
-                    Named(input, "Shape"), Named(input, "BatchField"), isList, prototypes));
+                    Named(input, "Shape"), Named(input, "BatchField"), isList, prototypes, Named(input, "IdentityTable")));
             }
             else if (a.Hyper is not null && Find(pa, a.Hyper) is { } hyper)
             {
@@ -179,7 +179,9 @@ internal static class CatalogBuilder
                        && type.GetTypeMembers("Outputs").Any()
                        && HasMember(type, "forward_taps");
         return new ModelInfo(Named(model, "Name") ?? type.Name, FullName(type), Constructor(type), Named(model, "Input") ?? "N,3,H,W", taps.ToEquatableArray(), Named(model, "Task"), runsTaps,
-            runsTaps && HasMember(type, "roi_head_on"));
+            runsTaps && HasMember(type, "roi_head_on"),
+            // a person-search model: its detections come with embeddings (search) and it embeds a query's box (embed_boxes)
+            runsTaps && HasMember(type, "search") && HasMember(type, "embed_boxes"));
     }
 
     private static bool HasMember(INamedTypeSymbol? type, string name)
@@ -209,8 +211,9 @@ internal static class CatalogBuilder
             if (t.Name == "DetectionDataset" && t.ContainingNamespace.ToDisplayString() == "Distill.Data") isDetection = true;
         }
         var hasPairs = type.AllInterfaces.Any(i => i.Name == "IVerificationPairs" && i.ContainingNamespace.ToDisplayString() == "Distill.Data");
+        var isPersonSearch = type.AllInterfaces.Any(i => i.Name == "IPersonSearchData" && i.ContainingNamespace.ToDisplayString() == "Distill.Data");
         return new DatasetInfo(Named(dataset, "Name") ?? type.Name, FullName(type), Constructor(type), fields.ToEquatableArray(),
-            batchType is null ? null : FullName(batchType), isImage, hasPairs, isDetection);
+            batchType is null ? null : FullName(batchType), isImage, hasPairs, isDetection, isPersonSearch);
     }
 
     /// <summary>Whether the batch class holds a field as a list of tensors (one per sample) rather than one tensor.</summary>

@@ -235,6 +235,10 @@ internal static class DiagnosticDescriptors
         "Student '{0}': init of '{1}' would be overwritten: the whole student starts from {2}; remove one of them",
         "init: loads submodules (an ImageNet backbone) into a student that otherwise starts from random weights; a student that starts from another experiment's run or a checkpoint file gets every weight from there.");
 
+    public static readonly DiagnosticDescriptor BadIdentityTableSource = Error("DSL055", "A teacher look-up table needs a teacher's per-box tap and identities",
+        "Loss term '{0}': {1}",
+        "Before training the loop runs a teacher over the training data and averages, per identity, its features of every ground-truth box: the input must be a teacher's tap with one row per ground-truth box (it needs the batch's boxes, such as box_embedding), and the training data must be a person-search data set whose batches carry the identities.");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

@@ -81,8 +81,12 @@ internal static class DslHelpersEmitter
             if (loss.Inputs.FirstOrDefault(i => i.Name == name) is { } input)
             {
                 // A list input read from a batch field is that field's per-sample list (a detection batch's boxes): one reference.
-                var type = TapRefType(input.Kind) + (input.IsList && input.BatchField is null ? "[]" : "");
-                var doc = $"{input.Role.ToLowerInvariant()} input, {KindText(input.Kind)}" + (input.Shape is null ? "" : $", shape {input.Shape}");
+                // A teacher look-up table is wired to the per-box features the loop builds it from.
+                var kind = input.IdentityTable is null ? input.Kind : "Embedding";
+                var type = TapRefType(kind) + (input.IsList && input.BatchField is null ? "[]" : "");
+                var doc = input.IdentityTable is { } byField
+                    ? $"a teacher's per-box features (one row per ground-truth box): the loop builds the per-identity table (batch.{byField}) from them before training"
+                    : $"{input.Role.ToLowerInvariant()} input, {KindText(input.Kind)}" + (input.Shape is null ? "" : $", shape {input.Shape}");
                 if (input.BatchField is { } field)
                     parameters.Add(new Parameter(id, type, "null", type + "?", $"{id} ?? new {TapRefType(input.Kind)}({CSharpLiteral.Literal("batch." + field)})",
                         doc + $"; batch.{field} when not given"));

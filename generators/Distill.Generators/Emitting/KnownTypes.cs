@@ -32,4 +32,5 @@ internal static class KnownTypes
     public const string SettingKind = Runtime + "SettingKind";
     public const string IStepLoss = Runtime + "IStepLoss";
     public const string PrototypeBank = "global::Distill.Losses.PrototypeBank";
+    public const string TeacherIdentityTable = "global::Distill.Losses.TeacherIdentityTable";
 }

@@ -28,6 +28,7 @@ internal static class LossEmitter
                 EmitMembers(w, plan);
             }
             EmitPrototypeBanks(w, plan);
+            EmitIdentityTables(w, plan);
             EmitSettings(w, plan);
             w.Line();
             EmitTerms(w, plan);
@@ -45,6 +46,18 @@ internal static class LossEmitter
             w.Line($"/// <summary>Adapter '{a.Name}': {Describe(a)}.</summary>");
             w.Line(SourceWriter.GeneratedCode);
             w.Line($"public {AdapterType(a)} {a.Property} {{ get; }} = {AdapterConstruction(a)};");
+            w.Line();
+        }
+    }
+
+    /// <summary>Each teacher look-up table the terms read: built once before training (<c>Distill.Runtime.TeacherTableBuild</c>) and checkpointed.</summary>
+    private static void EmitIdentityTables(SourceWriter w, LossPlan plan)
+    {
+        foreach (var t in plan.IdentityTables)
+        {
+            w.Line($"/// <summary>The teacher look-up table of {string.Join(", ", t.Terms.Select(x => $"'{x}'"))}: per identity (batch.{t.Field}), the normalised mean of {Xml(t.Tap.Text)} over the training data's ground-truth boxes; built before the first epoch.</summary>");
+            w.Line(SourceWriter.GeneratedCode);
+            w.Line($"public {KnownTypes.TeacherIdentityTable} {t.Property} {{ get; }} = new();");
             w.Line();
         }
     }

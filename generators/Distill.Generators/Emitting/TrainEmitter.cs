@@ -150,7 +150,7 @@ internal static class TrainEmitter
                 w.Line($"TrainTransform = {Data}DetectionTransform.Train(),");
             w.Line("CreateOptimizer = CreateOptimizer,");
             w.Line("CreateScheduler = (optimizer, epochs, _) => CreateScheduler(optimizer, epochs, options),");
-            if (t.Validation is not null && t.Student is not null && (t.Detects || !t.Student.IsDetector))
+            if (t.Validation is not null && t.Student is not null && (t.Detects || t.SearchesPersons || !t.Student.IsDetector))
                 w.Line("Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),");
             if (t.EvaluatesTeachers)
                 w.Line("EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),");
@@ -161,12 +161,19 @@ internal static class TrainEmitter
             w.Line($"DeclaredEvalEvery = {t.EvalEvery},");
             w.Line($"DefaultBestMetric = {CSharpLiteral.Literal(t.DefaultBestMetric)},");
             w.Line("Hooks = hooks ?? new(),");
-            if (plan.PrototypeBanks.Count > 0)
+            if (plan.PrototypeBanks.Count > 0 || plan.IdentityTables.Count > 0)
             {
                 // Global Knowledge's prototypes: rebuilt from the current student before every epoch, saved with the checkpoints.
+                // Teacher look-up tables: built before the first epoch (the teachers are frozen), then kept and saved.
                 w.Line("EpochStates =");
                 w.Line("[");
                 w.Indent++;
+                foreach (var x in plan.IdentityTables)
+                {
+                    var forward = $"{x.Tap.Model}.forward_taps(batch.{plan.BatchFields[0]}, {x.Tap.ModelType}.Taps.{x.Tap.Member}{string.Concat(x.Needs.Select(f => ", batch." + f))}).Take({x.Tap.ModelType}.Taps.{x.Tap.Member})";
+                    var build = $"request => {Rt}TeacherTableBuild.Run<{batchType}>({x.Property}, {t.Train.Member}, request, batch => {forward}, batch => batch.{x.Field}, [{x.Tap.Model}])";
+                    w.Line($"new({CSharpLiteral.Literal(x.StateName)}, {build}, {x.Property}.StateTensors, tensors => {x.Property}.LoadStateTensors(tensors)),");
+                }
                 foreach (var b in plan.PrototypeBanks)
                 {
                     var models = string.Join(", ", b.Student.Concat(b.Teacher).Select(x => x.Model).Distinct());
@@ -208,6 +215,11 @@ internal static class TrainEmitter
         if (t.Verifies)
         {
             EmitVerification(w, t, val);
+            return;
+        }
+        if (t.SearchesPersons)
+        {
+            EmitPersonSearch(w, t);
             return;
         }
         if (t.Detects)
@@ -293,6 +305,46 @@ internal static class TrainEmitter
             foreach (var c in teachers)
                 using (w.OpenBlock())
                     Verify(c, c.Name + "_");
+            w.Line("return values;");
+        }
+    }
+
+    /// <summary>
+    /// Evaluate/EvaluateTeachers for a person-search model on person-search data: each image's detections with their embeddings
+    /// (<c>search</c>) form the gallery, each query box is embedded in its image (<c>embed_boxes</c>), then the protocol's search
+    /// mAP and top-k and the detection AP and recall (<c>val_mAP</c>, <c>val_top1</c>, …, <c>val_det_AP</c>).
+    /// </summary>
+    private static void EmitPersonSearch(SourceWriter w, TrainPlan t)
+    {
+        var val = t.Validation!;
+        void Search(PlannedClassifier m, string prefix)
+        {
+            w.Line($"{m.Member}.eval();");
+            w.Line($"var evaluation = {Rt}PersonSearchEvaluation.Create({val.Member});");
+            w.Line($"using ({KnownTypes.TorchApi}.no_grad())");
+            EvaluationLoop(w, $"evaluation.Add(batch, {m.Member}.search(batch.image), d => (d.boxes, d.scores, d.embeddings), (image, boxes) => {m.Member}.embed_boxes(image, boxes));");
+            w.Line($"evaluation.WriteTo(values, {CSharpLiteral.Literal(prefix)});");
+        }
+
+        w.Line("/// <summary>The student's person search on <paramref name=\"loader\"/>'s queries (<c>val_mAP</c>, <c>val_top1</c>, …, <c>val_det_AP</c>), in evaluation mode, without gradients.</summary>");
+        w.Line(SourceWriter.GeneratedCode);
+        using (w.Open($"public {KnownTypes.Dictionary}<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
+        {
+            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
+            Search(t.Student!, "val_");
+            w.Line("return values;");
+        }
+        var teachers = t.TeacherClassifiers.Where(c => c.SearchesPersons).ToList();
+        if (teachers.Count == 0) return;
+        w.Line();
+        w.Line("/// <summary>Each teacher's person search on <paramref name=\"loader\"/>'s queries (<c>teacher_mAP</c>, …).</summary>");
+        w.Line(SourceWriter.GeneratedCode);
+        using (w.Open($"public {KnownTypes.Dictionary}<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
+        {
+            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
+            foreach (var c in teachers)
+                using (w.OpenBlock())
+                    Search(c, c.Name + "_");
             w.Line("return values;");
         }
     }
@@ -499,6 +551,7 @@ internal static class TrainEmitter
             foreach (var m in plan.Models) w.Line($"{m.Property}.Dispose();");
             foreach (var a in plan.Adapters) w.Line($"{a.Property}.Dispose();");
             foreach (var b in plan.PrototypeBanks) w.Line($"{b.Property}.Dispose();");
+            foreach (var x in plan.IdentityTables) w.Line($"{x.Property}.Dispose();");
             // A YAML experiment builds its data sets on first use: dispose what was built, never build one to dispose it.
             foreach (var d in new[] { t.Train, t.Validation })
             {

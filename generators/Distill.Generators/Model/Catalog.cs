@@ -37,8 +37,11 @@ internal sealed record ParameterInfo(string Name, string Type, bool HasDefault, 
 /// <summary>
 /// A tensor input of a loss. <see cref="Prototypes"/>: the input is a prototype table the training loop builds before every
 /// epoch from the taps wired to the loss's two list inputs it names (student side, teacher side); an experiment never wires it.
+/// <see cref="IdentityTable"/>: the input is a per-identity table the loop builds once before training from the per-box tap the
+/// experiment wires to it, grouped by the batch field it names (a teacher look-up table).
 /// </summary>
-internal sealed record LossInputInfo(string Name, string Role, string Kind, string? Shape, string? BatchField, bool IsList, string? Prototypes = null)
+internal sealed record LossInputInfo(string Name, string Role, string Kind, string? Shape, string? BatchField, bool IsList, string? Prototypes = null,
+    string? IdentityTable = null)
 {
     /// <summary>The student-side and teacher-side inputs a prototype table is built from, or null for an ordinary input.</summary>
     public (string Student, string Teacher)? PrototypeSources =>
@@ -106,7 +109,7 @@ internal sealed record TapInfo(string Name, string Kind, string Shape, string? N
 /// <c>roi_head_on(outputs, rois, taps)</c>, which computes its per-RoI taps on given RoIs.
 /// </summary>
 internal sealed record ModelInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, string InputShape, EquatableArray<TapInfo> Taps, string? Task, bool RunsTaps = false,
-    bool RunsRoiHead = false)
+    bool RunsRoiHead = false, bool SearchesPersons = false)
 {
     /// <summary>The tap a verification evaluation reads: the one named <c>embedding</c>, else the first of kind Embedding.</summary>
     public TapInfo? EmbeddingTap() => Taps.FirstOrDefault(t => t.Name == "embedding" && t.Kind == "Embedding") ?? Taps.FirstOrDefault(t => t.Kind == "Embedding");
@@ -123,7 +126,8 @@ internal sealed record BatchFieldInfo(string Name, string Kind, string Shape, st
 /// <c>IBatchDataset&lt;TBatch&gt;</c> it implements (null when it implements none: generated code cannot train on it);
 /// <see cref="IsImageDataset"/>: it derives from Distill.Data's ImageDataset (standard augmentation and normalisation apply);
 /// <see cref="HasPairs"/>: it implements Distill.Data's IVerificationPairs (evaluated by face verification, not top-k);
-/// <see cref="IsDetection"/>: it derives from Distill.Data's DetectionDataset (per-image boxes; evaluated by COCO box AP).
+/// <see cref="IsDetection"/>: it derives from Distill.Data's DetectionDataset (per-image boxes; evaluated by COCO box AP);
+/// <see cref="IsPersonSearch"/>: it implements Distill.Data's IPersonSearchData (queries and galleries; evaluated by search mAP).
 /// </summary>
 internal sealed record DatasetInfo(string Name, string TypeName, EquatableArray<ParameterInfo> Constructor, EquatableArray<BatchFieldInfo> Fields, string? BatchType = null,
-    bool IsImageDataset = false, bool HasPairs = false, bool IsDetection = false);
+    bool IsImageDataset = false, bool HasPairs = false, bool IsDetection = false, bool IsPersonSearch = false);

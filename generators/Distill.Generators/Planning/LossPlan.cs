@@ -97,7 +97,15 @@ internal sealed record LossPlan(
     EquatableArray<string> BatchParameters,
     EquatableArray<PlannedLossSetting> LossSettings,
     EquatableArray<string> ListBatchParameters = default,
-    EquatableArray<PlannedPrototypeBank> PrototypeBanks = default);
+    EquatableArray<PlannedPrototypeBank> PrototypeBanks = default,
+    EquatableArray<PlannedIdentityTable> IdentityTables = default);
+
+/// <summary>
+/// A teacher look-up table: the experiment's member <see cref="Property"/>, saved with the checkpoints as <see cref="StateName"/>,
+/// built once before training from <see cref="Tap"/> (one row per ground-truth box) grouped by the batch field <see cref="Field"/>;
+/// the tap's forward needs the batch fields <see cref="Needs"/>; read by <see cref="Terms"/>.
+/// </summary>
+internal sealed record PlannedIdentityTable(string Property, string StateName, PlannedBankTap Tap, string Field, EquatableArray<string> Needs, EquatableArray<string> Terms);
 
 /// <summary>
 /// A prototype table (Global Knowledge's PGM prototypes): the experiment's member <see cref="Property"/>, saved with the

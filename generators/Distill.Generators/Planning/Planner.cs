@@ -124,6 +124,31 @@ internal static class Planner
             banks.Add((key, bank));
             return bank;
         }
+        // Teacher look-up tables by the tap and field they are built from: terms that read the same share one.
+        var identityTables = new List<PlannedIdentityTable>();
+        PlannedIdentityTable? IdentityTable(LossTermSpec term, string input, string field)
+        {
+            var given = term.Arguments.FirstOrDefault(a => a.Name == input);
+            var text = given?.Value.Text ?? "";
+            var dot = text.IndexOf('.');
+            var model = dot < 0 ? null : models.FirstOrDefault(m => m.Spec.Name == text.Substring(0, dot));
+            var tap = model?.Info.Taps.FirstOrDefault(x => x.Name == text.Substring(dot + 1));
+            if (model is null || tap is null) return null;
+            var index = identityTables.FindIndex(x => x.Tap.Text == text && x.Field == field);
+            if (index >= 0)
+            {
+                identityTables[index] = identityTables[index] with { Terms = identityTables[index].Terms.Append(term.Name).ToEquatableArray() };
+                return identityTables[index];
+            }
+            var taken = new HashSet<string>(models.Select(m => m.Spec.Member).Concat(spec.Adapters.Select(a => CSharpNames.Pascal(a.Name) + "Adapter"))
+                .Concat(banks.Select(b => b.Bank.Property)).Concat(identityTables.Select(x => x.Property)), StringComparer.Ordinal);
+            var property = CSharpNames.Pascal(term.Name) + CSharpNames.Pascal(input);
+            for (var n = 2; taken.Contains(property); n++) property = CSharpNames.Pascal(term.Name) + CSharpNames.Pascal(input) + n.ToString(CultureInfo.InvariantCulture);
+            var table = new PlannedIdentityTable(property, "teacher_table_" + term.Name, new PlannedBankTap(model.Spec.Member, model.Info.TypeName, CSharpNames.Pascal(tap.Name), text),
+                field, tap.NeededFields.ToEquatableArray(), new[] { term.Name }.ToEquatableArray());
+            identityTables.Add(table);
+            return table;
+        }
         var derived = new List<(PlannedDerived Derived, string Key, EquatableArray<string> SettingKeys)>();
         foreach (var (t, loss) in bound.Terms.Select(x => (x.Spec, x.Loss)))
         {
@@ -138,6 +163,13 @@ internal static class Planner
                     // A member of the experiment the loop rebuilds before every epoch, not a local of this batch.
                     if (Bank(t, sides) is not { } bank) return null;
                     args.Add(new PlannedArgument(name, ArgumentKind.Literal, new[] { bank.Property }.ToEquatableArray()));
+                    continue;
+                }
+                if (input?.IdentityTable is { } identityField)
+                {
+                    // Built once before training from a teacher's per-box tap: a member of the experiment, not a tap of this batch.
+                    if (IdentityTable(t, name, identityField) is not { } table) return null;
+                    args.Add(new PlannedArgument(name, ArgumentKind.Literal, new[] { table.Property + ".Table" }.ToEquatableArray()));
                     continue;
                 }
                 if (input is not null)
@@ -227,7 +259,7 @@ internal static class Planner
         return new LossPlan(spec.ClassName, spec.Namespace, spec.FrontEnd == FrontEnd.Yaml, planned.ToEquatableArray(), adapters.ToEquatableArray(), terms.ToEquatableArray(), fields,
             hasDecay, training, derived.Select(d => d.Derived).ToEquatableArray(), batchParameters.Select(b => b.Parameter).ToEquatableArray(), settings.Settings,
             batchParameters.Where(b => listFields.Contains(b.Field)).Select(b => b.Parameter).ToEquatableArray(),
-            banks.Select(b => b.Bank).ToEquatableArray());
+            banks.Select(b => b.Bank).ToEquatableArray(), identityTables.ToEquatableArray());
     }
 
     /// <summary>

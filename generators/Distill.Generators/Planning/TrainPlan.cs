@@ -12,7 +12,7 @@ namespace Distill.Generators.Planning;
 /// data set (augmented by a detection transform; a detector is evaluated on it by COCO box AP).
 /// </summary>
 internal sealed record PlannedData(string Member, string TypeName, string ConstructorArguments, string BatchType, bool IsImageDataset, EquatableArray<string> Fields,
-    bool HasPairs = false, TransformSpec? Transforms = null, bool IsDetection = false)
+    bool HasPairs = false, TransformSpec? Transforms = null, bool IsDetection = false, bool IsPersonSearch = false)
 {
     /// <summary>The field behind a YAML class's lazily built data-set property (<c>TrainData</c> → <c>_trainData</c>).</summary>
     public string LazyField => "_" + char.ToLowerInvariant(Member[0]) + Member.Substring(1);
@@ -55,7 +55,8 @@ internal sealed record PlannedSchedule(string Kind, EquatableArray<long> Milesto
 /// embedding tap's member (for verification; null when it has none); or a detector (<see cref="IsDetector"/>: evaluated
 /// through its <c>detect</c>, by box AP).
 /// </summary>
-internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember, string? EmbeddingMember = null, bool IsDetector = false);
+internal sealed record PlannedClassifier(string Name, string Member, string TypeName, string LogitsMember, string? EmbeddingMember = null, bool IsDetector = false,
+    bool SearchesPersons = false);
 
 /// <summary>
 /// A declared value a run may override (<c>--set key=value</c>): its key as the experiment file spells it, its type, the
@@ -93,13 +94,17 @@ internal sealed record TrainPlan(
     /// <summary>Whether evaluation is face verification (pairs of embeddings) rather than top-k accuracy.</summary>
     public bool Verifies => Validation is { HasPairs: true } && Student?.EmbeddingMember is not null;
 
-    /// <summary>Whether evaluation is COCO box AP of a detector on detection data.</summary>
-    public bool Detects => Validation is { IsDetection: true } && Student is { IsDetector: true };
+    /// <summary>Whether evaluation is person search (search mAP over the data's queries) by a person-search model.</summary>
+    public bool SearchesPersons => Validation is { IsPersonSearch: true } && Student is { SearchesPersons: true };
 
-    /// <summary>Whether <c>EvaluateTeachers</c> exists: some teacher can be evaluated the way the student is.</summary>
+    /// <summary>Whether evaluation is COCO box AP of a detector on detection data.</summary>
+    public bool Detects => !SearchesPersons && Validation is { IsDetection: true } && Student is { IsDetector: true };
+
+    /// <summary>Whether <c>EvaluatesTeachers</c> exists: some teacher can be evaluated the way the student is.</summary>
     public bool EvaluatesTeachers => Validation is not null && (Verifies ? TeacherClassifiers.Any(c => c.EmbeddingMember is not null)
+        : SearchesPersons ? TeacherClassifiers.Any(c => c.SearchesPersons)
         : Detects ? TeacherClassifiers.Any(c => c.IsDetector) : TeacherClassifiers.Any(c => !c.IsDetector));
 
     /// <summary>The metric that picks the best checkpoint unless a run overrides it.</summary>
-    public string DefaultBestMetric => Verifies ? "val_verify_acc" : Detects ? "val_AP" : "val_top1";
+    public string DefaultBestMetric => Verifies ? "val_verify_acc" : SearchesPersons ? "val_mAP" : Detects ? "val_AP" : "val_top1";
 }

@@ -122,12 +122,12 @@ internal static class TrainPlanner
             args.Add($"{a.Name}: {literal}");
         }
         return new PlannedData(spec.Member, info.TypeName, string.Join(", ", args), info.BatchType, info.IsImageDataset, info.Fields.Select(f => f.Name).ToEquatableArray(), info.HasPairs,
-            spec.Transforms is { } t ? t with { Location = default } : null, info.IsDetection);
+            spec.Transforms is { } t ? t with { Location = default } : null, info.IsDetection, info.IsPersonSearch);
     }
 
     private static PlannedClassifier? Classifier(ModelSpec spec, ModelInfo info) =>
         info.Task == "detection" && info.RunsTaps
-            ? new PlannedClassifier(spec.Name, spec.Member, info.TypeName, "", IsDetector: true)
+            ? new PlannedClassifier(spec.Name, spec.Member, info.TypeName, "", IsDetector: true, SearchesPersons: info.SearchesPersons)
             : info.Taps.FirstOrDefault(t => t.Kind == "Logits" && t.Needs is null) is { } logits
                 ? new PlannedClassifier(spec.Name, spec.Member, info.TypeName, CSharpNames.Pascal(logits.Name), info.EmbeddingTap() is { } e ? CSharpNames.Pascal(e.Name) : null)
                 : null;

@@ -239,6 +239,9 @@ public sealed class PersonSearchEvaluator
     }
 
     /// <summary>AP × recall of the kept detections against the gallery person boxes, and that recall (OIM's eval_detection).</summary>
+    /// <summary>The detection metrics alone (AP × recall, and recall) over the gallery images added; needs no query.</summary>
+    public (double AP, double Recall) DetectionMetrics() => Detection();
+
     private (double AP, double Recall) Detection()
     {
         var scores = new List<double>();
