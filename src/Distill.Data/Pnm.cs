@@ -26,6 +26,31 @@ public static class Pnm
         return Decode(data, path);
     }
 
+    /// <summary>An image's width and height from its header alone (the raster is not read); errors as <see cref="Read"/>'s.</summary>
+    public static (int Width, int Height) ReadSize(string path)
+    {
+        var head = new byte[4096];
+        int length;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            length = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (FileNotFoundException e) { throw new DatasetException($"image file '{path}' does not exist", path, inner: e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DatasetException($"image file '{path}' cannot be read: {e.Message}", path, inner: e);
+        }
+        DatasetException Bad(string what) => new($"PPM/PGM file '{path}': {what}", path);
+        var data = head.AsSpan(0, length);
+        if (data.Length < 2 || data[0] != (byte)'P' || (data[1] != (byte)'5' && data[1] != (byte)'6'))
+            throw Bad("bad header: expected the magic number 'P6' (colour PPM) or 'P5' (grey PGM)");
+        var pos = 2;
+        var width = ReadNumber(data, ref pos, "the width", Bad);
+        var height = ReadNumber(data, ref pos, "the height", Bad);
+        return (width, height);
+    }
+
     /// <summary>Decodes a P5/P6 image; <paramref name="path"/> names it in errors.</summary>
     public static Image Decode(ReadOnlySpan<byte> data, string path)
     {
