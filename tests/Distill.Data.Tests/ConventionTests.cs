@@ -21,7 +21,7 @@ public class ConventionTests
     [Fact]
     public void The_library_declares_its_data_sets()
     {
-        Assert.Equal(["Cifar10", "Cifar100", "CocoDetection", "FaceFolder", "FashionMnist", "ImageFolder", "Mnist", "SyntheticDetection", "SyntheticFaces", "SyntheticImages", "TensorImages", "VocDetection"],
+        Assert.Equal(["Cifar10", "Cifar100", "CocoDetection", "FaceFolder", "FashionMnist", "ImageFolder", "Mnist", "SyntheticDetection", "SyntheticFaces", "SyntheticImages", "SyntheticPersonSearch", "TensorImages", "VocDetection"],
             DatasetTypes().Select(t => t.Name));
     }
 
@@ -77,8 +77,11 @@ public class ConventionTests
     private static void DetectionFollowsTheConvention(Type type, List<BatchFieldAttribute> fields, HashSet<string> names)
     {
         Assert.True(typeof(DetectionDataset).IsAssignableFrom(type));
-        Assert.Equal(["image", "image_size", "boxes", "labels", "crowd", "hard", "image_id"], fields.Select(f => f.Name));
-        Assert.Equal([TensorKind.FeatureMap, TensorKind.Any, TensorKind.Boxes, TensorKind.Labels, TensorKind.Mask, TensorKind.Mask, TensorKind.Any],
+        // A person-search data set also declares each box's identity.
+        var personSearch = typeof(IPersonSearchData).IsAssignableFrom(type);
+        Assert.Equal(["image", "image_size", "boxes", "labels", "crowd", "hard", "image_id", .. (personSearch ? new[] { "person_id" } : [])], fields.Select(f => f.Name));
+        Assert.Equal([TensorKind.FeatureMap, TensorKind.Any, TensorKind.Boxes, TensorKind.Labels, TensorKind.Mask, TensorKind.Mask, TensorKind.Any,
+                .. (personSearch ? new[] { TensorKind.Labels } : [])],
             fields.Select(f => f.Kind));
         foreach (var f in fields)
         {
@@ -103,6 +106,8 @@ public class ConventionTests
     {
         AssertDetectionShapes(new SyntheticDetection(samples: 5), new());
         AssertDetectionShapes(new SyntheticDetection(classes: 3, size: 64, max_object: 40, samples: 5), new() { ["classes"] = 3, ["size"] = 64 });
+        AssertDetectionShapes(new SyntheticPersonSearch(identities: 10, samples: 5), new() { ["identities"] = 10, ["samples"] = 5 });
+        AssertDetectionShapes(new SyntheticPersonSearch(identities: 10, samples: 5, height: 64, width: 48), new() { ["identities"] = 10, ["samples"] = 5, ["height"] = 64, ["width"] = 48 });
         using var dir = new TempDir();
         Pnm.Write(dir.File("coco/val/a.ppm"), new byte[3 * 6 * 4], 3, 6, 4);
         Pnm.Write(dir.File("coco/val/b.ppm"), new byte[3 * 5 * 7], 3, 5, 7);
@@ -141,8 +146,9 @@ public class ConventionTests
         Matches("image", batch.image.shape);
         Matches("image_size", batch.image_size.shape);
         Matches("image_id", batch.image_id.shape);
-        foreach (var (name, list) in new[] { ("boxes", batch.boxes), ("labels", batch.labels), ("crowd", batch.crowd), ("hard", batch.hard) })
+        foreach (var (name, list) in new[] { ("boxes", batch.boxes), ("labels", batch.labels), ("crowd", batch.crowd), ("hard", batch.hard), ("person_id", batch.person_id) })
         {
+            if (!fields.ContainsKey(name)) continue;
             Assert.Equal(env["N"], list.Count);
             foreach (var t in list) Matches(name, [list.Count, .. t.shape]);
         }

@@ -683,7 +683,7 @@ public sealed class SyntheticDetection : DetectionDataset
 
     // ---- helpers -------------------------------------------------------------------------------------
 
-    private static double LogUniform(ref Rng rng, double low, double high) => Math.Exp(rng.Uniform(Math.Log(low), Math.Log(high)));
+    internal static double LogUniform(ref Rng rng, double low, double high) => Math.Exp(rng.Uniform(Math.Log(low), Math.Log(high)));
 
     private static float[] Offset(ref Rng rng, double amplitude) =>
         [(float)rng.Uniform(-amplitude, amplitude), (float)rng.Uniform(-amplitude, amplitude), (float)rng.Uniform(-amplitude, amplitude)];
@@ -698,7 +698,7 @@ public sealed class SyntheticDetection : DetectionDataset
     private static float Clamp01(double x) => (float)Math.Clamp(x, 0, 1);
 
     /// <summary>HSV (hue in degrees, saturation and value in [0, 1]) to RGB in [0, 1].</summary>
-    private static float[] Hsv(double hue, double saturation, double value)
+    internal static float[] Hsv(double hue, double saturation, double value)
     {
         hue = ((hue % 360) + 360) % 360 / 60;
         var sector = (int)Math.Floor(hue) % 6;
