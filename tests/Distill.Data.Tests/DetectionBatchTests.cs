@@ -32,15 +32,19 @@ public class DetectionBatchTests
         Assert.Equal(new long[] { 0, 4 }, batch.boxes[1].shape);
         Assert.Equal(new long[] { 0 }, batch.labels[1].shape);
         Assert.Equal(ScalarType.Bool, batch.crowd[1].dtype);
-        // Tensors: image, image_size, the boxes, labels, crowd and hard flags image by image, image_id.
+        // Tensors: image, image_size, the boxes, labels, crowd and hard flags image by image, image_id, the person ids.
         var all = batch.Tensors;
-        Assert.Equal(2 + 4 * 2 + 1, all.Count);
+        Assert.Equal(2 + 4 * 2 + 1 + 2, all.Count);
         Assert.Same(batch.image, all[0]);
         Assert.Same(batch.image_size, all[1]);
         Assert.Same(batch.boxes[1], all[3]);
         Assert.Same(batch.labels[0], all[4]);
         Assert.Same(batch.hard[1], all[9]);
         Assert.Same(batch.image_id, all[10]);
+        Assert.Same(batch.person_id[1], all[12]);
+        // Plain detection data has no identities: every box is -1.
+        Assert.Equal(new long[] { -1, -1 }, batch.person_id[0].ToArray<long>());
+        Assert.Equal(new long[] { 0 }, batch.person_id[1].shape);
         Assert.Equal(new long[] { 2, 0 }, batch.ObjectCounts);
     }
 

@@ -208,7 +208,26 @@ internal sealed partial class Binder
             }
             output = new Source($"adapter '{a.Name}'", from.Kind, from.Role, shape, from.StudentRoot);
         }
-        _adapters[a.Name] = new BoundAdapter(a, output, new ResolvedAdapter(a, Channels(from), Channels(to)));
+        var inChannels = AdapterChannels(a, from, a.InChannels, "in_channels", a.From);
+        var outChannels = AdapterChannels(a, to, a.OutChannels, "out_channels", a.To);
+        if (output?.Shape is { Length: >= 2 } outShape && outShape[1] is null && outChannels is not null) outShape[1] = outChannels;
+        _adapters[a.Name] = new BoundAdapter(a, output, new ResolvedAdapter(a, inChannels, outChannels));
+    }
+
+    /// <summary>
+    /// An adapter's channels on one side: the tap's when it declares them (a declared count must agree), else the experiment's
+    /// <paramref name="key"/>; neither is DSL056 (the adapter cannot be built).
+    /// </summary>
+    private long? AdapterChannels(AdapterSpec a, Source? tap, DeclaredChannels? declared, string key, TapRef reference)
+    {
+        if (tap is null) return declared?.Value; // the unknown tap is reported where it was resolved
+        var known = Channels(tap);
+        if (known is { } k && declared is { } d && k != d.Value)
+            Report(AdapterChannelsUnknown, d.Location, a.Name, $"{key} is {d.Value}, but {reference} has {k} channels; remove {key} (it is inferred from the tap)");
+        else if (known is null && declared is null)
+            Report(AdapterChannelsUnknown, reference.Location, a.Name,
+                $"the channels of {reference} are not known before the model is built (its shape declares them as '*'); give them as {key}: N{(_spec.FrontEnd == FrontEnd.Yaml ? "" : $" ({key}: N in the Adapter call)")}");
+        return known ?? declared?.Value;
     }
 
     /// <summary>The channels (dimension 1) of a resolved tap's shape, when it is known at compile time.</summary>
@@ -577,7 +596,8 @@ internal sealed partial class Binder
                 Report(TapNeedsBatchField, r.Location, r.ToString(), model.Info.Name, needed, _dataset.Name, List(_dataset.Fields.Select(x => x.Name)));
         _usedTaps.Add((r.Model, r.Tap));
         var shape = ShapeExpression.EvaluateAll(tap.Shape, model.Env);
-        var role = model.Spec.Role == ModelRole.Student ? "Student" : "Teacher";
+        // Labels a model derives from the batch's ground truth (the classes or identities of the RoIs it sampled) are targets.
+        var role = tap.Kind == "Labels" && tap.NeededFields.Any() ? "Target" : model.Spec.Role == ModelRole.Student ? "Student" : "Teacher";
         // Per-RoI rows are on their model's RoIs; a tap of RoIs that other taps' rows are on is its own rows' set.
         var roiSet = tap.Rois is not null ? r.Model + "." + tap.Rois
             : model.Info.Taps.Any(t => t.Rois == tap.Name) ? r.ToString()

@@ -239,6 +239,10 @@ internal static class DiagnosticDescriptors
         "Loss term '{0}': {1}",
         "Before training the loop runs a teacher over the training data and averages, per identity, its features of every ground-truth box: the input must be a teacher's tap with one row per ground-truth box (it needs the batch's boxes, such as box_embedding), and the training data must be a person-search data set whose batches carry the identities.");
 
+    public static readonly DiagnosticDescriptor AdapterChannelsUnknown = Error("DSL056", "An adapter's channels are not known",
+        "Adapter '{0}': {1}",
+        "An adapter is a layer built with the experiment, so its input and output channels must be known when the code is generated: they come from the taps it connects, and a tap whose channels depend on the backbone the model is built with (a C4 detector's stage3) declares them as '*'; give them as in_channels / out_channels.");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId =
         typeof(DiagnosticDescriptors).GetFields()
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

@@ -103,7 +103,10 @@ internal sealed record TapRef(string Model, string Tap, LocationInfo Location)
 
 /// <summary>An adapter joining a student tap to a teacher tap's channel count: a layer, then optionally a norm and an activation.</summary>
 internal sealed record AdapterSpec(string Name, AdapterKind Kind, TapRef From, TapRef To, LocationInfo Location, LocationInfo? NameLocation = null,
-    AdapterNorm Norm = AdapterNorm.None, AdapterActivation Act = AdapterActivation.None);
+    AdapterNorm Norm = AdapterNorm.None, AdapterActivation Act = AdapterActivation.None, DeclaredChannels? InChannels = null, DeclaredChannels? OutChannels = null);
+
+/// <summary>An adapter's channel count given by the experiment (<c>in_channels</c>/<c>out_channels</c>) for taps that do not declare theirs, and where it is written.</summary>
+internal sealed record DeclaredChannels(long Value, LocationInfo Location);
 
 /// <summary>
 /// A loss term: the loss, its arguments (inputs and hyper-parameters, told apart by the binder from the

@@ -483,10 +483,23 @@ internal sealed class AttributeExperimentReader
         TapRef? from = null, to = null;
         var norm = AdapterNorm.None;
         var act = AdapterActivation.None;
+        DeclaredChannels? inChannels = null, outChannels = null;
         var arguments = call.ArgumentList.Arguments;
         for (var i = 0; i < arguments.Count; i++)
         {
-            var parameter = arguments[i].NameColon?.Name.Identifier.ValueText ?? (i switch { 0 => "from", 1 => "to", 2 => "norm", 3 => "act", _ => null });
+            var parameter = arguments[i].NameColon?.Name.Identifier.ValueText ?? (i switch { 0 => "from", 1 => "to", 2 => "norm", 3 => "act", 4 => "in_channels", 5 => "out_channels", _ => null });
+            if (parameter is "in_channels" or "out_channels")
+            {
+                var text = arguments[i].Expression.ToString();
+                if (Numbers.TryParseLong(text, out var c) && c >= 1)
+                {
+                    var declared = new DeclaredChannels(c, At(arguments[i].Expression));
+                    if (parameter == "in_channels") inChannels = declared; else outChannels = declared;
+                }
+                else if (text != "0") // 0: the parameter's default, "inferred from the tap"
+                    Report(UnreadableDeclaration, At(arguments[i].Expression), $"'{text}'", $"the {parameter} of an adapter is a positive integer literal");
+                continue;
+            }
             if (parameter is "norm" or "act")
             {
                 // An enum member (AdapterNorm.BatchNorm, AdapterActivation.ReLU): C# has checked the type already.
@@ -510,7 +523,7 @@ internal sealed class AttributeExperimentReader
             var tap = new TapRef(reference.Substring(0, dot), reference.Substring(dot + 1), At(arguments[i].Expression));
             if (parameter == "from") from = tap; else to = tap;
         }
-        return from is null || to is null ? null : new AdapterSpec(adapterName, kind, from, to, At(m.Syntax.Identifier), null, norm, act);
+        return from is null || to is null ? null : new AdapterSpec(adapterName, kind, from, to, At(m.Syntax.Identifier), null, norm, act, inChannels, outChannels);
     }
 
     private LossTermSpec? ReadLoss(Member m, string termName)

@@ -28,7 +28,7 @@ internal sealed class YamlExperimentReader
     private static readonly string[] ValTransformKeys = { "normalize" };
     private static readonly string[] ModelKeys = { "model", "args", "from", "checkpoint", "taps" };
     private static readonly string[] StudentKeys = { "model", "args", "from", "checkpoint", "taps", "freeze", "init" };
-    private static readonly string[] AdapterKeys = { "kind", "from", "to", "norm", "act" };
+    private static readonly string[] AdapterKeys = { "kind", "from", "to", "norm", "act", "in_channels", "out_channels" };
     private static readonly string[] AdapterNorms = { "bn", "none" };
     private static readonly string[] AdapterActivations = { "relu", "none" };
     private static readonly string[] AdapterKinds = { "conv1x1", "conv3x3", "linear" };
@@ -327,7 +327,12 @@ internal sealed class YamlExperimentReader
             else if (actNode.Value != "none")
                 Report(WrongValueType, actNode.Location, "act", "one of relu, none" + NameSuggestions.DidYouMean(actNode.Value, AdapterActivations), actNode.Describe());
         }
-        return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location, nameLocation, norm, act);
+        // For taps whose channels depend on what the model is built with (a backbone chosen by name): the experiment says.
+        DeclaredChannels? Channels(string key) =>
+            keys.TryGetValue(key, out var n) && ExpectInteger(n, key, out var c, 1, 1 << 20, "a channel count") ? new DeclaredChannels(c, n.Location) : null;
+        var inChannels = Channels("in_channels");
+        var outChannels = Channels("out_channels");
+        return kind is null || from is null || to is null ? null : new AdapterSpec(name, kind.Value, from, to, node.Location, nameLocation, norm, act, inChannels, outChannels);
     }
 
     private void AddLossArgument(List<ArgumentSpec> arguments, string key, LocationInfo keyLocation, YamlNode value)

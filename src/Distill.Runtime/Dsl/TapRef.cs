@@ -132,20 +132,25 @@ public sealed class TapRef<TKind> : TapRef where TKind : TapKind
 
 /// <summary>
 /// Adapters, written as the body of an <see cref="AdapterAttribute"/> member: each maps the student tap
-/// <c>from</c> to the channels of the teacher tap <c>to</c> (the in/out channels are inferred from the taps).
+/// <c>from</c> to the channels of the teacher tap <c>to</c>. The in/out channels are inferred from the taps; for a tap that
+/// does not declare its channels (they depend on the backbone the model is built with) give them as <c>in_channels</c> /
+/// <c>out_channels</c> (0: inferred).
 /// </summary>
 public static class Adapter
 {
     /// <summary>A 1×1 convolution (no bias), then optionally batch normalisation and an activation.</summary>
-    public static TapRef<FeatureMap> Conv1x1(TapRef<FeatureMap> from, TapRef<FeatureMap> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None) =>
+    public static TapRef<FeatureMap> Conv1x1(TapRef<FeatureMap> from, TapRef<FeatureMap> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None,
+        int in_channels = 0, int out_channels = 0) =>
         Describe("conv1x1", from, to);
 
     /// <summary>A 3×3 convolution (padding 1, no bias), then optionally batch normalisation and an activation (CRD's ConvReg: BatchNorm, ReLU).</summary>
-    public static TapRef<FeatureMap> Conv3x3(TapRef<FeatureMap> from, TapRef<FeatureMap> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None) =>
+    public static TapRef<FeatureMap> Conv3x3(TapRef<FeatureMap> from, TapRef<FeatureMap> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None,
+        int in_channels = 0, int out_channels = 0) =>
         Describe("conv3x3", from, to);
 
     /// <summary>A linear layer over the last dim, then optionally batch normalisation (of (N, C) inputs) and an activation.</summary>
-    public static TapRef<TKind> Linear<TKind>(TapRef<TKind> from, TapRef<TKind> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None) where TKind : TapKind =>
+    public static TapRef<TKind> Linear<TKind>(TapRef<TKind> from, TapRef<TKind> to, AdapterNorm norm = AdapterNorm.None, AdapterActivation act = AdapterActivation.None,
+        int in_channels = 0, int out_channels = 0) where TKind : TapKind =>
         Describe("linear", from, to);
 
     private static TapRef<TKind> Describe<TKind>(string kind, TapRef<TKind> from, TapRef<TKind> to) where TKind : TapKind
