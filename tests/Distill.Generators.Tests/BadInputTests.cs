@@ -197,7 +197,7 @@ public class BadInputTests
     [InlineData("samples: 32", "samples: many", "many", "DSL012", "'samples' of data set SyntheticImages is the text 'many', but the parameter is of type int")]
     [InlineData("split: val", "split: ~", "~", "DSL012", "'split' of data set SyntheticImages is null, but the parameter is of type string")]
     [InlineData("val: { dataset: SyntheticImages", "val: { dataset: SynthImages", "SynthImages", "DSL027",
-        "Unknown data set 'SynthImages' (did you mean 'SyntheticImages'?); available data sets: Cifar10, Cifar100, CocoDetection, FaceFolder, FashionMnist, ImageFolder, Mnist, SyntheticDetection, SyntheticFaces, SyntheticImages, TensorImages, VocDetection")]
+        "Unknown data set 'SynthImages' (did you mean 'SyntheticImages'?); available data sets: Cifar10, Cifar100, CocoDetection, CuhkSysuScenes, FaceFolder, FashionMnist, ImageFolder, Mnist, PrwScenes, SyntheticDetection, SyntheticFaces, SyntheticImages, SyntheticPersonSearch, TensorImages, VocDetection")]
     public void Validation_data_arguments_are_bound_like_training_data(string from, string to, string at, string id, string message) =>
         FindAt(ReplaceOnLine(Valid, 4, from, to), id, at, message);
 

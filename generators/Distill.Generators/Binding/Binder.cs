@@ -380,7 +380,7 @@ internal sealed partial class Binder
             : text.IndexOf('@') >= 0 ? $"'{UserText.Shorten(text)}' is computed on other RoIs, not on the ground-truth boxes"
             : model is null ? $"'{UserText.Shorten(text)}' is not a teacher's tap"
             : model.Spec.Role != ModelRole.Teacher ? $"'{text}' is the student's; the table holds a frozen teacher's features"
-            : tap!.Kind is not ("Embedding" or "Any") || !tap.NeededFields.Contains("boxes") ? $"'{text}' is a teacher's {KindText(tap!.Kind)}, not its features of each ground-truth box"
+            : tap!.Kind is not ("Embedding" or "Any") || !tap.NeededFields.Contains("boxes") ? $"'{text}' is {KindText(tap!.Kind)}, not the teacher's features of each ground-truth box"
             : null;
         if (why is not null)
         {
