@@ -9,7 +9,7 @@ public class CuhkSysuTests
     /// Images a, b (training) and c, d, e (the test pool): a has p0 and an unlabelled person, b has p0 and a box of width 0
     /// (dropped); c has the query's person, d has it too beside someone unlabelled, e has nobody the query looks for.
     /// </summary>
-    private static void Write(TempDir dir, double[]? trainBoxInB = null)
+    internal static void Write(TempDir dir, double[]? trainBoxInB = null)
     {
         var w = new MatWriter();
         var root = dir["cuhk/annotation"];
