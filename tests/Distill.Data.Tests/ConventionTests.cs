@@ -21,7 +21,7 @@ public class ConventionTests
     [Fact]
     public void The_library_declares_its_data_sets()
     {
-        Assert.Equal(["Cifar10", "Cifar100", "CocoDetection", "FaceFolder", "FashionMnist", "ImageFolder", "Mnist", "SyntheticDetection", "SyntheticFaces", "SyntheticImages", "SyntheticPersonSearch", "TensorImages", "VocDetection"],
+        Assert.Equal(["Cifar10", "Cifar100", "CocoDetection", "CuhkSysuScenes", "FaceFolder", "FashionMnist", "ImageFolder", "Mnist", "PrwScenes", "SyntheticDetection", "SyntheticFaces", "SyntheticImages", "SyntheticPersonSearch", "TensorImages", "VocDetection"],
             DatasetTypes().Select(t => t.Name));
     }
 
@@ -124,6 +124,11 @@ public class ConventionTests
             "<annotation><size><width>4</width><height>6</height></size><object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>4</ymax></bndbox></object></annotation>");
         using var voc = new VocDetection(dir["voc"], split: "val");
         AssertDetectionShapes(voc, new());
+        CuhkSysuTests.Write(dir);
+        foreach (var name in new[] { "a", "b", "c", "d", "e" })
+            Pnm.Write(dir.File($"cuhk/Image/SSM/{name}.ppm"), new byte[3 * 120 * 160], 3, 120, 160);
+        using var cuhk = new CuhkSysuScenes(dir["cuhk"], "train", gallery_size: 2);
+        AssertDetectionShapes(cuhk, new());
     }
 
     /// <summary>Evaluates the declared shapes, with <c>*</c> matching any size, on a batch of up to 3 images.</summary>
