@@ -219,7 +219,7 @@ internal static class TrainEmitter
         }
         if (t.SearchesPersons)
         {
-            EmitPersonSearch(w, t);
+            EmitPersonSearch(w, t, val);
             return;
         }
         if (t.Detects)
@@ -286,27 +286,10 @@ internal static class TrainEmitter
         }
 
         var what = t.Flip ? "embeddings (each plus its flipped image's)" : "embeddings";
-        w.Line($"/// <summary>The student's face verification on <paramref name=\"loader\"/>'s pairs (<c>val_verify_acc</c>, <c>val_tar_far1e-3</c>, …) from its {what}, in evaluation mode, without gradients.</summary>");
-        w.Line(SourceWriter.GeneratedCode);
-        using (w.Open($"public {KnownTypes.Dictionary}<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
-        {
-            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
-            Verify(t.Student!, "val_");
-            w.Line("return values;");
-        }
-        var teachers = t.TeacherClassifiers.Where(c => c.EmbeddingMember is not null).ToList();
-        if (teachers.Count == 0) return;
-        w.Line();
-        w.Line("/// <summary>Each teacher's face verification on <paramref name=\"loader\"/>'s pairs (<c>teacher_verify_acc</c>, …).</summary>");
-        w.Line(SourceWriter.GeneratedCode);
-        using (w.Open($"public {KnownTypes.Dictionary}<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
-        {
-            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
-            foreach (var c in teachers)
-                using (w.OpenBlock())
-                    Verify(c, c.Name + "_");
-            w.Line("return values;");
-        }
+        EmitEvaluateMethods(w, val,
+            $"The student's face verification on <paramref name=\"loader\"/>'s pairs (<c>val_verify_acc</c>, <c>val_tar_far1e-3</c>, …) from its {what}, in evaluation mode, without gradients.",
+            "Each teacher's face verification on <paramref name=\"loader\"/>'s pairs (<c>teacher_verify_acc</c>, …).",
+            t.Student!, t.TeacherClassifiers.Where(c => c.EmbeddingMember is not null), Verify);
     }
 
     /// <summary>
@@ -314,9 +297,8 @@ internal static class TrainEmitter
     /// (<c>search</c>) form the gallery, each query box is embedded in its image (<c>embed_boxes</c>), then the protocol's search
     /// mAP and top-k and the detection AP and recall (<c>val_mAP</c>, <c>val_top1</c>, …, <c>val_det_AP</c>).
     /// </summary>
-    private static void EmitPersonSearch(SourceWriter w, TrainPlan t)
+    private static void EmitPersonSearch(SourceWriter w, TrainPlan t, PlannedData val)
     {
-        var val = t.Validation!;
         void Search(PlannedClassifier m, string prefix)
         {
             w.Line($"{m.Member}.eval();");
@@ -326,27 +308,10 @@ internal static class TrainEmitter
             w.Line($"evaluation.WriteTo(values, {CSharpLiteral.Literal(prefix)});");
         }
 
-        w.Line("/// <summary>The student's person search on <paramref name=\"loader\"/>'s queries (<c>val_mAP</c>, <c>val_top1</c>, …, <c>val_det_AP</c>), in evaluation mode, without gradients.</summary>");
-        w.Line(SourceWriter.GeneratedCode);
-        using (w.Open($"public {KnownTypes.Dictionary}<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
-        {
-            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
-            Search(t.Student!, "val_");
-            w.Line("return values;");
-        }
-        var teachers = t.TeacherClassifiers.Where(c => c.SearchesPersons).ToList();
-        if (teachers.Count == 0) return;
-        w.Line();
-        w.Line("/// <summary>Each teacher's person search on <paramref name=\"loader\"/>'s queries (<c>teacher_mAP</c>, …).</summary>");
-        w.Line(SourceWriter.GeneratedCode);
-        using (w.Open($"public {KnownTypes.Dictionary}<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
-        {
-            w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
-            foreach (var c in teachers)
-                using (w.OpenBlock())
-                    Search(c, c.Name + "_");
-            w.Line("return values;");
-        }
+        EmitEvaluateMethods(w, val,
+            "The student's person search on <paramref name=\"loader\"/>'s queries (<c>val_mAP</c>, <c>val_top1</c>, …, <c>val_det_AP</c>), in evaluation mode, without gradients.",
+            "Each teacher's person search on <paramref name=\"loader\"/>'s queries (<c>teacher_mAP</c>, …).",
+            t.Student!, t.TeacherClassifiers.Where(c => c.SearchesPersons), Search);
     }
 
     /// <summary>
@@ -365,25 +330,38 @@ internal static class TrainEmitter
             w.Line($"{Rt}DetectionEvaluation.WriteTo(evaluator, values, {CSharpLiteral.Literal(prefix)});");
         }
 
-        w.Line("/// <summary>The student's COCO box AP on <paramref name=\"loader\"/> (<c>val_AP</c>, <c>val_AP50</c>, …), in evaluation mode, without gradients.</summary>");
+        EmitEvaluateMethods(w, val,
+            "The student's COCO box AP on <paramref name=\"loader\"/> (<c>val_AP</c>, <c>val_AP50</c>, …), in evaluation mode, without gradients.",
+            "Each teacher's COCO box AP on <paramref name=\"loader\"/> (<c>teacher_AP</c>, …).",
+            t.Student!, t.TeacherClassifiers.Where(c => c.IsDetector), Detect);
+    }
+
+    /// <summary>
+    /// <c>Evaluate</c> (the student, metrics prefixed <c>val_</c>) and, when some teacher can be evaluated alike,
+    /// <c>EvaluateTeachers</c> (each teacher in its own block, prefixed with its name), each body written by <paramref name="body"/>.
+    /// </summary>
+    private static void EmitEvaluateMethods(SourceWriter w, PlannedData val, string studentSummary, string teacherSummary,
+        PlannedClassifier student, System.Collections.Generic.IEnumerable<PlannedClassifier> teachers, System.Action<PlannedClassifier, string> body)
+    {
+        w.Line($"/// <summary>{studentSummary}</summary>");
         w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public {KnownTypes.Dictionary}<string, double> Evaluate({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
         {
             w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
-            Detect(t.Student!, "val_");
+            body(student, "val_");
             w.Line("return values;");
         }
-        var teachers = t.TeacherClassifiers.Where(c => c.IsDetector).ToList();
-        if (teachers.Count == 0) return;
+        var evaluated = teachers.ToList();
+        if (evaluated.Count == 0) return;
         w.Line();
-        w.Line("/// <summary>Each teacher's COCO box AP on <paramref name=\"loader\"/> (<c>teacher_AP</c>, …).</summary>");
+        w.Line($"/// <summary>{teacherSummary}</summary>");
         w.Line(SourceWriter.GeneratedCode);
         using (w.Open($"public {KnownTypes.Dictionary}<string, double> EvaluateTeachers({Data}DataLoader<{val.BatchType}> loader, long? batchLimit = null)"))
         {
             w.Line($"var values = new {KnownTypes.Dictionary}<string, double>();");
-            foreach (var c in teachers)
+            foreach (var c in evaluated)
                 using (w.OpenBlock())
-                    Detect(c, c.Name + "_");
+                    body(c, c.Name + "_");
             w.Line("return values;");
         }
     }
