@@ -454,6 +454,15 @@ public sealed class TeacherIdentityTable : IDisposable
         _table = table.DetachFromDisposeScope();
     }
 
+    /// <summary>Moves a built table to <paramref name="device"/> (a restored checkpoint's table is on the CPU).</summary>
+    public void MoveTo(Device device)
+    {
+        if (_table is null || _table.device == device) return;
+        var moved = _table.to(device).DetachFromDisposeScope();
+        _table.Dispose();
+        _table = moved;
+    }
+
     /// <summary>The table under "table" (nothing before it is built).</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> StateTensors()
     {

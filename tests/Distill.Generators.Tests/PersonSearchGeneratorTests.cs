@@ -130,6 +130,15 @@ public class PersonSearchGeneratorTests
     }
 
     [Fact]
+    public void DSL055_the_table_from_a_tap_with_a_row_per_sampled_roi()
+    {
+        var yaml = Yaml(Lut).Replace("teacher_lut: teacher.box_embedding", "teacher_lut: teacher.roi_person_embedding");
+        var d = Assert.Single(Generate(yaml).GeneratorDiagnostics, x => x.Severity == DiagnosticSeverity.Error);
+        Check(d, "DSL055", 13, 117, "Loss term 'id': lut_id_distill builds 'teacher_lut' per identity from a teacher's features of every ground-truth box; "
+            + "'teacher.roi_person_embedding' is an embedding with a row per sampled RoI, not the teacher's features of each ground-truth box (e.g. teacher.box_embedding)");
+    }
+
+    [Fact]
     public void DSL055_the_table_on_data_without_identities()
     {
         // Detection data: boxes, but no identities and no protocol (the models need person_id too: DSL039 besides).

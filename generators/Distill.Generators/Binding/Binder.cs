@@ -380,8 +380,10 @@ internal sealed partial class Binder
             : text.IndexOf('@') >= 0 ? $"'{UserText.Shorten(text)}' is computed on other RoIs, not on the ground-truth boxes"
             : model is null ? $"'{UserText.Shorten(text)}' is not a teacher's tap"
             : model.Spec.Role != ModelRole.Teacher ? $"'{text}' is the student's; the table holds a frozen teacher's features"
-            : tap!.Kind is not ("Embedding" or "Any") || !tap.NeededFields.Contains("boxes") ? $"'{text}' is {KindText(tap!.Kind)}, not the teacher's features of each ground-truth box"
+            : tap!.Kind != "Embedding" || !tap.NeededFields.Contains("boxes") || tap.Rois is not null || ShapeExpression.Dims(tap.Shape).FirstOrDefault()?.Trim() is "R" or "N" or "1" or null
+                ? $"'{text}' is {KindText(tap!.Kind)}{(tap.Rois is not null ? " with a row per sampled RoI" : "")}, not the teacher's features of each ground-truth box"
             : null;
+        if (model is not null && tap is not null) _usedTaps.Add((model.Spec.Name, tap.Name));
         if (why is not null)
         {
             Report(BadIdentityTableSource, value.Location, term.Name,

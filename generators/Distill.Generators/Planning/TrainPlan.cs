@@ -95,7 +95,7 @@ internal sealed record TrainPlan(
     public bool Verifies => Validation is { HasPairs: true } && Student?.EmbeddingMember is not null;
 
     /// <summary>Whether evaluation is person search (search mAP over the data's queries) by a person-search model.</summary>
-    public bool SearchesPersons => Validation is { IsPersonSearch: true } && Student is { SearchesPersons: true };
+    public bool SearchesPersons => Validation is { IsPersonSearch: true, IsDetection: true } && Student is { SearchesPersons: true };
 
     /// <summary>Whether evaluation is COCO box AP of a detector on detection data.</summary>
     public bool Detects => !SearchesPersons && Validation is { IsDetection: true } && Student is { IsDetector: true };

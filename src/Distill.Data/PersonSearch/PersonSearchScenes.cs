@@ -89,10 +89,11 @@ public abstract class PersonSearchScenes : DetectionDataset, IPersonSearchData
 
     private (int Height, int Width) Size(int index)
     {
-        var size = _sizes[index];
-        if (size.Height > 0) return size;
+        // Loader threads ask concurrently; a header read twice is harmless, a torn read of the pair is not.
+        lock (_sizes)
+            if (_sizes[index].Height > 0) return _sizes[index];
         var (w, h) = Pnm.ReadSize(_files[index]);
-        return _sizes[index] = (h, w);
+        lock (_sizes) return _sizes[index] = (h, w);
     }
 }
 
@@ -165,7 +166,9 @@ public sealed class PrwScenes : PersonSearchScenes
                 _ => throw new ArgumentException($"PRW has the splits \"train\" and \"test\", not \"{split}\"", nameof(split)),
             },
             split == "test" ? annotations.Queries : [],
-            split == "test" ? Math.Max(1, annotations.Queries.Select(q => q.Identity).DefaultIfEmpty(0).Max() + 1) : annotations.TrainIdentities)
+            // test boxes keep PRW's own identity numbers: the table spans the largest of them
+            split == "test" ? Math.Max(1, annotations.Gallery.SelectMany(i => i.Identities).Concat(annotations.Queries.Select(q => q.Identity)).DefaultIfEmpty(0).Max() + 1)
+                : annotations.TrainIdentities)
     {
     }
 }

@@ -226,7 +226,7 @@ public sealed partial class OimPersonSearch : TwoStageDetector<OimPersonSearch.T
         {
             using var noGrad = torch.no_grad();
             using var scope = torch.NewDisposeScope();
-            var (gtBoxes, _) = PrepareTargets(images, boxes, null);
+            var (gtBoxes, _) = PrepareTargets(images, boxes, null, checkRange: false);
             var (batch, scaled) = transform.forward(images, gtBoxes);
             var features = new[] { backbone.forward_stages(batch.tensors)[2] };
             var embedded = EmbedRois(features, RoIHeads.to_rois(scaled!), batch.image_sizes);
@@ -247,11 +247,12 @@ public sealed partial class OimPersonSearch : TwoStageDetector<OimPersonSearch.T
     }
 
     /// <summary>
-    /// Checks the person boxes (as any detector's) and their identities: int64, one per box, −1 or 0 .. identities − 1. Returns
+    /// Checks the person boxes (as any detector's) and their identities: int64, one per box, and (with <paramref name="checkRange"/>,
+    /// when the identity head reads them) −1 or 0 .. identities − 1. Returns
     /// float32 boxes clipped to the image and the sampling labels identity + 2 (1 for an unlabelled person): the matcher then
     /// carries each RoI's identity through sampling (0 stays background), and class labels are "label &gt; 0".
     /// </summary>
-    private (Tensor[] boxes, Tensor[]? sampling) PrepareTargets(Tensor images, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor>? personIds)
+    private (Tensor[] boxes, Tensor[]? sampling) PrepareTargets(Tensor images, IReadOnlyList<Tensor> boxes, IReadOnlyList<Tensor>? personIds, bool checkRange)
     {
         var ones = boxes.Select(b => torch.ones([b is { } t && t.dim() >= 1 ? t.shape[0] : 0], ScalarType.Int64)).ToArray();
         try
@@ -266,6 +267,9 @@ public sealed partial class OimPersonSearch : TwoStageDetector<OimPersonSearch.T
                 var ids = personIds[i] ?? throw new ArgumentException($"image {i}: person_id is null", nameof(personIds));
                 if (ids.dtype != ScalarType.Int64 || ids.dim() != 1 || ids.shape[0] != gtBoxes[i].shape[0])
                     throw new ArgumentException($"image {i}: person_id must be int64 [{gtBoxes[i].shape[0]}] (one per box), got {ids.dtype.Name()} [{string.Join(", ", ids.shape)}]", nameof(personIds));
+                // Only the identity head reads the identities against this model's table: a teacher's box embeddings or detector
+                // taps on data with more identities than it was trained on are fine.
+                if (checkRange)
                 using (var cpu = ids.cpu())
                 {
                     var values = cpu.ToArray<long>();
@@ -294,10 +298,11 @@ public sealed partial class OimPersonSearch : TwoStageDetector<OimPersonSearch.T
     {
         CheckPass(images, outputs, boxes);
         var requested = TapSet<Taps>.Bits(outputs.Requested);
-        if (boxes is null && (requested & (IdentityTaps | TapSet<Taps>.Bits(Taps.BoxEmbedding))) != 0)
-            throw new ArgumentException($"the taps {TapSet<Taps>.FromBits(requested & (IdentityTaps | TapSet<Taps>.Bits(Taps.BoxEmbedding)))} need the ground truth: pass the boxes and person ids to forward_taps", nameof(boxes));
+        var needTruth = requested & (HeadTaps | TapSet<Taps>.Bits(Taps.BoxEmbedding));
+        if (boxes is null && needTruth != 0)
+            throw new ArgumentException($"the taps {TapSet<Taps>.FromBits(needTruth)} need the ground truth: pass the boxes and person ids to forward_taps", nameof(boxes));
         Tensor[]? gtBoxes = null, sampling = null;
-        if (boxes is not null) (gtBoxes, sampling) = PrepareTargets(images, boxes, personIds);
+        if (boxes is not null) (gtBoxes, sampling) = PrepareTargets(images, boxes, personIds, checkRange: (requested & IdentityTaps) != 0);
         var (batch, scaled) = transform.forward(images, gtBoxes);
         SetContext(outputs, batch.image_sizes);
         var stages = backbone.forward_stages(batch.tensors);

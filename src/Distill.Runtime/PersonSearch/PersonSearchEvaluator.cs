@@ -238,10 +238,10 @@ public sealed class PersonSearchEvaluator
         return (ap, ranked);
     }
 
-    /// <summary>AP × recall of the kept detections against the gallery person boxes, and that recall (OIM's eval_detection).</summary>
     /// <summary>The detection metrics alone (AP × recall, and recall) over the gallery images added; needs no query.</summary>
     public (double AP, double Recall) DetectionMetrics() => Detection();
 
+    /// <summary>AP × recall of the kept detections against the gallery person boxes, and that recall (OIM's eval_detection).</summary>
     private (double AP, double Recall) Detection()
     {
         var scores = new List<double>();

@@ -30,7 +30,12 @@ public static class TeacherTableBuild
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(identities);
         ArgumentNullException.ThrowIfNull(models);
-        if (table.IsBuilt) return;
+        if (table.IsBuilt)
+        {
+            // Built earlier in the run, or restored from a checkpoint (on the CPU): kept, on the run's device.
+            table.MoveTo(request.Device);
+            return;
+        }
         if (data is not IPersonSearchData search)
             throw new ArgumentException($"a teacher look-up table is built per identity of the training data, but {data.GetType().Name} has no identities (it is not a person-search data set)", nameof(data));
         var modes = models.Select(m => m.training).ToArray();
