@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what Distill needs on Debian when it is missing: libtorch (CPU, the tensor engine), OpenBLAS
+# Installs what Distill needs on Debian when it is missing: libtorch (CPU, the tensor engine) and the Gloo headers
+# its c10d process groups include (multi-process training), OpenBLAS
 # (without it libtorch falls back to the reference BLAS, ~46x slower matmul), cmake and g++ (the shim), and
 # Fashion-MNIST (dataset-fashion-mnist: the real images of the fashion-kd suite and the main job).
 # Idempotent and quiet when everything is present. Set DISTILL_DEV_TOOLS=1 to also install Debian's
 # python3-torch / python3-torchvision (only needed to regenerate test fixtures and run benchmarks).
 set -euo pipefail
 
-packages=(libtorch-dev libopenblas0-pthread cmake g++ make dataset-fashion-mnist)
+packages=(libtorch-dev libgloo-dev libopenblas0-pthread cmake g++ make dataset-fashion-mnist)
 if [ "${DISTILL_DEV_TOOLS:-0}" = "1" ]; then
   packages+=(python3-torch python3-torchvision python3-numpy)
 fi

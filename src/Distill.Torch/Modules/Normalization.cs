@@ -85,10 +85,48 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
             tracked.add_(1);
             factor = momentum ?? 1.0 / tracked.item<long>();
         }
+        if (training && process_group is { Size: > 1 } group) return SynchronizedForward(input, group, factor);
         // Batch statistics in training, and in evaluation when no running statistics are kept.
         var useBatchStats = training || (running_mean is null && running_var is null);
         var useRunning = !training || track_running_stats;
         return F.batch_norm(input, useRunning ? running_mean : null, useRunning ? running_var : null, weight, bias, useBatchStats, factor, eps);
+    }
+
+    /// <summary>
+    /// The process group whose ranks share batch statistics in training (PyTorch's SyncBatchNorm, set on every batch
+    /// norm of a model by <see cref="SyncBatchNorm.convert_sync_batchnorm"/>); null: this process's batch alone.
+    /// </summary>
+    public ProcessGroup? process_group { get; set; }
+
+    /// <summary>
+    /// Training with statistics over the whole global batch: each rank's per-channel sums are summed over the ranks
+    /// with autograd, so the values, running statistics and gradients are those of one process seeing every rank's
+    /// batch. Two all-reduces forward (sum and count, then the centred squares: the two-pass variance) and two
+    /// backward.
+    /// </summary>
+    private Tensor SynchronizedForward(Tensor input, ProcessGroup group, double factor)
+    {
+        var channels = input.shape[1];
+        var dims = Enumerable.Range(0, (int)input.dim()).Where(d => d != 1).Select(d => (long)d).ToArray();
+        var shape = Enumerable.Range(0, (int)input.dim()).Select(d => d == 1 ? channels : 1L).ToArray();
+        using var scope = torch.NewDisposeScope();
+        var count = torch.full([1], (double)(input.numel() / channels), input.dtype, input.device);
+        var totals = group.all_reduce_with_grad(torch.cat([input.sum(dims), count]));
+        var n = totals.narrow(0, channels, 1).item<double>();
+        if (n <= 1) throw new ArgumentException($"batch norm expects more than 1 value per channel across the process group when training, got {n}");
+        var mean = totals.narrow(0, 0, channels) / n;
+        var centered = input - mean.view(shape);
+        var variance = group.all_reduce_with_grad((centered * centered).sum(dims)) / n;
+        var output = centered * (variance + eps).rsqrt().view(shape);
+        if (weight is { } w) output = output * w.view(shape);
+        if (bias is { } b) output = output + b.view(shape);
+        if (track_running_stats && running_mean is { } runningMean && running_var is { } runningVar)
+            using (torch.no_grad())
+            {
+                runningMean.mul_(1 - factor).add_(mean.detach(), factor);
+                runningVar.mul_(1 - factor).add_(variance.detach(), factor * n / (n - 1));
+            }
+        return output.MoveToOuterDisposeScope();
     }
 
     /// <summary>A state_dict without num_batches_tracked (older PyTorch) loads with the counter at 0, as in PyTorch.</summary>
@@ -223,4 +261,17 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input) => F.group_norm(input, num_groups, weight, bias, eps);
 
     public override string extra_repr() => $"{num_groups}, {num_channels}, eps={PyRepr.Of(eps)}, affine={PyRepr.Of(affine)}";
+}
+
+/// <summary>PyTorch's <c>nn.SyncBatchNorm.convert_sync_batchnorm</c>: batch statistics shared across a process group.</summary>
+public static class SyncBatchNorm
+{
+    /// <summary>Makes every batch norm in <paramref name="module"/> share its training statistics across <paramref name="process_group"/> (null: undo).</summary>
+    public static T convert_sync_batchnorm<T>(T module, ProcessGroup? process_group) where T : Module
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        foreach (var child in module.modules())
+            if (child is BatchNorm norm) norm.process_group = process_group;
+        return module;
+    }
 }

@@ -1,0 +1,354 @@
+// Data-parallel training on libtorch's c10d: a Gloo process group over a TCP store, collectives, a
+// gradient reducer that all-reduces buckets of gradients while the backward pass is still running, and
+// the differentiable all-reduce that synchronised batch normalisation is built on.
+//
+// The reducer does what c10d's own Reducer does (Debian's libtorch ships it compiled, but not the
+// distributed-autograd headers its declaration needs): gradients are grouped in reverse registration order
+// into buckets of a byte cap, a post hook on each parameter's gradient accumulator counts a bucket down, and a
+// bucket that is complete is flattened, divided by the world size and handed to an asynchronous all-reduce —
+// in bucket order on every rank, because Gloo pairs collectives by the order they are issued.
+#include "shim.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/functions/accumulate_grad.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+using namespace dst;
+
+namespace {
+
+struct ProcessGroup {
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+    int rank = 0;
+    int size = 1;
+};
+
+ProcessGroup& PG(void* h) {
+    if (h == nullptr) throw std::invalid_argument("null process group handle passed to the libtorch shim");
+    return *static_cast<ProcessGroup*>(h);
+}
+
+// Waits for a collective; c10d reports a peer that went away or a timeout as an exception, rethrown with
+// the group's coordinates so the message says which rank saw it.
+void wait(ProcessGroup& pg, const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
+    try {
+        work->wait();
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(pg.rank) + " of " +
+                                 std::to_string(pg.size) + ": " + e.what());
+    }
+}
+
+void all_reduce_sum(ProcessGroup& pg, at::Tensor& t, const char* what) {
+    std::vector<at::Tensor> list{t};
+    wait(pg, pg.group->allreduce(list), what);
+}
+
+// sum over ranks, whose gradient is the sum over ranks of the gradients: the building block of synchronised
+// batch normalisation (every rank's statistics are the global batch's, and so are their gradients).
+struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
+    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t group) {
+        ctx->saved_data["group"] = group;
+        auto y = x.clone(at::MemoryFormat::Contiguous);
+        all_reduce_sum(*reinterpret_cast<ProcessGroup*>(group), y, "all_reduce (forward)");
+        return y;
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        auto* pg = reinterpret_cast<ProcessGroup*>(ctx->saved_data["group"].toInt());
+        auto g = grads[0].clone(at::MemoryFormat::Contiguous);
+        all_reduce_sum(*pg, g, "all_reduce (backward)");
+        return {g, at::Tensor()};
+    }
+};
+
+class GradReducer {
+public:
+    GradReducer(ProcessGroup& pg, std::vector<at::Tensor> params, int64_t bucket_bytes, int64_t first_bucket_bytes)
+        : pg_(pg), params_(std::move(params)), bucket_of_(params_.size()), offset_of_(params_.size()) {
+        assign_buckets(bucket_bytes, first_bucket_bytes);
+        for (size_t i = 0; i < params_.size(); ++i) {
+            auto& p = params_[i];
+            TORCH_CHECK_VALUE(p.requires_grad(), "data-parallel parameter ", i, " does not require grad");
+            TORCH_CHECK_VALUE(p.is_leaf(), "data-parallel parameter ", i, " is not a leaf tensor");
+            auto accumulator = torch::autograd::impl::grad_accumulator(p);
+            accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+                [this, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+                    on_gradient(i);
+                    return outputs;
+                }));
+            accumulators_.push_back(std::move(accumulator));
+        }
+    }
+
+    GradReducer(const GradReducer&) = delete;
+    GradReducer& operator=(const GradReducer&) = delete;
+
+    ~GradReducer() {
+        // Hooks hold `this`: remove them with the accumulators' last owner gone, and never leave a collective
+        // pending on a freed buffer.
+        for (auto& b : buckets_)
+            if (b.work) try { b.work->wait(); } catch (...) {}
+        for (auto& acc : accumulators_) acc->post_hooks().clear();
+    }
+
+    // Arms the hooks for the next backward pass (the last of an accumulation group), or disarms them.
+    void prepare(bool sync) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        TORCH_CHECK(!in_flight(), "a data-parallel step is still in flight: finish() was not called after backward");
+        armed_ = sync;
+        next_launch_ = 0;
+        for (auto& b : buckets_) {
+            b.pending = b.members.size();
+            b.launched = false;
+            b.work.reset();
+        }
+    }
+
+    // After backward: launches what the hooks could not (buckets with a parameter that got no gradient),
+    // waits for every bucket and writes the averaged gradients back.
+    void finish() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            TORCH_CHECK(armed_, "finish() without prepare(sync: true) before the backward pass");
+            while (next_launch_ < buckets_.size()) launch(next_launch_++);
+            armed_ = false;
+        }
+        at::NoGradGuard no_grad;
+        for (auto& b : buckets_) {
+            wait(pg_, b.work, "gradient all_reduce");
+            b.work.reset();
+            auto seen = b.flat.narrow(0, b.numel, static_cast<int64_t>(b.members.size())).to(at::kCPU, at::kDouble).contiguous();
+            const double* computed = seen.data_ptr<double>();
+            for (size_t m = 0; m < b.members.size(); ++m) {
+                auto& p = params_[b.members[m]];
+                // A parameter that no rank computed a gradient for keeps none, as in one process.
+                if (computed[m] == 0) continue;
+                auto slice = b.flat.narrow(0, offset_of_[b.members[m]], p.numel()).view(p.sizes());
+                auto& grad = p.mutable_grad();
+                if (grad.defined()) grad.copy_(slice);
+                else grad = slice.clone();
+            }
+        }
+    }
+
+    int64_t bucket_count() const { return static_cast<int64_t>(buckets_.size()); }
+
+private:
+    struct Bucket {
+        std::vector<size_t> members;
+        int64_t numel = 0;  // gradient elements; `members.size()` flags follow them (1: this rank has the gradient)
+        at::Tensor flat;
+        size_t pending = 0;
+        bool launched = false;
+        c10::intrusive_ptr<c10d::Work> work;
+    };
+
+    bool in_flight() const {
+        for (const auto& b : buckets_)
+            if (b.work) return true;
+        return false;
+    }
+
+    void assign_buckets(int64_t bucket_bytes, int64_t first_bucket_bytes) {
+        // Reverse registration order: the backward pass produces the last layers' gradients first.
+        Bucket current;
+        int64_t bytes = 0;
+        auto close = [&] {
+            if (current.members.empty()) return;
+            buckets_.push_back(std::move(current));
+            current = Bucket{};
+            bytes = 0;
+        };
+        for (size_t k = params_.size(); k-- > 0;) {
+            const auto& p = params_[k];
+            if (!current.members.empty()) {
+                const auto& first = params_[current.members.front()];
+                auto cap = buckets_.empty() ? first_bucket_bytes : bucket_bytes;
+                if (first.scalar_type() != p.scalar_type() || first.device() != p.device() || bytes >= cap) close();
+            }
+            bucket_of_[k] = buckets_.size();
+            offset_of_[k] = current.numel;
+            current.members.push_back(k);
+            current.numel += p.numel();
+            bytes += p.numel() * static_cast<int64_t>(p.element_size());
+        }
+        close();
+        for (auto& b : buckets_) {
+            const auto& first = params_[b.members.front()];
+            b.flat = at::zeros({b.numel + static_cast<int64_t>(b.members.size())}, first.options().requires_grad(false));
+        }
+    }
+
+    void on_gradient(size_t index) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!armed_) return;
+        auto& b = buckets_[bucket_of_[index]];
+        if (b.pending > 0) --b.pending;
+        while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) launch(next_launch_++);
+    }
+
+    void launch(size_t index) {
+        auto& b = buckets_[index];
+        at::NoGradGuard no_grad;
+        b.flat.zero_();
+        for (size_t m = 0; m < b.members.size(); ++m) {
+            const auto& p = params_[b.members[m]];
+            const auto& grad = p.grad();
+            if (!grad.defined()) continue;
+            b.flat.narrow(0, offset_of_[b.members[m]], p.numel()).view(p.sizes()).copy_(grad);
+            b.flat[b.numel + static_cast<int64_t>(m)].fill_(1);
+        }
+        b.flat.narrow(0, 0, b.numel).div_(pg_.size);
+        std::vector<at::Tensor> list{b.flat};
+        b.work = pg_.group->allreduce(list);
+        b.launched = true;
+    }
+
+    ProcessGroup& pg_;
+    std::vector<at::Tensor> params_;
+    std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+    std::vector<Bucket> buckets_;
+    std::vector<size_t> bucket_of_;
+    std::vector<int64_t> offset_of_;
+    std::mutex mutex_;
+    bool armed_ = false;
+    size_t next_launch_ = 0;
+};
+
+GradReducer& R(void* h) {
+    if (h == nullptr) throw std::invalid_argument("null gradient reducer handle passed to the libtorch shim");
+    return *static_cast<GradReducer*>(h);
+}
+
+auto gloo_options(const std::string& host, std::chrono::milliseconds timeout) {
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    // GLOO_SOCKET_IFNAME names the interface, as in PyTorch; a loopback rendezvous stays on loopback.
+    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != 0)
+        options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    else if (host == "127.0.0.1" || host == "localhost")
+        options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else
+        options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    return options;
+}
+
+}  // namespace
+
+// Joins (rank 0: hosts) the TCP store at host:port and builds a Gloo process group of `size` ranks on it.
+// `timeout_ms` bounds the rendezvous and every collective: a rank that never arrives or dies fails the others.
+DST_EXPORT int dst_pg_new(const char* host, int32_t port, int32_t rank, int32_t size, int64_t timeout_ms, void** out) {
+    return guard([&] {
+        TORCH_CHECK_VALUE(size >= 1, "the world size must be at least 1, got ", size);
+        TORCH_CHECK_VALUE(rank >= 0 && rank < size, "rank ", rank, " is outside 0..", size - 1);
+        TORCH_CHECK_VALUE(port > 0 && port < 65536, "port ", port, " is outside 1..65535");
+        std::string address(host);
+        auto timeout = std::chrono::milliseconds(timeout_ms);
+        c10d::TCPStoreOptions store_options;
+        store_options.port = static_cast<std::uint16_t>(port);
+        store_options.isServer = rank == 0;
+        store_options.numWorkers = size;
+        store_options.timeout = timeout;
+        auto pg = std::make_unique<ProcessGroup>();
+        pg->rank = rank;
+        pg->size = size;
+        auto tcp = c10::make_intrusive<c10d::TCPStore>(address, store_options);
+        pg->store = tcp;
+        pg->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("distill/gloo", pg->store), rank, size, gloo_options(address, timeout));
+        *out = pg.release();
+    });
+}
+
+DST_EXPORT void dst_pg_free(void* pg) { delete static_cast<ProcessGroup*>(pg); }
+
+// Sums each tensor over the ranks, in place (one collective per tensor, in order).
+DST_EXPORT int dst_pg_all_reduce_sum(void* pg, const dst_tensor* tensors, int64_t n) {
+    return guard([&] {
+        auto& group = PG(pg);
+        at::NoGradGuard no_grad;
+        for (int64_t k = 0; k < n; ++k) {
+            auto t = T(tensors[k]);
+            TORCH_CHECK_VALUE(t.is_contiguous(), "all_reduce needs contiguous tensors (tensor ", k, " is not)");
+            all_reduce_sum(group, t, "all_reduce");
+        }
+    });
+}
+
+// Copies each tensor from rank `root` to every other rank, in place.
+DST_EXPORT int dst_pg_broadcast(void* pg, const dst_tensor* tensors, int64_t n, int32_t root) {
+    return guard([&] {
+        auto& group = PG(pg);
+        TORCH_CHECK_VALUE(root >= 0 && root < group.size, "broadcast root ", root, " is outside 0..", group.size - 1);
+        at::NoGradGuard no_grad;
+        for (int64_t k = 0; k < n; ++k) {
+            auto t = T(tensors[k]);
+            TORCH_CHECK_VALUE(t.is_contiguous(), "broadcast needs contiguous tensors (tensor ", k, " is not)");
+            std::vector<at::Tensor> list{t};
+            c10d::BroadcastOptions options;
+            options.rootRank = root;
+            wait(group, group.group->broadcast(list, options), "broadcast");
+        }
+    });
+}
+
+DST_EXPORT int dst_pg_barrier(void* pg) {
+    return guard([&] {
+        auto& group = PG(pg);
+        wait(group, group.group->barrier(), "barrier");
+    });
+}
+
+// The store's value under `key` (waiting for it up to the group's timeout) into a malloc'd buffer (dst_free).
+DST_EXPORT int dst_pg_store_get(void* pg, const char* key, uint8_t** out, int64_t* length) {
+    return guard([&] {
+        auto value = PG(pg).store->get(std::string("distill/user/") + key);
+        auto* buffer = static_cast<uint8_t*>(std::malloc(value.empty() ? 1 : value.size()));
+        if (buffer == nullptr) throw std::bad_alloc();
+        std::memcpy(buffer, value.data(), value.size());
+        *out = buffer;
+        *length = static_cast<int64_t>(value.size());
+    });
+}
+
+DST_EXPORT int dst_pg_store_set(void* pg, const char* key, const uint8_t* value, int64_t length) {
+    return guard([&] {
+        PG(pg).store->set(std::string("distill/user/") + key, std::vector<uint8_t>(value, value + length));
+    });
+}
+
+// sum over ranks with autograd: the gradient of each rank's input is the sum over ranks of the output's gradients.
+DST_EXPORT int dst_pg_all_reduce_sum_autograd(void* pg, dst_tensor x, dst_tensor* out) {
+    return guard([&] {
+        PG(pg);
+        *out = wrap(AllReduceSum::apply(T(x), static_cast<int64_t>(reinterpret_cast<intptr_t>(pg))));
+    });
+}
+
+// A gradient reducer over `params` (the trained parameters, the same list in the same order on every rank).
+DST_EXPORT int dst_grad_reducer_new(void* pg, const dst_tensor* params, int64_t n, int64_t bucket_bytes,
+                                    int64_t first_bucket_bytes, void** out) {
+    return guard([&] {
+        TORCH_CHECK_VALUE(bucket_bytes > 0 && first_bucket_bytes > 0, "bucket sizes must be positive");
+        *out = new GradReducer(PG(pg), tensors(params, n), bucket_bytes, first_bucket_bytes);
+    });
+}
+
+DST_EXPORT void dst_grad_reducer_free(void* r) { delete static_cast<GradReducer*>(r); }
+
+DST_EXPORT int dst_grad_reducer_prepare(void* r, int32_t sync) {
+    return guard([&] { R(r).prepare(sync != 0); });
+}
+
+DST_EXPORT int dst_grad_reducer_finish(void* r) {
+    return guard([&] { R(r).finish(); });
+}
+
+DST_EXPORT int dst_grad_reducer_buckets(void* r, int64_t* count) {
+    return guard([&] { *count = R(r).bucket_count(); });
+}
