@@ -51,6 +51,31 @@ public interface IBatchDataset<out TBatch> where TBatch : IBatch
 public interface IBatchTransform<TBatch> where TBatch : IBatch
 {
     TBatch Apply(TBatch batch, Generator generator);
+
+    /// <summary>
+    /// Transforms the rows <paramref name="rows"/> of a larger batch (one data-parallel rank's share): the random
+    /// draws are the whole batch's, so the shards of all ranks together are augmented exactly as the whole batch would
+    /// be in one process. A transform that cannot do that refuses shards.
+    /// </summary>
+    TBatch Apply(TBatch batch, Generator generator, BatchRows rows) =>
+        rows.Offset == 0 && rows.Total == batch.Count
+            ? Apply(batch, generator)
+            : throw new NotSupportedException($"{GetType().Name} cannot augment a share of a batch (rows {rows.Offset}.. of {rows.Total}); implement Apply(batch, generator, rows) for data-parallel training");
+}
+
+/// <summary>Where a batch's rows lie in the batch it is a share of: from <paramref name="Offset"/>, of <paramref name="Total"/> rows.</summary>
+public readonly record struct BatchRows(long Offset, long Total)
+{
+    /// <summary>The whole batch of <paramref name="count"/> rows.</summary>
+    public static BatchRows Whole(long count) => new(0, count);
+
+    /// <summary>Draws <see cref="Total"/> integers in [low, high) and keeps this share's <paramref name="count"/> of them.</summary>
+    public Tensor Randint(long low, long high, long count, Generator? generator)
+    {
+        if (Offset == 0 && count == Total) return torch.randint(low, high, [count], generator: generator);
+        using var all = torch.randint(low, high, [Total], generator: generator);
+        return all.narrow(0, Offset, count).clone();
+    }
 }
 
 /// <summary>

@@ -25,10 +25,30 @@ public sealed record DataLoaderOptions
     /// <summary>Where batches are delivered (moved there before the transform runs); null keeps the data set's device.</summary>
     public Device? Device { get; init; }
 
+    /// <summary>
+    /// One data-parallel rank's share: every batch is the rows of the same global batch (the same order, seed and
+    /// augmentation draws as one process) that fall to this rank — rows ⌊r·n/W⌋ .. ⌊(r+1)·n/W⌋ of a batch of n.
+    /// Null: whole batches.
+    /// </summary>
+    public LoaderShard? Shard { get; init; }
+
     public void Validate()
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "the batch size must be at least 1");
         if (Prefetch < 0) throw new ArgumentOutOfRangeException(nameof(Prefetch), Prefetch, "the prefetch depth must not be negative");
+        if (Shard is { } shard && (shard.Count < 1 || shard.Rank < 0 || shard.Rank >= shard.Count))
+            throw new ArgumentOutOfRangeException(nameof(Shard), shard, "the shard's rank must be in 0..count-1");
+    }
+}
+
+/// <summary>Rank <paramref name="Rank"/> of <paramref name="Count"/> data-parallel ranks.</summary>
+public readonly record struct LoaderShard(int Rank, int Count)
+{
+    /// <summary>This rank's rows of a batch of <paramref name="total"/>: the first and how many.</summary>
+    public (int Start, int Count) Rows(int total)
+    {
+        var start = (int)((long)total * Rank / Count);
+        return (start, (int)((long)total * (Rank + 1) / Count) - start);
     }
 }
 
@@ -126,16 +146,17 @@ public sealed class DataLoader<TBatch> where TBatch : class, IBatch
     internal TBatch Prepare(int epoch, long batchIndex, int[] order)
     {
         var indices = Slice(order, batchIndex);
+        var (start, count) = Options.Shard is { } shard ? shard.Rows(indices.Length) : (0, indices.Length);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var batch = Dataset.Collate(indices);
+        var batch = Dataset.Collate(indices.Slice(start, count));
         try
         {
             if (Options.Device is { } device) batch.To(device);
             if (Transform is not null)
             {
                 using var generator = new Generator(Seeds.Combine(Options.Seed, Seeds.Augment, (ulong)epoch, (ulong)batchIndex));
-                batch = Transform.Apply(batch, generator);
+                batch = Transform.Apply(batch, generator, new BatchRows(start, indices.Length));
             }
             foreach (var t in batch.Tensors) t.DetachFromDisposeScope();
             return batch;

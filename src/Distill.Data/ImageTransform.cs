@@ -57,10 +57,13 @@ public sealed class ImageTransform : IBatchTransform<ImageBatch>
     public IReadOnlyList<double>? Std => _std;
 
     /// <summary>Replaces the batch's image with the transformed one (the old image is freed).</summary>
-    public ImageBatch Apply(ImageBatch batch, Generator generator)
+    public ImageBatch Apply(ImageBatch batch, Generator generator) => Apply(batch, generator, BatchRows.Whole(batch.Count));
+
+    /// <summary>Transforms one share of a batch with the whole batch's draws (data-parallel ranks).</summary>
+    public ImageBatch Apply(ImageBatch batch, Generator generator, BatchRows rows)
     {
         var old = batch.image;
-        batch.image = Apply(old, generator);
+        batch.image = Apply(old, generator, rows);
         old.Dispose();
         return batch;
     }
@@ -70,7 +73,9 @@ public sealed class ImageTransform : IBatchTransform<ImageBatch>
     /// ones (each uniform in 0 .. 2·padding), then the N flips — so a batch's augmentation is a function of
     /// the generator's state alone.
     /// </summary>
-    public Tensor Apply(Tensor images, Generator? generator)
+    public Tensor Apply(Tensor images, Generator? generator) => Apply(images, generator, BatchRows.Whole(images.size(0)));
+
+    private Tensor Apply(Tensor images, Generator? generator, BatchRows rows)
     {
         CheckImages(images);
         var n = images.size(0);
@@ -79,10 +84,10 @@ public sealed class ImageTransform : IBatchTransform<ImageBatch>
         {
             if (Padding > 0)
             {
-                offsetY = torch.randint(0, 2 * Padding + 1, [n], generator: generator);
-                offsetX = torch.randint(0, 2 * Padding + 1, [n], generator: generator);
+                offsetY = rows.Randint(0, 2 * Padding + 1, n, generator);
+                offsetX = rows.Randint(0, 2 * Padding + 1, n, generator);
             }
-            if (HorizontalFlip) flip = torch.randint(0, 2, [n], generator: generator);
+            if (HorizontalFlip) flip = rows.Randint(0, 2, n, generator);
             if (offsetY is not null && images.device != Device.CPU)
             {
                 (offsetY, offsetX) = (MoveTo(offsetY, images.device), MoveTo(offsetX!, images.device));

@@ -31,16 +31,33 @@ public sealed class RunDirectory : IDisposable
     private readonly object _lock = new();
     private FileStream? _metrics;
 
-    private RunDirectory(string path, string experiment, string name, bool resumed, TimeProvider clock)
+    private RunDirectory(string path, string experiment, string name, bool resumed, TimeProvider clock, bool follower = false)
     {
         Path = path;
         Experiment = experiment;
         Name = name;
         Resumed = resumed;
         _clock = clock;
+        IsFollower = follower;
+        if (follower) return;
         Directory.CreateDirectory(CheckpointsPath);
         AtomicFile.RemoveLeftovers(path);
     }
+
+    /// <summary>
+    /// The run directory another data-parallel rank (rank 0) created, seen by the other ranks: they read its
+    /// checkpoints (a resume) and write nothing — configs, metrics and summaries are no-ops, so one rank writes the run.
+    /// </summary>
+    public static RunDirectory Follow(string path, string? resumeCheckpoint, TimeProvider? clock = null)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(full)) throw new RunDirectoryException(full, $"the run directory '{full}' that rank 0 created is not visible here (data-parallel ranks need a shared output root)");
+        return new RunDirectory(full, System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(full)!) ?? "", System.IO.Path.GetFileName(full),
+            resumeCheckpoint is not null, clock ?? TimeProvider.System, follower: true) { ResumeCheckpoint = resumeCheckpoint };
+    }
+
+    /// <summary>A data-parallel rank other than 0: it writes nothing here (see <see cref="Follow"/>).</summary>
+    public bool IsFollower { get; }
 
     /// <summary>The run directory's full path.</summary>
     public string Path { get; }
@@ -199,6 +216,7 @@ public sealed class RunDirectory : IDisposable
         if (extension.Length == 0 || SanitizeName(extension) != extension)
             throw new ArgumentException($"'{extension}' is not a plain file extension", nameof(extension));
         var path = System.IO.Path.Combine(Path, $"{ConfigName}.{extension}");
+        if (IsFollower) return path;
         if (File.Exists(path))
         {
             if (File.ReadAllText(path) == content) return path;
@@ -231,6 +249,7 @@ public sealed class RunDirectory : IDisposable
 
     private void WriteRecord(string phase, IReadOnlyDictionary<string, double> values, int? epoch, long? step, string? checkpoint)
     {
+        if (IsFollower) return;
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -329,6 +348,7 @@ public sealed class RunDirectory : IDisposable
     public void WriteSummary(JsonObject summary)
     {
         ArgumentNullException.ThrowIfNull(summary);
+        if (IsFollower) return;
         var json = summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         AtomicFile.WriteAllText(SummaryPath, json + "\n");
         lock (_lock) _metrics?.Flush(flushToDisk: true);

@@ -187,6 +187,23 @@ public sealed record TrainOptions
     /// <summary>libtorch's intra-op threads (process-wide; <see cref="ApplyThreads"/> sets them when a run starts); null leaves libtorch's setting.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// The data-parallel rendezvous, as PyTorch's launcher describes it (<see cref="torch.distributed.Environment.Read"/>
+    /// reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); null or a world of 1: one process. Each rank trains on its
+    /// share of every global batch (<see cref="BatchSize"/> or the declared batch, divisible by the world size) and the
+    /// gradients are averaged; rank 0 evaluates, logs and checkpoints.
+    /// </summary>
+    public torch.distributed.Environment? Distributed { get; init; }
+
+    /// <summary>The longest a rank waits for the others, at the rendezvous or in one collective (rank 0's evaluation included).</summary>
+    public TimeSpan DistributedTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// In data-parallel training, batch norms take their statistics over the global batch (PyTorch's SyncBatchNorm), so a
+    /// run trains as one process on the global batch would; false: each rank's share alone (plain DDP).
+    /// </summary>
+    public bool SyncBatchNorm { get; init; } = true;
+
     /// <summary>How progress is shown.</summary>
     public ProgressMode Progress { get; init; } = ProgressMode.Auto;
 
@@ -236,6 +253,7 @@ public sealed record TrainOptions
         if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr))) problems.Add($"LearningRate must be a positive number (got {lr})");
         if (LogInterval < 1) problems.Add($"LogInterval must be at least 1 step (got {LogInterval})");
         if (EvalInterval < 0) problems.Add($"EvalInterval must be 0 (only at the end) or more (got {EvalInterval})");
+        if (DistributedTimeout <= TimeSpan.Zero) problems.Add($"DistributedTimeout must be positive (got {DistributedTimeout})");
         if (AccumulationSteps < 1) problems.Add($"AccumulationSteps must be at least 1 batch (got {AccumulationSteps})");
         if (CheckpointInterval < 0) problems.Add($"CheckpointInterval must be 0 (only at the end) or more (got {CheckpointInterval})");
         if (CheckpointEverySteps is < 1) problems.Add($"CheckpointEverySteps must be at least 1 (got {CheckpointEverySteps})");

@@ -53,19 +53,22 @@ public sealed class DetectionTransform : IBatchTransform<DetectionBatch>
     public int SizeDivisible { get; }
 
     /// <summary>Draws the flips and short sides from <paramref name="generator"/> and transforms the batch in place (its old tensors are freed).</summary>
-    public DetectionBatch Apply(DetectionBatch batch, Generator generator)
+    public DetectionBatch Apply(DetectionBatch batch, Generator generator) => Apply(batch, generator, BatchRows.Whole(batch.Count));
+
+    /// <summary>Transforms one share of a batch with the whole batch's draws (data-parallel ranks).</summary>
+    public DetectionBatch Apply(DetectionBatch batch, Generator generator, BatchRows rows)
     {
         var n = (int)batch.Count;
         bool[]? flip = null;
         int[]? sides = null;
         if (HorizontalFlip)
         {
-            using var draws = torch.randint(0, 2, [n], generator: generator);
+            using var draws = rows.Randint(0, 2, n, generator);
             flip = draws.ToArray<long>().Select(v => v != 0).ToArray();
         }
         if (_shortSides.Length > 1)
         {
-            using var draws = torch.randint(0, _shortSides.Length, [n], generator: generator);
+            using var draws = rows.Randint(0, _shortSides.Length, n, generator);
             sides = draws.ToArray<long>().Select(v => _shortSides[v]).ToArray();
         }
         else if (_shortSides.Length == 1) sides = Enumerable.Repeat(_shortSides[0], n).ToArray();

@@ -173,7 +173,11 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         options.Validate();
         options.ApplyThreads();
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var world = DataParallel.Join(options, Experiment);
+        var leader = world is null || world.IsLeader;
         var device = options.ResolveDevice();
+        // One GPU per local rank, unless the run names one.
+        if (world is not null && device is { Type: DeviceType.CUDA, Index: < 0 }) device = new Device(DeviceType.CUDA, options.Distributed!.LocalRank);
         var epochs = options.EffectiveEpochs(DeclaredEpochs);
         var batchSize = options.BatchSize ?? DeclaredBatchSize;
         var batchLimit = options.EffectiveBatchLimit;
@@ -182,10 +186,18 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         var accumulation = options.AccumulationSteps ?? DeclaredAccumulationSteps;
         if (accumulation < 1) throw new DistillRuntimeException($"'{Experiment}': gradient accumulation needs at least 1 batch per step (got {accumulation})");
 
-        using var run = RunDirectory.ForOptions(Experiment, options);
-        run.WriteConfig(Configuration + FormattableString.Invariant(
-            $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")}{SetText(options)} }}\n"));
-        using var progress = ProgressReporter.Create(options.Progress, options.ProgressInterval);
+        if (world is not null && batchSize % world.Size != 0)
+            throw new DistillRuntimeException($"'{Experiment}': the batch of {batchSize} does not split evenly over {world.Size} data-parallel ranks (the batch is the global one; choose a multiple of {world.Size})");
+
+        RunDirectory? leaders = null;
+        if (leader)
+        {
+            leaders = RunDirectory.ForOptions(Experiment, options);
+            leaders.WriteConfig(Configuration + FormattableString.Invariant(
+                $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")}{SetText(options)}{WorldText(world, options)} }}\n"));
+        }
+        using var run = world?.Share(leaders) ?? leaders!;
+        using var progress = ProgressReporter.Create(leader ? options.Progress : ProgressMode.None, options.ProgressInterval);
 
         LoadWeights?.Invoke(options, progress, device);
         foreach (var (_, module) in Trained) module.to(device);
@@ -194,7 +206,11 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         var trainable = Trained.SelectMany(m => m.Value.parameters()).Where(p => p.requires_grad).ToArray();
 
         var loader = new DataLoader<TBatch>(TrainData,
-            new DataLoaderOptions { BatchSize = batchSize, Seed = options.SeedFor("loader"), Device = device, DropLast = true }, TrainTransform);
+            new DataLoaderOptions
+            {
+                BatchSize = batchSize, Seed = options.SeedFor("loader"), Device = device, DropLast = true,
+                Shard = world is null ? null : new LoaderShard(world.Rank, world.Size),
+            }, TrainTransform);
         var batchesPerEpoch = Math.Min(loader.BatchesPerEpoch, batchLimit ?? long.MaxValue);
         if (batchesPerEpoch == 0)
             throw new DistillRuntimeException($"'{Experiment}': the training data has {TrainData.Count} samples, fewer than one batch of {batchSize}");
@@ -211,6 +227,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             run.LogResume(resumed);
             progress.Message($"resumed from {resumed.Name} (epoch {state.Epoch}, step {state.GlobalStep})");
         }
+        world?.Attach(Trained.Select(m => m.Value).ToList(), trainable, options.SyncBatchNorm);
         var context = new TrainerContext(options, run, state, optimizer, scheduler, progress, epochs, batchesPerEpoch);
         var evaluation = new EvaluationRequest(device, batchSize, batchLimit);
 
@@ -219,7 +236,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         using var window = new LossAverages([LossAverages.TotalName, .. Terms]);
         var bestMetric = options.BestMetric ?? DefaultBestMetric;
         var last = new Dictionary<string, double>();
-        if (state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null)
+        if (leader && state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null)
         {
             var teacherValues = EvaluateTeachers(evaluation);
             run.Log("teacher", teacherValues, 0, 0);
@@ -249,18 +266,20 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
                     if (state.BatchInEpoch >= batchesPerEpoch) break;
                     var groupStart = state.BatchInEpoch / accumulation * accumulation;
                     if (state.BatchInEpoch == groupStart && state.GlobalStep >= options.StopAfterSteps)
-                        return Stopped(run, checkpointer, state, guard, progress, last, clock);
+                        return Stopped(run, leader ? checkpointer : null, state, guard, progress, last, clock);
                     using (torch.NewDisposeScope())
                     {
                         // The batches of one optimizer step: `accumulation` of them, fewer in the epoch's last group.
                         var group = Math.Min(accumulation, batchesPerEpoch - groupStart);
                         if (state.BatchInEpoch == groupStart) optimizer.zero_grad();
                         using var loss = Step(batch, new TrainingProgress(epoch + (double)state.BatchInEpoch / batchesPerEpoch, epochs));
+                        var stepped = state.BatchInEpoch + 1 - groupStart == group;
+                        world?.BeforeBackward(sync: stepped);
                         (group == 1 ? loss.Total : loss.Total / group).backward();
                         state.BatchInEpoch++;
-                        var stepped = state.BatchInEpoch - groupStart == group;
                         if (stepped)
                         {
+                            world?.AfterBackward();
                             if (clipNorm is { } maxNorm) torch.nn.utils.clip_grad_norm_(trainable, maxNorm);
                             if (options.GradClipValue is { } maxValue) torch.nn.utils.clip_grad_value_(trainable, maxValue);
                             optimizer.step();
@@ -281,10 +300,10 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
                         {
                             if (options.LogInterval > 0 && state.GlobalStep % options.LogInterval == 0)
                             {
-                                run.Log("train_step", new Dictionary<string, double>(window.Compute()) { ["lr"] = optimizer.param_groups[0].lr }, epoch + 1, state.GlobalStep);
+                                run.Log("train_step", new Dictionary<string, double>(MeanOverRanks(world, window.Compute())) { ["lr"] = optimizer.param_groups[0].lr }, epoch + 1, state.GlobalStep);
                                 window.Reset();
                             }
-                            if (options.CheckpointEverySteps is { } every && state.GlobalStep % every == 0) checkpointer.Save(state);
+                            if (leader && options.CheckpointEverySteps is { } every && state.GlobalStep % every == 0) checkpointer.Save(state);
                         }
                     }
                 }
@@ -294,9 +313,10 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             state.Epoch = epoch + 1;
             state.BatchInEpoch = 0;
 
-            var trainValues = new Dictionary<string, double>(averages.Compute()) { ["lr"] = lr };
+            var trainValues = new Dictionary<string, double>(MeanOverRanks(world, averages.Compute())) { ["lr"] = lr };
             foreach (var (name, seconds) in refreshSeconds) trainValues[name] = seconds;
-            var evaluated = Evaluate is not null && (state.Epoch == epochs || (evalEvery > 0 && state.Epoch % evalEvery == 0))
+            // Rank 0 evaluates; the others go on to the next epoch and wait for it at its first collective.
+            var evaluated = leader && Evaluate is not null && (state.Epoch == epochs || (evalEvery > 0 && state.Epoch % evalEvery == 0))
                 ? Evaluate(evaluation)
                 : null;
             var values = new Dictionary<string, double>(trainValues);
@@ -311,7 +331,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             double? metric = values.TryGetValue(bestMetric, out var selected) ? selected : null;
             progress.EndEpoch(values);
             last = values;
-            if (state.Epoch == epochs || (options.CheckpointInterval > 0 && state.Epoch % options.CheckpointInterval == 0)) checkpointer.Save(state, metric);
+            if (leader && (state.Epoch == epochs || (options.CheckpointInterval > 0 && state.Epoch % options.CheckpointInterval == 0))) checkpointer.Save(state, metric);
         }
 
         var result = new TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed);
@@ -324,12 +344,20 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         options.Settings.Count == 0 ? ""
             : ", set: { " + string.Join(", ", options.Settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}: {kv.Value}")) + " }";
 
-    private static TrainResult Stopped(RunDirectory run, Checkpointer checkpointer, TrainingState state, DivergenceGuard guard, IProgressReporter progress,
+    /// <summary>The data-parallel world for the config line (<c>, world: 2</c>), or "" for one process.</summary>
+    private static string WorldText(DataParallel? world, TrainOptions options) =>
+        world is null ? "" : FormattableString.Invariant($", world: {world.Size}, sync_batchnorm: {(options.SyncBatchNorm ? "true" : "false")}");
+
+    /// <summary>The loss averages over every rank's share of the batches (one all-reduce), or this process's.</summary>
+    private static IReadOnlyDictionary<string, double> MeanOverRanks(DataParallel? world, IReadOnlyDictionary<string, double> values) =>
+        world is null ? values : world.Mean(values);
+
+    private static TrainResult Stopped(RunDirectory run, Checkpointer? checkpointer, TrainingState state, DivergenceGuard guard, IProgressReporter progress,
         Dictionary<string, double> last, System.Diagnostics.Stopwatch clock)
     {
-        // Stopped on request: a checkpoint (mid-epoch, too) from which a resumed run continues exactly.
+        // Stopped on request: a checkpoint (mid-epoch, too) from which a resumed run continues exactly (rank 0 writes it).
         guard.Flush();
-        checkpointer.Save(state);
+        checkpointer?.Save(state);
         var stopped = new TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed, Completed: false);
         run.WriteSummary(stopped.ToJson());
         progress.Message($"stopped after step {state.GlobalStep} (epoch {state.Epoch + 1}, batch {state.BatchInEpoch}); resume to continue");

@@ -1,0 +1,103 @@
+using System.Globalization;
+using Distill.Torch.Modules;
+
+namespace Distill.Runtime;
+
+/// <summary>
+/// One rank's part in data-parallel training, for <see cref="Trainer{TBatch}"/>: the c10d process group, the replicas
+/// made equal at the start (rank 0's parameters and buffers broadcast), the gradient reducer, batch norms synchronised,
+/// and the few values the ranks agree on (the run directory, the logged loss averages).
+/// </summary>
+internal sealed class DataParallel : IDisposable
+{
+    private const string RunPathKey = "run_path";
+    private const string ResumeKey = "resume_checkpoint";
+
+    private readonly string _experiment;
+    private GradientReducer? _reducer;
+    private IReadOnlyList<Module> _synchronised = [];
+
+    private DataParallel(ProcessGroup group, string experiment)
+    {
+        Group = group;
+        _experiment = experiment;
+    }
+
+    public ProcessGroup Group { get; }
+
+    public int Rank => Group.Rank;
+
+    public int Size => Group.Size;
+
+    /// <summary>Rank 0: evaluates, logs, checkpoints.</summary>
+    public bool IsLeader => Group.Rank == 0;
+
+    /// <summary>Joins the group <see cref="TrainOptions.Distributed"/> describes; null for one process.</summary>
+    public static DataParallel? Join(TrainOptions options, string experiment)
+    {
+        if (options.Distributed is not { WorldSize: > 1 } environment) return null;
+        try
+        {
+            return new DataParallel(torch.distributed.init_process_group(environment, options.DistributedTimeout), experiment);
+        }
+        catch (TorchException e)
+        {
+            throw new DistillRuntimeException(string.Create(CultureInfo.InvariantCulture,
+                $"'{experiment}': rank {environment.Rank} of {environment.WorldSize} could not join the process group at {environment.MasterAddress}:{environment.MasterPort} within {options.DistributedTimeout}: {e.Message}"), e);
+        }
+    }
+
+    /// <summary>Rank 0 tells the others its run directory and the checkpoint it resumes from (null: a new run).</summary>
+    public RunDirectory Share(RunDirectory? leaders)
+    {
+        if (IsLeader)
+        {
+            var run = leaders ?? throw new ArgumentNullException(nameof(leaders));
+            Group.SetValue(ResumeKey, run.ResumeCheckpoint ?? "");
+            Group.SetValue(RunPathKey, run.Path);
+            return run;
+        }
+        var resume = Group.GetValue(ResumeKey);
+        return RunDirectory.Follow(Group.GetValue(RunPathKey), resume.Length == 0 ? null : resume);
+    }
+
+    /// <summary>
+    /// Makes the replicas one: rank 0's parameters and buffers go to every rank, batch norms share statistics when
+    /// <paramref name="syncBatchNorm"/>, and the trained parameters' gradients are averaged from now on.
+    /// </summary>
+    public void Attach(IReadOnlyList<Module> trained, IReadOnlyList<Tensor> trainable, bool syncBatchNorm)
+    {
+        var state = trained.SelectMany(m => m.parameters().Cast<Tensor>().Concat(m.buffers())).ToList();
+        var problems = state.Where(t => !t.is_contiguous()).ToList();
+        if (problems.Count > 0)
+            throw new DistillRuntimeException($"'{_experiment}': {problems.Count} parameters or buffers are not contiguous and cannot be broadcast");
+        Group.broadcast(state, src: 0);
+        if (syncBatchNorm)
+            foreach (var module in trained) SyncBatchNorm.convert_sync_batchnorm(module, Group);
+        _synchronised = syncBatchNorm ? trained : [];
+        _reducer = new GradientReducer(Group, trainable);
+    }
+
+    /// <summary>Before a batch's backward pass: <paramref name="sync"/> for the last batch of an optimizer step.</summary>
+    public void BeforeBackward(bool sync) => _reducer!.Prepare(sync);
+
+    /// <summary>After the backward pass of the last batch of an optimizer step: every rank holds the mean gradient.</summary>
+    public void AfterBackward() => _reducer!.Finish();
+
+    /// <summary>The mean over the ranks of each value (every rank passes the same names).</summary>
+    public Dictionary<string, double> Mean(IReadOnlyDictionary<string, double> values)
+    {
+        var names = values.Keys.Order(StringComparer.Ordinal).ToArray();
+        using var packed = torch.tensor(names.Select(n => values[n]).ToArray());
+        Group.all_reduce(packed);
+        var sums = packed.ToArray<double>();
+        return names.Select((n, k) => (n, v: sums[k] / Size)).ToDictionary(x => x.n, x => x.v);
+    }
+
+    public void Dispose()
+    {
+        _reducer?.Dispose();
+        foreach (var module in _synchronised) SyncBatchNorm.convert_sync_batchnorm(module, null);
+        Group.Dispose();
+    }
+}
