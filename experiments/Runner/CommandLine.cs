@@ -82,6 +82,25 @@ public sealed class ParsedArguments
 
     public bool Has(string option) => _options.ContainsKey(option);
 
+    /// <summary>
+    /// The options as command-line tokens again (repeatable ones once per value), leaving out <paramref name="except"/>:
+    /// what a launcher passes on to the processes it starts.
+    /// </summary>
+    public List<string> OptionTokens(params string[] except)
+    {
+        var tokens = new List<string>();
+        foreach (var (name, value) in _options)
+        {
+            if (except.Contains(name) || _repeated.ContainsKey(name)) continue;
+            tokens.Add(name);
+            if (value is not null) tokens.Add(value);
+        }
+        foreach (var (name, values) in _repeated)
+            if (!except.Contains(name))
+                foreach (var value in values) tokens.AddRange([name, value]);
+        return tokens;
+    }
+
     /// <summary>The option's text; null when absent (or, for an optional value, given without one).</summary>
     public string? String(string option) => _options.TryGetValue(option, out var v) ? v : null;
 
@@ -185,7 +204,10 @@ public static class CommandLine
             new("--batch-size", "N", "override the batch size"),
             new("--lr", "X", "override the base learning rate"),
             new("--max-batches", "N", "cap the batches per epoch"),
-            new("--threads", "N", "libtorch intra-op threads (default: the core count)"),
+            new("--threads", "N", "libtorch intra-op threads (default: the core count; with --nproc, per process: the cores shared out)"),
+            new("--nproc", "N", "data-parallel training in N local processes joined by c10d (Gloo) over loopback; the batch is the global\n" +
+                "one, split over them; rank 0 logs and checkpoints. Started with PyTorch's launcher variables (RANK, WORLD_SIZE,\n" +
+                "MASTER_ADDR, MASTER_PORT) instead, a run joins that job as one of its ranks"),
             new("--set", "KEY=VALUE", "override a declared value, as the experiment file spells its key (losses.kd.weight=0.5,\n" +
                 "optimizer.sgd.momentum=0.95, schedule.multistep.milestones=[30,40]); repeatable; describe lists the keys", Repeatable: true),
             Progress,

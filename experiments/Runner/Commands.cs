@@ -289,6 +289,7 @@ public static class Commands
             MaxBatchesPerEpoch = args.Int("--max-batches", 1),
             Threads = args.Int("--threads", 1),
             Progress = ProgressOption(args),
+            Distributed = DistributedEnvironment(),
         };
         // --set: overrides of declared values, each checked against the rule the generator checked the file with.
         if (args.All("--set").Count > 0)
@@ -303,6 +304,12 @@ public static class Commands
             }
         }
         var trainer = new Trainer(context.Catalog, context.Out, context.CommandText);
+        if (args.Int("--nproc", 1) is > 1 and var nproc)
+        {
+            if (options.Distributed is not null)
+                throw new UsageException("--nproc starts the ranks itself; this process is already one rank of a job (WORLD_SIZE is set)", "run");
+            return Launcher.Run(context, trainer, info, args, options, seeds, runName, nproc);
+        }
         var runs = new List<TrainResult>();
         foreach (var seed in seeds)
         {
@@ -313,6 +320,7 @@ public static class Commands
             };
             Validate(seeded, "run");
             var result = trainer.Train(info, seeded);
+            if (seeded.Distributed is { Rank: > 0 }) continue;   // rank 0 reports the run
             Trainer.Print(context.Out, result);
             runs.Add(result);
         }
@@ -323,6 +331,19 @@ public static class Commands
                 context.Out.WriteLine($"  seed {seed.ToString(CultureInfo.InvariantCulture)}: best {(result.Best is { } b ? Format.Metric(b) : "-")}  {result.RunPath}");
         }
         return Cli.Ok;
+    }
+
+    /// <summary>The data-parallel job this process was started in (PyTorch's launcher variables), or null.</summary>
+    private static torch.distributed.Environment? DistributedEnvironment()
+    {
+        try
+        {
+            return torch.distributed.Environment.Read();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message, "run");
+        }
     }
 
     // ---- report --------------------------------------------------------------------------------------------

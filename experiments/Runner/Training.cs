@@ -163,7 +163,15 @@ public sealed class Trainer(ExperimentCatalog catalog, TextWriter output, string
     /// <summary>Trains <paramref name="info"/> with <paramref name="options"/>, its missing teachers first.</summary>
     public TrainResult Train(ExperimentInfo info, TrainOptions options)
     {
-        EnsureDependencies(info, options, [info.Name]);
+        if (options.Distributed is { WorldSize: > 1 })
+        {
+            // Ranks never train teachers (they would all train them at once): the launcher did, or the job's author must.
+            var missing = info.DependsOn.Distinct(StringComparer.Ordinal).Where(d => TeacherWeights.FindRun(d, options) is null).ToList();
+            if (missing.Count > 0)
+                throw new DistillRuntimeException($"'{info.Name}' takes its teacher from {string.Join(", ", missing.Select(m => $"'{m}'"))}, which has no finished run under {Path.GetFullPath(options.OutputRoot)}; "
+                    + "a rank of a data-parallel job does not train teachers: train them first (distill-experiments run <teacher>), or start the job with --nproc, which does");
+        }
+        else EnsureDependencies(info, options, [info.Name]);
         return TrainOne(info, options);
     }
 
@@ -221,7 +229,8 @@ public sealed class Trainer(ExperimentCatalog catalog, TextWriter output, string
         foreach (var dependency in info.DependsOn)
             if (TeacherWeights.FindRun(dependency, options) is { } checkpoint)
                 teachers[dependency] = RunOf(checkpoint);
-        if (options.RunName is { } name && options.Resume.Kind == ResumeKind.Latest)
+        var records = options.Distributed is not { Rank: > 0 };   // rank 0 (or the one process) keeps the run's record
+        if (records && options.RunName is { } name && options.Resume.Kind == ResumeKind.Latest)
         {
             // Noted before it starts, so a run interrupted now is recognised (and resumed) next time.
             var planned = Path.Combine(Path.GetFullPath(options.OutputRoot), RunDirectory.SanitizeName(info.Name), name);
@@ -231,7 +240,8 @@ public sealed class Trainer(ExperimentCatalog catalog, TextWriter output, string
         var what = $"seed {settings.Seed.ToString(CultureInfo.InvariantCulture)}, {Format.Count(settings.Epochs, "epoch")}"
             + (settings.BatchLimit is { } b ? $" of at most {b.ToString(CultureInfo.InvariantCulture)} batches" : "")
             + (settings.Quick ? ", quick" : "") + $", device {device}";
-        output.WriteLine($"==> training {info.Name} ({what})");
+        if (!records) return info.Run(options);
+        output.WriteLine($"==> training {info.Name} ({what}{(options.Distributed is { } world ? $", {world.WorldSize.ToString(CultureInfo.InvariantCulture)} data-parallel ranks" : "")})");
         output.Flush();
         var clock = Stopwatch.StartNew();
         var result = info.Run(options);
