@@ -25,6 +25,12 @@ public interface IBatch : IDisposable
 
     /// <summary>Moves every field to <paramref name="device"/>, freeing the tensors it replaces.</summary>
     void To(Device device);
+
+    /// <summary>
+    /// Lays out the batch's images in <paramref name="memoryFormat"/> (channels_last for the models' convolutions),
+    /// freeing the tensors it replaces. A batch without images keeps its fields as they are.
+    /// </summary>
+    void ToMemoryFormat(MemoryFormat memoryFormat) { }
 }
 
 /// <summary>

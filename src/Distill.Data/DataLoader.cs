@@ -32,6 +32,9 @@ public sealed record DataLoaderOptions
     /// </summary>
     public LoaderShard? Shard { get; init; }
 
+    /// <summary>The layout of the batches' images, applied after the transform (<see cref="IBatch.ToMemoryFormat"/>).</summary>
+    public MemoryFormat MemoryFormat { get; init; } = MemoryFormat.Contiguous;
+
     public void Validate()
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "the batch size must be at least 1");
@@ -158,6 +161,7 @@ public sealed class DataLoader<TBatch> where TBatch : class, IBatch
                 using var generator = new Generator(Seeds.Combine(Options.Seed, Seeds.Augment, (ulong)epoch, (ulong)batchIndex));
                 batch = Transform.Apply(batch, generator, new BatchRows(start, indices.Length));
             }
+            if (Options.MemoryFormat != MemoryFormat.Contiguous) batch.ToMemoryFormat(Options.MemoryFormat);
             foreach (var t in batch.Tensors) t.DetachFromDisposeScope();
             return batch;
         }

@@ -24,6 +24,14 @@ public sealed class ImageBatch : IBatch
 
     public IReadOnlyList<Tensor> Tensors => [image, label];
 
+    /// <summary>Lays out the images in <paramref name="memoryFormat"/>, freeing the tensor it replaces.</summary>
+    public void ToMemoryFormat(MemoryFormat memoryFormat)
+    {
+        var old = image;
+        image = old.contiguous(memoryFormat);
+        if (!ReferenceEquals(old, image)) old.Dispose();
+    }
+
     public void To(Device device)
     {
         var (i, l) = (image, label);

@@ -204,6 +204,12 @@ public sealed record TrainOptions
     /// </summary>
     public bool SyncBatchNorm { get; init; } = true;
 
+    /// <summary>The layout of the models' 4-D weights and the batches' images (null: the experiment's <c>memory_format</c>).</summary>
+    public MemoryFormat? MemoryFormat { get; init; }
+
+    /// <summary>The precision the forward pass and the loss run in (null: the experiment's <c>precision</c>).</summary>
+    public Precision? Precision { get; init; }
+
     /// <summary>How progress is shown.</summary>
     public ProgressMode Progress { get; init; } = ProgressMode.Auto;
 

@@ -87,6 +87,14 @@ public sealed class DetectionBatch : IBatch
     /// <summary>The number of objects in each image (G_i).</summary>
     public long[] ObjectCounts => boxes.Select(b => b.size(0)).ToArray();
 
+    /// <summary>Lays out the images in <paramref name="memoryFormat"/>, freeing the tensor it replaces.</summary>
+    public void ToMemoryFormat(MemoryFormat memoryFormat)
+    {
+        var old = image;
+        image = old.contiguous(memoryFormat);
+        if (!ReferenceEquals(old, image)) old.Dispose();
+    }
+
     public void To(Device device)
     {
         image = Move(image, device);

@@ -151,6 +151,12 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
     /// <summary>Batches whose gradients are summed before one optimizer step (each loss scaled by 1/N); a run's <see cref="TrainOptions.AccumulationSteps"/> overrides it.</summary>
     public int DeclaredAccumulationSteps { get; init; } = 1;
 
+    /// <summary>The declared layout of the models' 4-D weights and of the images (<c>memory_format:</c>); a run's <see cref="TrainOptions.MemoryFormat"/> overrides it.</summary>
+    public MemoryFormat DeclaredMemoryFormat { get; init; } = MemoryFormat.Contiguous;
+
+    /// <summary>The declared precision of the forward pass and loss (<c>precision:</c>); a run's <see cref="TrainOptions.Precision"/> overrides it.</summary>
+    public Precision DeclaredPrecision { get; init; } = Precision.Float32;
+
     /// <summary>The metric that picks the <c>best</c> checkpoint, unless the run names another.</summary>
     public string DefaultBestMetric { get; init; } = "val_top1";
 
@@ -185,6 +191,10 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         var evalEvery = options.EvalInterval ?? DeclaredEvalEvery;
         var accumulation = options.AccumulationSteps ?? DeclaredAccumulationSteps;
         if (accumulation < 1) throw new DistillRuntimeException($"'{Experiment}': gradient accumulation needs at least 1 batch per step (got {accumulation})");
+        var memoryFormat = options.MemoryFormat ?? DeclaredMemoryFormat;
+        var precision = options.Precision ?? DeclaredPrecision;
+        if (precision == Precision.Float16 && device.Type != DeviceType.CUDA)
+            throw new DistillRuntimeException($"'{Experiment}': precision fp16 needs a CUDA device (the run's is {device}); on the CPU autocast computes in bfloat16: use precision bf16");
 
         if (world is not null && batchSize % world.Size != 0)
             throw new DistillRuntimeException($"'{Experiment}': the batch of {batchSize} does not split evenly over {world.Size} data-parallel ranks (the batch is the global one; choose a multiple of {world.Size})");
@@ -194,7 +204,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         {
             leaders = RunDirectory.ForOptions(Experiment, options);
             leaders.WriteConfig(Configuration + FormattableString.Invariant(
-                $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")}{SetText(options)}{WorldText(world, options)} }}\n"));
+                $"run: {{ seed: {options.Seed}, epochs: {epochs}, batch: {batchSize}, device: {device}, quick: {(options.Quick ? "true" : "false")}{SetText(options)}{WorldText(world, options)}{LayoutText(memoryFormat, precision)} }}\n"));
         }
         using var run = world?.Share(leaders) ?? leaders!;
         using var progress = ProgressReporter.Create(leader ? options.Progress : ProgressMode.None, options.ProgressInterval);
@@ -202,6 +212,9 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         LoadWeights?.Invoke(options, progress, device);
         foreach (var (_, module) in Trained) module.to(device);
         foreach (var module in Others) module.to(device);
+        if (memoryFormat != MemoryFormat.Contiguous)
+            foreach (var module in Trained.Select(m => m.Value).Concat(Others)) module.to(memoryFormat);
+        var scaler = precision == Precision.Float16 ? new GradScaler() : null;
         using var optimizer = CreateOptimizer(options);
         var trainable = Trained.SelectMany(m => m.Value.parameters()).Where(p => p.requires_grad).ToArray();
 
@@ -209,7 +222,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             new DataLoaderOptions
             {
                 BatchSize = batchSize, Seed = options.SeedFor("loader"), Device = device, DropLast = true,
-                Shard = world is null ? null : new LoaderShard(world.Rank, world.Size),
+                Shard = world is null ? null : new LoaderShard(world.Rank, world.Size), MemoryFormat = memoryFormat,
             }, TrainTransform);
         var batchesPerEpoch = Math.Min(loader.BatchesPerEpoch, batchLimit ?? long.MaxValue);
         if (batchesPerEpoch == 0)
@@ -220,6 +233,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         var state = new TrainingState().AddOptimizer("optimizer", optimizer).AddScheduler("scheduler", scheduler);
         foreach (var (name, module) in Trained) state.AddModule(name, module);
         foreach (var epochState in EpochStates) state.AddTensorState(epochState.Name, epochState.Save, epochState.Load);
+        if (scaler is not null) state.AddTensorState("grad_scaler", () => ScalerState(scaler), tensors => RestoreScaler(scaler, tensors));
         var checkpointer = run.CreateCheckpointer(options.KeepLastCheckpoints, options.BestMode);
         if (run.ResumeCheckpoint is { } resumeFrom)
         {
@@ -272,17 +286,29 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
                         // The batches of one optimizer step: `accumulation` of them, fewer in the epoch's last group.
                         var group = Math.Min(accumulation, batchesPerEpoch - groupStart);
                         if (state.BatchInEpoch == groupStart) optimizer.zero_grad();
-                        using var loss = Step(batch, new TrainingProgress(epoch + (double)state.BatchInEpoch / batchesPerEpoch, epochs));
+                        IStepLoss loss;
+                        // Mixed precision: the forward pass and the loss under autocast, the backward pass outside it.
+                        using (precision == Precision.Float32 ? null : torch.autocast(device.Type, precision == Precision.Float16 ? ScalarType.Float16 : ScalarType.BFloat16))
+                            loss = Step(batch, new TrainingProgress(epoch + (double)state.BatchInEpoch / batchesPerEpoch, epochs));
+                        using var stepLoss = loss;
                         var stepped = state.BatchInEpoch + 1 - groupStart == group;
                         world?.BeforeBackward(sync: stepped);
-                        (group == 1 ? loss.Total : loss.Total / group).backward();
+                        var total = group == 1 ? loss.Total : loss.Total / group;
+                        (scaler is null ? total : scaler.scale(total)).backward();
                         state.BatchInEpoch++;
                         if (stepped)
                         {
                             world?.AfterBackward();
+                            scaler?.unscale_(optimizer);
                             if (clipNorm is { } maxNorm) torch.nn.utils.clip_grad_norm_(trainable, maxNorm);
                             if (options.GradClipValue is { } maxValue) torch.nn.utils.clip_grad_value_(trainable, maxValue);
-                            optimizer.step();
+                            if (scaler is null) optimizer.step();
+                            else
+                            {
+                                // A step whose scaled gradients overflowed is skipped, and the scale backs off.
+                                scaler.step(optimizer);
+                                scaler.update();
+                            }
                             state.GlobalStep++;
                             if (ScheduleStep == ScheduleStep.PerIteration) scheduler.step();
                         }
@@ -344,9 +370,23 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         options.Settings.Count == 0 ? ""
             : ", set: { " + string.Join(", ", options.Settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}: {kv.Value}")) + " }";
 
+    private static List<KeyValuePair<string, Tensor>> ScalerState(GradScaler scaler) =>
+        [new("scale_and_tracker", torch.tensor(new[] { scaler.Scale, scaler.GrowthTracker }))];
+
+    private static void RestoreScaler(GradScaler scaler, IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        var values = tensors["scale_and_tracker"].ToArray<double>();
+        scaler.load_state_dict((values[0], (int)values[1]));
+    }
+
     /// <summary>The data-parallel world for the config line (<c>, world: 2</c>), or "" for one process.</summary>
     private static string WorldText(DataParallel? world, TrainOptions options) =>
         world is null ? "" : FormattableString.Invariant($", world: {world.Size}, sync_batchnorm: {(options.SyncBatchNorm ? "true" : "false")}");
+
+    /// <summary>The layout and precision for the config line, when they are not the defaults.</summary>
+    private static string LayoutText(MemoryFormat memoryFormat, Precision precision) =>
+        (memoryFormat == MemoryFormat.Contiguous ? "" : $", memory_format: {PrecisionNames.Name(memoryFormat)}")
+        + (precision == Precision.Float32 ? "" : $", precision: {PrecisionNames.Name(precision)}");
 
     /// <summary>The loss averages over every rank's share of the batches (one all-reduce), or this process's.</summary>
     private static IReadOnlyDictionary<string, double> MeanOverRanks(DataParallel? world, IReadOnlyDictionary<string, double> values) =>

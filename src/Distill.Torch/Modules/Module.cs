@@ -579,6 +579,23 @@ public static class ModuleExtensions
         return module;
     }
 
+    /// <summary>
+    /// Lays out every 4-D parameter and buffer (5-D for <see cref="MemoryFormat.ChannelsLast3d"/>) in
+    /// <paramref name="memory_format"/>, keeping the tensor objects: PyTorch's <c>model.to(memory_format=...)</c>. Other
+    /// tensors keep their layout. State dicts and checkpoints are still written in the default layout.
+    /// </summary>
+    public static T to<T>(this T module, MemoryFormat memory_format) where T : Module
+    {
+        var rank = memory_format switch
+        {
+            MemoryFormat.ChannelsLast => 4L,
+            MemoryFormat.ChannelsLast3d => 5L,
+            _ => -1L,
+        };
+        module._apply(t => rank < 0 || t.dim() == rank ? t.contiguous(memory_format) : t);
+        return module;
+    }
+
     public static T cpu<T>(this T module) where T : Module => module.to(Device.CPU);
     public static T cuda<T>(this T module, int? device = null) where T : Module => module.to(new Device(DeviceType.CUDA, device ?? -1));
     public static T half<T>(this T module) where T : Module => module.to(ScalarType.Float16);

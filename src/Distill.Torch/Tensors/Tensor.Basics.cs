@@ -8,6 +8,9 @@ public partial class Tensor
     public Tensor clone() { Check(dst_clone(Handle, out var r)); return new Tensor(r); }
     public Tensor contiguous() { Check(dst_contiguous(Handle, out var r)); return new Tensor(r); }
 
+    /// <summary>This tensor laid out in <paramref name="memory_format"/> (a new handle to the same data when it already is).</summary>
+    public Tensor contiguous(MemoryFormat memory_format) { Check(dst_contiguous_format(Handle, (int)memory_format, out var r)); return new Tensor(r); }
+
     /// <summary>Converts dtype and/or device; returns a new handle even when nothing changes (as <c>alias()</c>).</summary>
     public Tensor to(ScalarType? dtype = null, Device? device = null, bool non_blocking = false, bool copy = false)
     {

@@ -123,6 +123,9 @@ public partial class Tensor : IDisposable
     }
 
     public bool is_contiguous() { Check(dst_tensor_is_contiguous(Handle, out var r)); return r != 0; }
+
+    /// <summary>Whether the elements lie densely in <paramref name="memory_format"/>'s order.</summary>
+    public bool is_contiguous(MemoryFormat memory_format) { Check(dst_is_contiguous_format(Handle, (int)memory_format, out var r)); return r != 0; }
     public bool is_cuda => device.Type == DeviceType.CUDA;
     public bool is_floating_point() => dtype.IsFloatingPoint();
 

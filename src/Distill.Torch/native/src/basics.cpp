@@ -7,6 +7,27 @@ using namespace dst;
 
 DST_EXPORT int dst_clone(dst_tensor x, dst_tensor* out) { return guard([&] { *out = wrap(T(x).clone()); }); }
 DST_EXPORT int dst_contiguous(dst_tensor x, dst_tensor* out) { return guard([&] { *out = wrap(T(x).contiguous()); }); }
+
+namespace {
+// Memory formats as the managed MemoryFormat enum numbers them.
+at::MemoryFormat memory_format(int32_t code) {
+    switch (code) {
+        case 0: return at::MemoryFormat::Contiguous;
+        case 1: return at::MemoryFormat::ChannelsLast;
+        case 2: return at::MemoryFormat::ChannelsLast3d;
+        case 3: return at::MemoryFormat::Preserve;
+        default: throw std::invalid_argument("unknown memory format code " + std::to_string(code));
+    }
+}
+}  // namespace
+
+// x laid out in `format` (itself when it already is); channels_last needs 4-D, channels_last_3d 5-D, as in PyTorch.
+DST_EXPORT int dst_contiguous_format(dst_tensor x, int32_t format, dst_tensor* out) {
+    return guard([&] { *out = wrap(T(x).contiguous(memory_format(format))); });
+}
+DST_EXPORT int dst_is_contiguous_format(dst_tensor x, int32_t format, int32_t* out) {
+    return guard([&] { *out = T(x).is_contiguous(memory_format(format)); });
+}
 // Converts dtype and/or device (dtype < 0 keeps it; device_type < 0 keeps it). copy forces a new tensor.
 DST_EXPORT int dst_to(dst_tensor x, int32_t dtype, int32_t device_type, int32_t device_index, int32_t non_blocking,
                       int32_t copy, dst_tensor* out) {

@@ -7,12 +7,13 @@ using static Distill.Torch.torch.nn.functional;
 namespace Distill.Runtime.Tests;
 
 /// <summary>
-/// Data-parallel training with the loop: ranks on threads of this process joined over loopback c10d, against one process
-/// on the same global batches (a conv net with batch norm, augmented batches, SGD with momentum): the same parameters at
-/// the end, rank 0 alone writing the run, resume on another world size, and a failing rank failing the others.
+/// The loop's scale-out levers on a conv net with batch norm, augmented batches and SGD with momentum. Data-parallel
+/// training: ranks on threads of this process joined over loopback c10d, against one process on the same global
+/// batches (the same parameters at the end, rank 0 alone writing the run, resume on another world size, a failing rank
+/// failing the others). channels_last against the default layout; bf16 autocast against float32.
 /// </summary>
 [Collection(GlobalStateCollection.Name)]
-public class DataParallelTrainerTests
+public class ScaleOutTrainerTests
 {
     private static readonly object Gate = new();
 
@@ -203,5 +204,50 @@ public class DataParallelTrainerTests
         Assert.Contains(error.InnerExceptions, e => e.Message == "rank 1 broke");
         Assert.Contains(error.InnerExceptions, e => e is TorchException && e.Message.Contains("failed on rank 0 of 2"));
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"took {started.Elapsed}");
+    }
+
+    [Fact]
+    public void Channels_last_trains_to_the_parameters_of_the_default_layout()
+    {
+        using var tmp = new TempDir();
+        var data = new Images();
+        var (reference, trainer) = Build(data);
+        trainer.Fit(Options(tmp.Path, "nchw"));
+        var (model, channelsLast) = Build(data);
+        var result = channelsLast.Fit(Options(tmp.Path, "nhwc") with { MemoryFormat = MemoryFormat.ChannelsLast });
+        Assert.True(((Conv2d)model[0]).weight.is_contiguous(MemoryFormat.ChannelsLast));
+        AssertClose(Parameters(reference), Parameters(model), 1e-3f);
+        Assert.Contains("memory_format: channels_last", File.ReadAllText(Path.Combine(result.RunPath, "config.yaml")));
+    }
+
+    [Fact]
+    public void A_bfloat16_run_tracks_the_float32_loss()
+    {
+        using var tmp = new TempDir();
+        var data = new Images();
+        var (_, trainer) = Build(data);
+        trainer.Fit(Options(tmp.Path, "fp32") with { Epochs = 4 });
+        var (_, bf16) = Build(data);
+        var result = bf16.Fit(Options(tmp.Path, "bf16") with { Epochs = 4, Precision = Precision.BFloat16 });
+        Assert.Contains("precision: bf16", File.ReadAllText(Path.Combine(result.RunPath, "config.yaml")));
+        double[] Losses(string run) => RunDirectory.ReadMetrics(Path.Combine(tmp.Path, "ddp", run, RunDirectory.MetricsFile))
+            .Where(r => r.Phase == "train").Select(r => r.Values["loss"]).ToArray();
+        var fp32 = Losses("fp32");
+        var half = Losses("bf16");
+        // bfloat16 keeps 8 bits of mantissa: every epoch's mean loss within 3% of float32's, and it falls as float32's does.
+        Assert.Equal(4, half.Length);
+        for (var e = 0; e < fp32.Length; e++) Assert.True(Math.Abs(half[e] - fp32[e]) <= 0.03 * fp32[e], $"epoch {e + 1}: bf16 {half[e]} vs fp32 {fp32[e]}");
+        Assert.True(fp32[0] - fp32[^1] > 0.1, $"fp32 loss {fp32[0]} -> {fp32[^1]}");
+        Assert.True(half[0] - half[^1] > 0.8 * (fp32[0] - fp32[^1]), $"bf16 loss {half[0]} -> {half[^1]}, fp32 {fp32[0]} -> {fp32[^1]}");
+    }
+
+    [Fact]
+    public void Float16_on_the_cpu_is_refused_with_the_alternative()
+    {
+        using var tmp = new TempDir();
+        var (_, trainer) = Build(new Images());
+        var error = Assert.Throws<DistillRuntimeException>(() => trainer.Fit(Options(tmp.Path, "fp16") with { Precision = Precision.Float16 }));
+        Assert.Contains("precision fp16 needs a CUDA device", error.Message);
+        Assert.Contains("use precision bf16", error.Message);
     }
 }
