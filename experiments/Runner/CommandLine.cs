@@ -205,6 +205,8 @@ public static class CommandLine
             new("--lr", "X", "override the base learning rate"),
             new("--max-batches", "N", "cap the batches per epoch"),
             new("--threads", "N", "libtorch intra-op threads (default: the core count; with --nproc, per process: the cores shared out)"),
+            new("--memory-format", "FORMAT", "contiguous or channels_last: the layout of the models' 4-D weights and the images (default: the experiment's)"),
+            new("--precision", "P", "fp32, bf16 (autocast) or fp16 (autocast with loss scaling; CUDA only) for the forward pass and loss (default: the experiment's)"),
             new("--nproc", "N", "data-parallel training in N local processes joined by c10d (Gloo) over loopback; the batch is the global\n" +
                 "one, split over them; rank 0 logs and checkpoints. Started with PyTorch's launcher variables (RANK, WORLD_SIZE,\n" +
                 "MASTER_ADDR, MASTER_PORT) instead, a run joins that job as one of its ranks"),

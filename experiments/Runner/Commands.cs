@@ -290,6 +290,12 @@ public static class Commands
             Threads = args.Int("--threads", 1),
             Progress = ProgressOption(args),
             Distributed = DistributedEnvironment(),
+            MemoryFormat = args.String("--memory-format") is { } format
+                ? PrecisionNames.ParseMemoryFormat(format) ?? throw new UsageException($"--memory-format expects contiguous or channels_last, got '{format}'", "run")
+                : null,
+            Precision = args.String("--precision") is { } precision
+                ? PrecisionNames.ParsePrecision(precision) ?? throw new UsageException($"--precision expects fp32, bf16 or fp16, got '{precision}'", "run")
+                : null,
         };
         // --set: overrides of declared values, each checked against the rule the generator checked the file with.
         if (args.All("--set").Count > 0)

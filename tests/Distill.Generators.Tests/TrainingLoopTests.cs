@@ -903,6 +903,70 @@ public class TrainingLoopTests
         foreach (var (name, tensor) in expected.Tensors)
             Assert.True(tensor.equal(actual[name]), $"tensor '{name}' differs between the uninterrupted and the resumed run");
     }
+
+    [Fact]
+    public void Memory_format_and_precision_reach_the_loop_in_both_front_ends()
+    {
+        const string yaml = """
+            name: fast-kd
+            data:
+              train: { dataset: SyntheticImages, args: { classes: 4, samples: 96, size: 8, seed: 1 } }
+              batch: 16
+            teacher: { model: CifarResNet, args: { depth: 8, classes: 4, width: 4, stem: 4 } }
+            student: { model: CifarResNet, args: { depth: 8, classes: 4, width: 2, stem: 4 } }
+            losses:
+              kd: { loss: hinton_kd, student: student.logits, teacher: teacher.logits, temperature: 4 }
+            memory_format: channels_last
+            precision: bf16
+            """;
+        const string source = """
+            using Distill.Data;
+            using Distill.Experiments.Dsl;
+            using Distill.Models;
+            using Distill.Runtime;
+
+            namespace Lab;
+
+            [Experiment("fast-kd", MemoryFormat = "channels_last", Precision = "bf16")]
+            public partial class FastKdExperiment
+            {
+                [TrainData(Batch = 16)] SyntheticImages TrainData { get; } = new(classes: 4, samples: 96, size: 8, seed: 1);
+                [Teacher] CifarResNet Teacher { get; } = new(depth: 8, classes: 4, width: 4, stem: 4);
+                [Student] CifarResNet Student { get; } = new(depth: 8, classes: 4, width: 2, stem: 4);
+                [Loss] LossTerm Kd => Loss.hinton_kd(Taps.Student.logits, Taps.Teacher.logits, temperature: 4);
+            }
+            """;
+        var fromYaml = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("fast.distill.yaml", yaml)), GeneratorHarness.TrainingCompilation("// yaml only"));
+        var fromClass = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(source));
+        foreach (var result in new[] { fromYaml, fromClass })
+        {
+            Assert.Empty(result.GeneratorDiagnostics);
+            Assert.Empty(result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+            var train = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Train.g.cs", StringComparison.Ordinal)).ToString();
+            Assert.Contains("DeclaredMemoryFormat = global::Distill.Torch.MemoryFormat.ChannelsLast,", train);
+            Assert.Contains("DeclaredPrecision = global::Distill.Runtime.Precision.BFloat16,", train);
+            // The teachers go to the loop too, so they take the run's layout.
+            Assert.Contains("Others = [Teacher],", train);
+            var description = Assert.Single(result.Run.GeneratedTrees, t => t.FilePath.EndsWith("FastKdExperiment.g.cs", StringComparison.Ordinal)
+                || t.FilePath.EndsWith("FastKdExperiment.Experiment.g.cs", StringComparison.Ordinal)).ToString();
+            Assert.Contains("memory_format: channels_last", description);
+            Assert.Contains("precision: bf16", description);
+        }
+
+        // Values the runtime does not know: DSL044 at the value, in both front ends.
+        var badYaml = GeneratorHarness.RunDriver(GeneratorHarness.Driver(new InMemoryAdditionalText("fast.distill.yaml", yaml.Replace("precision: bf16", "precision: fp8"))),
+            GeneratorHarness.TrainingCompilation("// yaml only"));
+        var d = Assert.Single(badYaml.GeneratorDiagnostics);
+        Assert.Equal(("DSL044", "precision must be fp32, bf16 or fp16, but is fp8"), (d.Id, d.GetMessage()));
+        Assert.Equal((10, 12), (d.Location.GetLineSpan().StartLinePosition.Line + 1, d.Location.GetLineSpan().StartLinePosition.Character + 1));
+        var badClass = GeneratorHarness.RunDriver(GeneratorHarness.Driver(), GeneratorHarness.TrainingCompilation(source.Replace("\"channels_last\"", "\"nhwc\"")));
+        d = Assert.Single(badClass.GeneratorDiagnostics);
+        Assert.Equal(("DSL044", "memory_format must be contiguous or channels_last, but is nhwc"), (d.Id, d.GetMessage()));
+        var bad = source.Replace("\"channels_last\"", "\"nhwc\"");
+        var lines = bad.Split('\n');
+        var line = Array.FindIndex(lines, l => l.Contains("\"nhwc\""));
+        Assert.Equal((line, lines[line].IndexOf("\"nhwc\"", StringComparison.Ordinal)), (d.Location.GetLineSpan().StartLinePosition.Line, d.Location.GetLineSpan().StartLinePosition.Character));
+    }
 }
 
 /// <summary>A fresh directory under the system temp folder, deleted afterwards.</summary>

@@ -70,7 +70,7 @@ public class YamlDiagnosticsTests
     {
         var d = Single(Valid.Replace("schedule:", "schedul:"), "DSL002");
         AssertAt(d, 12, 1);
-        Assert.Equal("Unknown key 'schedul' in the experiment (did you mean 'schedule'?); expected one of: extends, name, paper, description, seeds, data, teacher, teachers, student, adapters, losses, optimizer, schedule, eval", d.GetMessage());
+        Assert.Equal("Unknown key 'schedul' in the experiment (did you mean 'schedule'?); expected one of: extends, name, paper, description, seeds, data, teacher, teachers, student, adapters, losses, optimizer, schedule, eval, memory_format, precision", d.GetMessage());
     }
 
     [Fact]

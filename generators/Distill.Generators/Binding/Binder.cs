@@ -80,8 +80,18 @@ internal sealed partial class Binder
         BindOptimizer();
         BindSchedule();
         BindEval();
+        BindExecution();
         CheckGeneratedNames();
         ExplainMissingLoop();
+    }
+
+    /// <summary>The layout and precision a run computes in: names the runtime knows, DSL044 at the value otherwise.</summary>
+    private void BindExecution()
+    {
+        if (_spec.MemoryFormat is { } format && ExecutionNames.MemoryFormat(format.Name) is null)
+            Report(ValueOutOfRange, format.Location, "memory_format", "contiguous or channels_last", UserText.Shorten(format.Name));
+        if (_spec.Precision is { } precision && ExecutionNames.Precision(precision.Name) is null)
+            Report(ValueOutOfRange, precision.Location, "precision", "fp32, bf16 or fp16", UserText.Shorten(precision.Name));
     }
 
     /// <summary>DSL045 where the training loop's planner will emit nothing although the experiment has no errors.</summary>

@@ -75,6 +75,8 @@ internal static class ConfigurationWriter
         if (spec.Eval is { } e)
             s.Append("eval: { metrics: [").Append(string.Join(", ", e.Metrics.Select(m => m.Name))).Append("], every: ")
                 .Append(e.Every.ToString(CultureInfo.InvariantCulture)).Append(e.Flip ? ", flip: true" : "").Append(" }\n");
+        if (spec.MemoryFormat is { } format) s.Append("memory_format: ").Append(Scalar(format.Name)).Append('\n');
+        if (spec.Precision is { } precision) s.Append("precision: ").Append(Scalar(precision.Name)).Append('\n');
         return s.ToString();
     }
 

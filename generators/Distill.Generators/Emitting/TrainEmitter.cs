@@ -155,10 +155,14 @@ internal static class TrainEmitter
             if (t.EvaluatesTeachers)
                 w.Line("EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),");
             if (t.Weights.Count > 0) w.Line("LoadWeights = LoadWeights,");
+            // The teachers, so a run's layout (channels_last) reaches them as it reaches the student.
+            if (t.Weights.Any(m => !m.IsStudent)) w.Line($"Others = [{string.Join(", ", t.Weights.Where(m => !m.IsStudent).Select(m => m.Member))}],");
             w.Line("DeclaredEpochs = DeclaredEpochs,");
             w.Line("DeclaredBatchSize = DeclaredBatchSize,");
             w.Line($"DeclaredClipGradNorm = options.Setting(\"schedule.clip_grad_norm\", {CSharpLiteral.Literal(t.ClipGradNorm)}),");
             w.Line($"DeclaredEvalEvery = {t.EvalEvery},");
+            if (t.MemoryFormat != "Contiguous") w.Line($"DeclaredMemoryFormat = global::Distill.Torch.MemoryFormat.{t.MemoryFormat},");
+            if (t.Precision != "Float32") w.Line($"DeclaredPrecision = {Rt}Precision.{t.Precision},");
             w.Line($"DefaultBestMetric = {CSharpLiteral.Literal(t.DefaultBestMetric)},");
             w.Line("Hooks = hooks ?? new(),");
             if (plan.PrototypeBanks.Count > 0 || plan.IdentityTables.Count > 0)

@@ -40,7 +40,14 @@ internal sealed record ExperimentSpec(
     EvalSpec? Eval,
     EquatableArray<long> Seeds,
     LocationInfo Location,
-    bool Constructible = true);
+    bool Constructible = true)
+{
+    /// <summary><c>memory_format:</c> as written (checked by the binder), or null.</summary>
+    public NameSpec? MemoryFormat { get; init; }
+
+    /// <summary><c>precision:</c> as written (checked by the binder), or null.</summary>
+    public NameSpec? Precision { get; init; }
+}
 
 /// <summary>A scalar or list value with its location; scalars keep their invariant-culture text.</summary>
 internal sealed record ValueSpec(ValueKind Kind, string Text, EquatableArray<ValueSpec> Items, LocationInfo Location)

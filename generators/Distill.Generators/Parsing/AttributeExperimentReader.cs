@@ -224,7 +224,11 @@ internal sealed class AttributeExperimentReader
         if (name is null) return Result(null, helpers);
         var spec = new ExperimentSpec(name, nameLocation, FrontEnd.Attributes, node.SyntaxTree.FilePath, ns, _class.Name, paper, data,
             models.ToEquatableArray(), adapters.ToEquatableArray(), losses.ToEquatableArray(), optimizer, schedule, eval, seeds, classLocation,
-            Constructible: _class.InstanceConstructors.Any(c => c.Parameters.Length == 0 && c.DeclaredAccessibility != Accessibility.Private));
+            Constructible: _class.InstanceConstructors.Any(c => c.Parameters.Length == 0 && c.DeclaredAccessibility != Accessibility.Private))
+        {
+            MemoryFormat = ExperimentText(attributeSyntax, "MemoryFormat"),
+            Precision = ExperimentText(attributeSyntax, "Precision"),
+        };
         return Result(spec, helpers);
     }
 
@@ -817,6 +821,12 @@ internal sealed class AttributeExperimentReader
         var constant = SemanticModelOf(expression).GetConstantValue(expression, _ct);
         return constant.HasValue ? constant.Value : null;
     }
+
+    /// <summary>A text property of <c>[Experiment]</c> (<c>MemoryFormat = "channels_last"</c>) with its location, or null.</summary>
+    private NameSpec? ExperimentText(AttributeSyntax? attribute, string property) =>
+        attribute is not null && Named(attribute, property) is { } argument && TextArgument(argument, property, "text") is { } text
+            ? new NameSpec(text, At(argument.Expression))
+            : null;
 
     private string? TextArgument(AttributeArgumentSyntax argument, string key, string expected)
     {

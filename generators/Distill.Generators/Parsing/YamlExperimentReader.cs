@@ -15,7 +15,7 @@ namespace Distill.Generators.Parsing;
 /// </summary>
 internal sealed class YamlExperimentReader
 {
-    private static readonly string[] RootKeys = { "extends", "name", "paper", "description", "seeds", "data", "teacher", "teachers", "student", "adapters", "losses", "optimizer", "schedule", "eval" };
+    private static readonly string[] RootKeys = { "extends", "name", "paper", "description", "seeds", "data", "teacher", "teachers", "student", "adapters", "losses", "optimizer", "schedule", "eval", "memory_format", "precision" };
 
     /// <summary>The file name ending of a base file, which experiments extend and which is not an experiment itself.</summary>
     public const string BaseFileSuffix = ".distill-base.yaml";
@@ -237,10 +237,15 @@ internal sealed class YamlExperimentReader
         var schedule = keys.TryGetValue("schedule", out var schedNode) ? ReadSchedule(schedNode) : null;
         var eval = keys.TryGetValue("eval", out var evalNode) ? ReadEval(evalNode) : null;
 
+        var memoryFormat = keys.TryGetValue("memory_format", out var formatNode) && ExpectScalar(formatNode, "memory_format", "contiguous or channels_last")
+            ? new NameSpec(formatNode.Value, formatNode.Location) : null;
+        var precision = keys.TryGetValue("precision", out var precisionNode) && ExpectScalar(precisionNode, "precision", "fp32, bf16 or fp16")
+            ? new NameSpec(precisionNode.Value, precisionNode.Location) : null;
+
         if (name is null) return null;
         return new ExperimentSpec(name, nameLocation, FrontEnd.Yaml, _path, null, ClassNameOf(name), paper, data,
             models.ToEquatableArray(), adapters.ToEquatableArray(), losses.ToEquatableArray(), optimizer, schedule, eval,
-            seeds.ToEquatableArray(), root.Location);
+            seeds.ToEquatableArray(), root.Location) { MemoryFormat = memoryFormat, Precision = precision };
     }
 
     // ---- parts -----------------------------------------------------------------------------------

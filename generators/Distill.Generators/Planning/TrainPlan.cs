@@ -89,7 +89,9 @@ internal sealed record TrainPlan(
     EquatableArray<PlannedClassifier> TeacherClassifiers,
     bool Flip = false,
     EquatableArray<string> Frozen = default,
-    EquatableArray<PlannedSetting> Settings = default)
+    EquatableArray<PlannedSetting> Settings = default,
+    string MemoryFormat = "Contiguous",
+    string Precision = "Float32")
 {
     /// <summary>Whether evaluation is face verification (pairs of embeddings) rather than top-k accuracy.</summary>
     public bool Verifies => Validation is { HasPairs: true } && Student?.EmbeddingMember is not null;

@@ -69,7 +69,9 @@ internal static class TrainPlanner
             models.Where(m => m.Spec.Role == ModelRole.Teacher).Select(m => Classifier(m.Spec, m.Info)).Where(c => c is not null).Select(c => c!).ToEquatableArray(),
             eval?.Flip ?? false,
             student.Spec.Freeze.Select(f => f.Name).ToEquatableArray(),
-            Settings(spec, epochs, evalEvery, validation is not null, optimizer, lrSchedule, lossSettings).ToEquatableArray());
+            Settings(spec, epochs, evalEvery, validation is not null, optimizer, lrSchedule, lossSettings).ToEquatableArray(),
+            spec.MemoryFormat is { } format ? ExecutionNames.MemoryFormat(format.Name) ?? "Contiguous" : "Contiguous",
+            spec.Precision is { } precision ? ExecutionNames.Precision(precision.Name) ?? "Float32" : "Float32");
     }
 
     /// <summary>

@@ -23,6 +23,12 @@ public sealed class ExperimentAttribute : Attribute
 
     /// <summary>A free-text description.</summary>
     public string? Description { get; set; }
+
+    /// <summary>The layout of the models' 4-D weights and of the images: "contiguous" (the default) or "channels_last".</summary>
+    public string? MemoryFormat { get; set; }
+
+    /// <summary>The precision of the forward pass and the loss: "fp32" (the default), "bf16" (autocast) or "fp16" (autocast with loss scaling, CUDA only).</summary>
+    public string? Precision { get; set; }
 }
 
 /// <summary>

@@ -111,6 +111,7 @@ partial class DetGkExperiment
             Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),
             EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),
             LoadWeights = LoadWeights,
+            Others = [Teacher],
             DeclaredEpochs = DeclaredEpochs,
             DeclaredBatchSize = DeclaredBatchSize,
             DeclaredClipGradNorm = options.Setting("schedule.clip_grad_norm", 0.0),

@@ -106,6 +106,7 @@ partial class E2eStudentExperiment
             Evaluate = request => Evaluate(ValidationLoader(request), request.BatchLimit),
             EvaluateTeachers = request => EvaluateTeachers(ValidationLoader(request), request.BatchLimit),
             LoadWeights = LoadWeights,
+            Others = [Teacher],
             DeclaredEpochs = DeclaredEpochs,
             DeclaredBatchSize = DeclaredBatchSize,
             DeclaredClipGradNorm = options.Setting("schedule.clip_grad_norm", 5.0),
