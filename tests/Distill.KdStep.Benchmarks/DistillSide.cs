@@ -3,6 +3,7 @@ using Distill.Data;
 using Distill.Experiments.Generated;
 using Distill.Runtime;
 using Distill.Torch;
+using Distill.Torch.Modules;
 
 namespace Distill.Experiments.Generated
 {
@@ -37,14 +38,20 @@ namespace Distill.KdStep.Benchmarks
         private long _nextBatch;
         private long _step;
 
-        public DistillSide()
+        public DistillSide(MemoryFormat memoryFormat = MemoryFormat.Contiguous)
         {
             torch.manual_seed(0);
             _experiment = new KdStepBenchExperiment();
             // What the generated Train does before its first step: the teacher in evaluation mode (LoadWeights;
-            // this benchmark keeps its random weights), the student training.
+            // this benchmark keeps its random weights), the student training; with memory_format: channels_last, both
+            // models' 4-D weights and the batches in channels_last.
             _experiment.Teacher.eval();
             _experiment.Student.train();
+            if (memoryFormat != MemoryFormat.Contiguous)
+            {
+                _experiment.Teacher.to(memoryFormat);
+                _experiment.Student.to(memoryFormat);
+            }
             _optimizer = _experiment.NewOptimizer();
             _guard = new DivergenceGuard(["ce", "kd"]);
             _averages = new LossAverages([LossAverages.TotalName, "ce", "kd"]);
@@ -54,7 +61,7 @@ namespace Distill.KdStep.Benchmarks
             ImageSize = data.Height;
             Classes = data.Classes;
             // The pre-made batch: normalised-looking values, as the PyTorch side uses (randn).
-            _image = torch.randn([BatchSize, data.Channels, data.Height, data.Width]).DetachFromDisposeScope();
+            _image = torch.randn([BatchSize, data.Channels, data.Height, data.Width]).contiguous(memoryFormat).DetachFromDisposeScope();
             _label = torch.randint(0, data.Classes, [BatchSize]).DetachFromDisposeScope();
             // The loader exactly as the generated Train builds its training loader (seed from the run's seed 0).
             _loader = new DataLoader<ImageBatch>(data,

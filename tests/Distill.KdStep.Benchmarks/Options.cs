@@ -3,7 +3,8 @@ using System.Globalization;
 namespace Distill.KdStep.Benchmarks;
 
 /// <summary>The benchmark's command line.</summary>
-internal sealed record KdOptions(int Steps, int Warmup, int Block, int Threads, int LeakSteps, int LeakEvery, IReadOnlyList<string> Out, bool NoPython, string OmpWaitPolicy, int Parts)
+internal sealed record KdOptions(int Steps, int Warmup, int Block, int Threads, int LeakSteps, int LeakEvery, IReadOnlyList<string> Out, bool NoPython, string OmpWaitPolicy, int Parts,
+    bool ChannelsLast = true)
 {
     public const string Usage =
         "options: --steps N (measured steps per kind, default 40)  --warmup N (default 5)  --block N (steps per block, default 5)\n" +
@@ -11,7 +12,8 @@ internal sealed record KdOptions(int Steps, int Warmup, int Block, int Threads, 
         "         --leak-steps N (loader-fed steps of the live-tensor run, default 5000; 0 skips it)  --leak-every N (sampling interval, default 100)\n" +
         "         --out PATH (.md writes Markdown, anything else JSON; may be given more than once)  --no-python (Distill's numbers only)\n" +
         "         --omp-wait-policy passive|active|inherit (OpenMP threads' idle waiting on both sides, default passive)\n" +
-        "         --parts N (steps per side timed phase by phase: teacher forward, student forward, losses, backward, ...; default 10, 0 skips)";
+        "         --parts N (steps per side timed phase by phase: teacher forward, student forward, losses, backward, ...; default 10, 0 skips)\n" +
+        "         --no-channels-last (skip the channels_last rows: both sides' models and batch in channels_last)";
 
     public static KdOptions Parse(string[] args)
     {
@@ -38,6 +40,7 @@ internal sealed record KdOptions(int Steps, int Warmup, int Block, int Threads, 
                 "--out" => o with { Out = [.. o.Out, Next()] },
                 "--parts" => o with { Parts = Count(0) },
                 "--no-python" => o with { NoPython = true },
+                "--no-channels-last" => o with { ChannelsLast = false },
                 "--omp-wait-policy" => o with { OmpWaitPolicy = Next() is var p && p is "passive" or "active" or "inherit" ? p : throw new ArgumentException($"{name} expects passive, active or inherit") },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };

@@ -42,6 +42,7 @@ var result = new KdResult
 Console.WriteLine($"Distill KD training-step benchmark — libtorch {result.Libtorch}, {result.Threads} intra-op threads, {result.Cores} cores, OpenMP wait policy {result.OmpWaitPolicy}, load average {result.LoadAtStart}");
 
 using var distill = new DistillSide();
+using var distillChannelsLast = options.ChannelsLast ? new DistillSide(MemoryFormat.ChannelsLast) : null;
 result.Batch = distill.BatchSize;
 result.ImageSize = distill.ImageSize;
 result.Classes = distill.Classes;
@@ -68,19 +69,23 @@ try
     Console.WriteLine($"warm-up: {options.Warmup} steps on a pre-made batch and {options.Warmup} fed by the loader...");
     distill.PreMade(options.Warmup);
     distill.WithLoader(options.Warmup);
+    distillChannelsLast?.PreMade(options.Warmup);
     // The loader's own work per batch, measured alone (nothing else running): render, collate, crop + flip + normalise.
     result.PrepareAloneSeconds = distill.PrepareAlone(10);
     result.LoaderPrefetch = distill.LoaderPrefetch;
 
     var rounds = (options.Steps + options.Block - 1) / options.Block;
     Console.WriteLine($"measuring: {rounds} rounds of {options.Block}-step blocks, {options.Steps} steps per kind...");
-    var kinds = python is null ? new[] { "premade", "loader" } : new[] { "premade", "loader", "pytorch" };
+    var kinds = new List<string> { "premade", "loader" };
+    if (python is not null) kinds.Add("pytorch");
+    if (distillChannelsLast is not null) kinds.Add("premade-cl");
+    if (distillChannelsLast is not null && python is not null) kinds.Add("pytorch-cl");
     for (var round = 0; round < rounds; round++)
     {
         var n = Math.Min(options.Block, options.Steps - round * options.Block);
-        for (var k = 0; k < kinds.Length; k++)
+        for (var k = 0; k < kinds.Count; k++)
         {
-            switch (kinds[(round + k) % kinds.Length])
+            switch (kinds[(round + k) % kinds.Count])
             {
                 case "premade":
                     var cpu = Machine.CpuSeconds();
@@ -100,10 +105,21 @@ try
                     result.PyTorchPreMade.AddRange(seconds);
                     result.PyTorchCpuSeconds += cpuPython;
                     break;
+                case "premade-cl":
+                    var cpuCl = Machine.CpuSeconds();
+                    result.DistillChannelsLast.AddRange(distillChannelsLast!.PreMade(n));
+                    result.DistillChannelsLastCpuSeconds += Machine.CpuSeconds() - cpuCl;
+                    break;
+                case "pytorch-cl":
+                    var (secondsCl, cpuPythonCl) = python!.Steps(n, channelsLast: true);
+                    result.PyTorchChannelsLast.AddRange(secondsCl);
+                    result.PyTorchChannelsLastCpuSeconds += cpuPythonCl;
+                    break;
             }
         }
         Console.Write($"\r  round {round + 1}/{rounds}: Distill {Stats.Median(result.DistillPreMade) * 1e3:F1} ms, with loader {Stats.Median(result.DistillLoader) * 1e3:F1} ms" +
-                      (python is null ? "" : $", PyTorch {Stats.Median(result.PyTorchPreMade) * 1e3:F1} ms") + " (medians so far)   ");
+                      (python is null ? "" : $", PyTorch {Stats.Median(result.PyTorchPreMade) * 1e3:F1} ms") +
+                      (distillChannelsLast is null ? "" : $", channels_last {Stats.Median(result.DistillChannelsLast) * 1e3:F1} ms") + " (medians so far)   ");
     }
     Console.WriteLine();
 

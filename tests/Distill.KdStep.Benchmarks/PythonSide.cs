@@ -34,9 +34,9 @@ internal sealed class PythonSide : IDisposable
     }
 
     /// <summary>Seconds of each of <paramref name="steps"/> PyTorch steps, and the child's CPU seconds over them (all its threads).</summary>
-    public (List<double> Seconds, double CpuSeconds) Steps(int steps)
+    public (List<double> Seconds, double CpuSeconds) Steps(int steps, bool channelsLast = false)
     {
-        using var answer = Ask($"steps {steps}");
+        using var answer = Ask($"{(channelsLast ? "steps_cl" : "steps")} {steps}");
         LastLoss = answer.RootElement.GetProperty("loss").GetDouble();
         return (answer.RootElement.GetProperty("step_seconds").EnumerateArray().Select(e => e.GetDouble()).ToList(),
                 answer.RootElement.GetProperty("cpu_seconds").GetDouble());

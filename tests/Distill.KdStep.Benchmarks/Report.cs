@@ -34,6 +34,10 @@ internal sealed class KdResult
     public List<double> DistillPreMade { get; } = [];
     public List<double> DistillLoader { get; } = [];
     public List<double> PyTorchPreMade { get; } = [];
+    public List<double> DistillChannelsLast { get; } = [];
+    public List<double> PyTorchChannelsLast { get; } = [];
+    public double DistillChannelsLastCpuSeconds { get; set; }
+    public double PyTorchChannelsLastCpuSeconds { get; set; }
     // Process CPU time (all threads) over the blocks of each kind: unlike wall time, barely moved by other load.
     public double DistillPreMadeCpuSeconds { get; set; }
     public double DistillLoaderCpuSeconds { get; set; }
@@ -61,6 +65,17 @@ internal sealed class KdResult
     public double? RatioMean => HasPyTorch ? DistillPreMade.Average() / PyTorchPreMade.Average() : null;
     public double? CpuRatio => HasPyTorch ? DistillPreMadeCpuSeconds / DistillPreMade.Count / (PyTorchCpuSeconds / PyTorchPreMade.Count) : null;
     public double? LoaderRatioMedian => HasPyTorch ? Stats.Median(DistillLoader) / Stats.Median(PyTorchPreMade) : null;
+
+    public bool HasChannelsLast => DistillChannelsLast.Count > 0;
+
+    /// <summary>Distill's channels_last step against PyTorch's NCHW step (target ≤ 0.85) and against PyTorch's channels_last step (target ≤ 1.0): median, and CPU.</summary>
+    public (double Median, double Cpu)? ChannelsLastVsNchw => HasChannelsLast && HasPyTorch
+        ? (Stats.Median(DistillChannelsLast) / Stats.Median(PyTorchPreMade), DistillChannelsLastCpuSeconds / DistillChannelsLast.Count / (PyTorchCpuSeconds / PyTorchPreMade.Count))
+        : null;
+
+    public (double Median, double Cpu)? ChannelsLastVsChannelsLast => HasChannelsLast && PyTorchChannelsLast.Count > 0
+        ? (Stats.Median(DistillChannelsLast) / Stats.Median(PyTorchChannelsLast), DistillChannelsLastCpuSeconds / DistillChannelsLast.Count / (PyTorchChannelsLastCpuSeconds / PyTorchChannelsLast.Count))
+        : null;
 
     /// <summary>The share of a loader-fed step spent waiting for its batch (the loader's cost on the critical path).</summary>
     public double LoaderWaitShare => LoaderWaitSeconds / DistillLoader.Sum();
@@ -99,6 +114,14 @@ internal static class Report
         yield return ("Distill generated step, pre-made batch", r.DistillPreMade, r.DistillPreMadeCpuSeconds);
         yield return ("Distill generated step, data loader", r.DistillLoader, r.DistillLoaderCpuSeconds);
         if (r.HasPyTorch) yield return ("PyTorch eager step, pre-made batch", r.PyTorchPreMade, r.PyTorchCpuSeconds);
+        if (r.HasChannelsLast) yield return ("Distill step, channels_last", r.DistillChannelsLast, r.DistillChannelsLastCpuSeconds);
+        if (r.PyTorchChannelsLast.Count > 0) yield return ("PyTorch eager step, channels_last", r.PyTorchChannelsLast, r.PyTorchChannelsLastCpuSeconds);
+    }
+
+    private static IEnumerable<(string Name, double Median, double Cpu, string Target)> ChannelsLastRatios(KdResult r)
+    {
+        if (r.ChannelsLastVsNchw is { } a) yield return ("ratio Distill channels_last / PyTorch NCHW", a.Median, a.Cpu, "target <= 0.85");
+        if (r.ChannelsLastVsChannelsLast is { } b) yield return ("ratio Distill / PyTorch, both channels_last", b.Median, b.Cpu, "target <= 1.00");
     }
 
     private static string Setup(KdResult r) =>
@@ -159,6 +182,8 @@ internal static class Report
             sb.AppendLine($"{"ratio Distill with loader / PyTorch",-42}{F(r.LoaderRatioMedian),10}{F(r.DistillLoader.Average() / r.PyTorchPreMade.Average()),10}{F(r.DistillLoader.Min() / r.PyTorchPreMade.Min()),10}{F(r.DistillLoaderCpuSeconds / r.DistillLoader.Count / (r.PyTorchCpuSeconds / r.PyTorchPreMade.Count)),10}");
         }
         else sb.AppendLine($"PyTorch side not measured: {r.PythonNote}");
+        foreach (var (name, median, cpu, target) in ChannelsLastRatios(r))
+            sb.AppendLine($"{name,-42}{F(median),10}{"",10}{"",10}{F(cpu),10}   {target}");
         sb.AppendLine("(CPU ms: the process's CPU time per step, all threads; less disturbed by other load than wall time)");
         if (r.PartsDistill.Count > 0)
         {
@@ -197,6 +222,8 @@ internal static class Report
             sb.AppendLine($"| ratio Distill with loader / PyTorch | {F(r.LoaderRatioMedian)} | {F(r.DistillLoader.Average() / r.PyTorchPreMade.Average())} | {F(r.DistillLoader.Min() / r.PyTorchPreMade.Min())} | {F(r.DistillLoaderCpuSeconds / r.DistillLoader.Count / (r.PyTorchCpuSeconds / r.PyTorchPreMade.Count))} | |");
         }
         else sb.AppendLine($"\nPyTorch side not measured: {r.PythonNote}");
+        foreach (var (name, median, cpu, target) in ChannelsLastRatios(r))
+            sb.AppendLine($"| **{name}** ({target.Replace("<=", "≤", StringComparison.Ordinal)}) | **{F(median)}** | | | {F(cpu)} | |");
         sb.AppendLine();
         sb.AppendLine("CPU ms: the process's CPU time per step (all threads), less disturbed by other load than wall time.");
         if (r.PartsDistill.Count > 0)
@@ -247,6 +274,15 @@ internal static class Report
             ["distill_premade"] = Row(r.DistillPreMade, r.DistillPreMadeCpuSeconds),
             ["distill_loader"] = Row(r.DistillLoader, r.DistillLoaderCpuSeconds),
             ["pytorch_premade"] = r.HasPyTorch ? Row(r.PyTorchPreMade, r.PyTorchCpuSeconds) : null,
+            ["distill_channels_last"] = r.HasChannelsLast ? Row(r.DistillChannelsLast, r.DistillChannelsLastCpuSeconds) : null,
+            ["pytorch_channels_last"] = r.PyTorchChannelsLast.Count > 0 ? Row(r.PyTorchChannelsLast, r.PyTorchChannelsLastCpuSeconds) : null,
+            ["ratio_channels_last"] = new JsonObject
+            {
+                ["vs_pytorch_nchw_median"] = r.ChannelsLastVsNchw?.Median,
+                ["vs_pytorch_nchw_cpu"] = r.ChannelsLastVsNchw?.Cpu,
+                ["vs_pytorch_channels_last_median"] = r.ChannelsLastVsChannelsLast?.Median,
+                ["vs_pytorch_channels_last_cpu"] = r.ChannelsLastVsChannelsLast?.Cpu,
+            },
             ["ratio"] = new JsonObject
             {
                 ["premade_median"] = r.RatioMedian,

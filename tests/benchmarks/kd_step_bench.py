@@ -14,6 +14,7 @@ Two modes:
     with its own blocks, so a change in machine load falls on both sides alike. Line protocol on
     stdin/stdout, one JSON object per answer:
       "steps N" -> {"step_seconds": [...], "cpu_seconds": float (the process's CPU time over the N steps), "loss": float}
+      "steps_cl N" -> the same for the channels_last step (models and batch in torch.channels_last)
       "parts N" -> {"parts": {"teacher forward": [...], ...}}  (N steps timed phase by phase)
       "rss"     -> {"vmhwm_kib": int, "vmrss_kib": int}
       "quit"    -> exits
@@ -81,12 +82,17 @@ class ResNet(nn.Module):
 class KdStep:
     """The benchmarked step, and everything it needs, built once."""
 
-    def __init__(self, batch, classes, size, temperature=4.0, ce_weight=0.1, kd_weight=0.9):
+    def __init__(self, batch, classes, size, temperature=4.0, ce_weight=0.1, kd_weight=0.9, channels_last=False):
         torch.manual_seed(0)
         self.teacher = ResNet(56, classes).eval()
         self.student = ResNet(20, classes).train()
-        self.opt = torch.optim.SGD(self.student.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
         self.x = torch.randn(batch, 3, size, size)
+        if channels_last:
+            # PyTorch's recipe: the models' 4-D weights and the input in channels_last; the optimizer built after.
+            self.teacher = self.teacher.to(memory_format=torch.channels_last)
+            self.student = self.student.to(memory_format=torch.channels_last)
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
+        self.opt = torch.optim.SGD(self.student.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
         self.y = torch.randint(0, classes, (batch,))
         self.t = temperature
         self.ce_weight = ce_weight
@@ -158,6 +164,9 @@ def main():
     torch.set_num_threads(a.threads)
     bench = KdStep(a.batch, a.classes, a.size)
     bench.timed(a.warmup)
+    bench_cl = KdStep(a.batch, a.classes, a.size, channels_last=True) if a.serve else None
+    if bench_cl is not None:
+        bench_cl.timed(a.warmup)
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(),
             "python": sys.version.split()[0]}
     if not a.serve:
@@ -173,6 +182,10 @@ def main():
             cpu = time.process_time()
             times = bench.timed(int(cmd[1]))
             send({"step_seconds": times, "cpu_seconds": time.process_time() - cpu, "loss": bench.loss})
+        elif cmd[0] == "steps_cl":
+            cpu = time.process_time()
+            times = bench_cl.timed(int(cmd[1]))
+            send({"step_seconds": times, "cpu_seconds": time.process_time() - cpu, "loss": bench_cl.loss})
         elif cmd[0] == "parts":
             rows = [bench.parts() for _ in range(int(cmd[1]))]
             send({"parts": {name: [r[i] for r in rows] for i, name in enumerate(KdStep.PARTS)}})

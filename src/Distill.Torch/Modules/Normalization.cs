@@ -110,21 +110,23 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
         var dims = Enumerable.Range(0, (int)input.dim()).Where(d => d != 1).Select(d => (long)d).ToArray();
         var shape = Enumerable.Range(0, (int)input.dim()).Select(d => d == 1 ? channels : 1L).ToArray();
         using var scope = torch.NewDisposeScope();
-        var count = torch.full([1], (double)(input.numel() / channels), input.dtype, input.device);
-        var totals = group.all_reduce_with_grad(torch.cat([input.sum(dims), count]));
+        // Sums in float64, as libtorch's own batch norm accumulates its statistics: the ranks' statistics then agree
+        // with one process's to float32 rounding, not to the error of long float32 sums.
+        var count = torch.full([1], (double)(input.numel() / channels), ScalarType.Float64, input.device);
+        var totals = group.all_reduce_with_grad(torch.cat([input.sum(dims, dtype: ScalarType.Float64), count]));
         var n = totals.narrow(0, channels, 1).item<double>();
         if (n <= 1) throw new ArgumentException($"batch norm expects more than 1 value per channel across the process group when training, got {n}");
         var mean = totals.narrow(0, 0, channels) / n;
-        var centered = input - mean.view(shape);
-        var variance = group.all_reduce_with_grad((centered * centered).sum(dims)) / n;
-        var output = centered * (variance + eps).rsqrt().view(shape);
+        var centered = input - mean.to(input.dtype).view(shape);
+        var variance = group.all_reduce_with_grad((centered * centered).sum(dims, dtype: ScalarType.Float64)) / n;
+        var output = centered * (variance + eps).rsqrt().to(input.dtype).view(shape);
         if (weight is { } w) output = output * w.view(shape);
         if (bias is { } b) output = output + b.view(shape);
         if (track_running_stats && running_mean is { } runningMean && running_var is { } runningVar)
             using (torch.no_grad())
             {
-                runningMean.mul_(1 - factor).add_(mean.detach(), factor);
-                runningVar.mul_(1 - factor).add_(variance.detach(), factor * n / (n - 1));
+                runningMean.mul_(1 - factor).add_(mean.detach().to(runningMean.dtype), factor);
+                runningVar.mul_(1 - factor).add_(variance.detach().to(runningVar.dtype), factor * n / (n - 1));
             }
         return output.MoveToOuterDisposeScope();
     }
