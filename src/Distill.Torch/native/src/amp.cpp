@@ -3,10 +3,52 @@
 #include "shim.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 using namespace dst;
 
+// libtorch 2.4 replaced the per-device autocast functions (set_cpu_enabled, get_autocast_cpu_dtype, ...) with ones
+// taking the device type; these wrappers call whichever this libtorch has.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define DISTILL_AUTOCAST_BY_DEVICE 1
+#endif
+
 namespace {
+
+bool autocast_enabled(at::DeviceType type) {
+#ifdef DISTILL_AUTOCAST_BY_DEVICE
+    return at::autocast::is_autocast_enabled(type);
+#else
+    return type == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
+}
+
+void set_autocast_enabled(at::DeviceType type, bool on) {
+#ifdef DISTILL_AUTOCAST_BY_DEVICE
+    at::autocast::set_autocast_enabled(type, on);
+#else
+    if (type == at::kCPU) at::autocast::set_cpu_enabled(on);
+    else at::autocast::set_enabled(on);
+#endif
+}
+
+at::ScalarType autocast_dtype(at::DeviceType type) {
+#ifdef DISTILL_AUTOCAST_BY_DEVICE
+    return at::autocast::get_autocast_dtype(type);
+#else
+    return type == at::kCPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+#endif
+}
+
+void set_autocast_dtype(at::DeviceType type, at::ScalarType dtype) {
+#ifdef DISTILL_AUTOCAST_BY_DEVICE
+    at::autocast::set_autocast_dtype(type, dtype);
+#else
+    if (type == at::kCPU) at::autocast::set_autocast_cpu_dtype(dtype);
+    else at::autocast::set_autocast_gpu_dtype(dtype);
+#endif
+}
+
 // The state an autocast scope replaces, restored when it ends.
 struct AutocastState {
     bool enabled;
@@ -19,20 +61,17 @@ struct AutocastState {
 DST_EXPORT int dst_autocast_enter(int32_t device_type, int32_t dtype, int32_t enabled, void** previous) {
     return guard([&] {
         auto st = static_cast<at::ScalarType>(dtype);
-        std::unique_ptr<AutocastState> saved;
-        if (device_type == 0) {
-            TORCH_CHECK_VALUE(st == at::kBFloat16, "CPU autocast supports torch.bfloat16 only, got ", st);
-            saved.reset(new AutocastState{at::autocast::is_cpu_enabled(), at::autocast::get_autocast_cpu_dtype()});
-            at::autocast::set_cpu_enabled(enabled != 0);
-            at::autocast::set_autocast_cpu_dtype(st);
-        } else if (device_type == 1) {
-            TORCH_CHECK_VALUE(st == at::kBFloat16 || st == at::kHalf, "CUDA autocast computes in torch.float16 or torch.bfloat16, got ", st);
-            saved.reset(new AutocastState{at::autocast::is_enabled(), at::autocast::get_autocast_gpu_dtype()});
-            at::autocast::set_enabled(enabled != 0);
-            at::autocast::set_autocast_gpu_dtype(st);
+        TORCH_CHECK_VALUE(device_type == 0 || device_type == 1, "autocast: unknown device type ", device_type);
+        auto type = device_type == 0 ? at::kCPU : at::kCUDA;
+        if (type == at::kCPU) {
+            TORCH_CHECK_VALUE(st == at::kBFloat16 || (TORCH_VERSION_MAJOR >= 2 && st == at::kHalf),
+                              "CPU autocast supports torch.bfloat16 only, got ", st);
         } else {
-            throw std::invalid_argument("autocast: unknown device type " + std::to_string(device_type));
+            TORCH_CHECK_VALUE(st == at::kBFloat16 || st == at::kHalf, "CUDA autocast computes in torch.float16 or torch.bfloat16, got ", st);
         }
+        std::unique_ptr<AutocastState> saved(new AutocastState{autocast_enabled(type), autocast_dtype(type)});
+        set_autocast_enabled(type, enabled != 0);
+        set_autocast_dtype(type, st);
         at::autocast::increment_nesting();
         *previous = saved.release();
     });
@@ -44,18 +83,14 @@ DST_EXPORT int dst_autocast_exit(int32_t device_type, void* previous) {
         std::unique_ptr<AutocastState> saved(static_cast<AutocastState*>(previous));
         TORCH_CHECK_VALUE(saved != nullptr, "autocast exit without a matching enter");
         if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-        if (device_type == 0) {
-            at::autocast::set_cpu_enabled(saved->enabled);
-            at::autocast::set_autocast_cpu_dtype(saved->dtype);
-        } else {
-            at::autocast::set_enabled(saved->enabled);
-            at::autocast::set_autocast_gpu_dtype(saved->dtype);
-        }
+        auto type = device_type == 0 ? at::kCPU : at::kCUDA;
+        set_autocast_enabled(type, saved->enabled);
+        set_autocast_dtype(type, saved->dtype);
     });
 }
 
 DST_EXPORT int dst_autocast_is_enabled(int32_t device_type, int32_t* out) {
-    return guard([&] { *out = device_type == 0 ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); });
+    return guard([&] { *out = autocast_enabled(device_type == 0 ? at::kCPU : at::kCUDA); });
 }
 
 // The gradient scaler's unscale: multiplies every gradient by inv_scale in place and sets found_inf (a one-element

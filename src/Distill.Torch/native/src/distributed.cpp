@@ -13,8 +13,13 @@
 #include <torch/csrc/autograd/functions/accumulate_grad.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// Gloo's headers come with Debian's libgloo-dev; a libtorch found without them (some wheels) builds a shim whose
+// process groups report that they are missing instead of failing the build.
+#if DISTILL_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 
 using namespace dst;
 
@@ -22,7 +27,7 @@ namespace {
 
 struct ProcessGroup {
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+    c10::intrusive_ptr<c10d::ProcessGroup> group;
     int rank = 0;
     int size = 1;
 };
@@ -226,6 +231,7 @@ GradReducer& R(void* h) {
     return *static_cast<GradReducer*>(h);
 }
 
+#if DISTILL_WITH_GLOO
 auto gloo_options(const std::string& host, std::chrono::milliseconds timeout) {
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     // GLOO_SOCKET_IFNAME names the interface, as in PyTorch; a loopback rendezvous stays on loopback.
@@ -237,6 +243,7 @@ auto gloo_options(const std::string& host, std::chrono::milliseconds timeout) {
         options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     return options;
 }
+#endif
 
 }  // namespace
 
@@ -254,6 +261,10 @@ DST_EXPORT int dst_pg_new(const char* host, int32_t port, int32_t rank, int32_t 
         store_options.isServer = rank == 0;
         store_options.numWorkers = size;
         store_options.timeout = timeout;
+#if !DISTILL_WITH_GLOO
+        throw std::runtime_error("this build of the libtorch shim has no Gloo (its headers were not found when it was built): "
+                                 "multi-process training is unavailable; install libgloo-dev (scripts/install-deps.sh) and rebuild");
+#else
         auto pg = std::make_unique<ProcessGroup>();
         pg->rank = rank;
         pg->size = size;
@@ -262,6 +273,7 @@ DST_EXPORT int dst_pg_new(const char* host, int32_t port, int32_t rank, int32_t 
         pg->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
             c10::make_intrusive<c10d::PrefixStore>("distill/gloo", pg->store), rank, size, gloo_options(address, timeout));
         *out = pg.release();
+#endif
     });
 }
 
