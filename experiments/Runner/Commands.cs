@@ -276,6 +276,8 @@ public static class Commands
         if (resume.Kind == ResumeKind.Path) resume = ResumeOption.From(Path.GetFullPath(resume.Path!, context.WorkingDirectory));
         if (resume.Kind != ResumeKind.None && seeds.Count > 1)
             throw new UsageException("--resume continues one run: give one seed", "run");
+        if (seeds.Count > 1 && Environment.GetEnvironmentVariable("WORLD_SIZE") is { Length: > 0 })
+            throw new UsageException("a rank of a data-parallel job (WORLD_SIZE is set) trains one seed: start the job once per seed, or use --nproc, which does", "run");
         var runName = args.String("--run-name");
         var options = new TrainOptions
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Distill.Runtime;
 
 namespace Distill.Experiments.Runner;
@@ -52,6 +53,15 @@ internal static class Launcher
         var port = FreePort();
         var processes = new List<Process>();
         var output = new object();
+        // Stopped itself (Ctrl-C, a scheduler's SIGTERM, a closed terminal), the launcher stops its ranks first.
+        void StopRanks(PosixSignalContext _)
+        {
+            lock (processes)
+                foreach (var process in processes.Where(p => !p.HasExited)) process.Kill(entireProcessTree: true);
+        }
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopRanks);
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopRanks);
+        using var onHangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, StopRanks);
         try
         {
             for (var rank = 0; rank < nproc; rank++)
@@ -69,10 +79,13 @@ internal static class Launcher
                 var writer = rank == 0 ? context.Out : context.Error;
                 process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) writer.WriteLine(prefix + e.Data); };
                 process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) context.Error.WriteLine(tag + e.Data); };
-                process.Start();
+                lock (processes)
+                {
+                    process.Start();
+                    processes.Add(process);
+                }
                 process.BeginOutputReadLine();
                 process.BeginErrorReadLine();
-                processes.Add(process);
             }
 
             string? failure = null;

@@ -221,6 +221,18 @@ public class ScaleOutTrainerTests
     }
 
     [Fact]
+    public void Two_ranks_in_channels_last_end_where_one_process_in_the_default_layout_does()
+    {
+        using var tmp = new TempDir();
+        var data = new Images();
+        var (single, trainer) = Build(data);
+        trainer.Fit(Options(tmp.Path, "one"));
+        var ranks = OnRanks(2, data, _ => Options(tmp.Path, "two-nhwc") with { MemoryFormat = MemoryFormat.ChannelsLast });
+        AssertClose(Parameters(single), ranks[0].Parameters, 1e-3f);
+        AssertClose(ranks[0].Parameters, ranks[1].Parameters, 1e-6f);
+    }
+
+    [Fact]
     public void A_bfloat16_run_tracks_the_float32_loss()
     {
         using var tmp = new TempDir();

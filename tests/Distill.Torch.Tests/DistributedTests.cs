@@ -239,6 +239,33 @@ public class DistributedTests
     }
 
     [Fact]
+    public void A_graph_that_outlives_its_process_group_fails_its_backward_with_a_message()
+    {
+        var x = torch.ones([3]).requires_grad_();
+        Tensor y;
+        using (var group = ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout))
+            y = group.all_reduce_with_grad(x);
+        var error = Assert.Throws<TorchException>(() => y.sum().backward());
+        Assert.Contains("the process group this autograd graph was recorded with has been destroyed", error.Message);
+    }
+
+    [Fact]
+    public void Channels_last_tensors_are_broadcast_and_reduced_in_their_layout()
+    {
+        var results = OnRanks(2, group =>
+        {
+            using var w = (torch.arange(24, dtype: ScalarType.Float32).reshape([1, 2, 3, 4]) * (group.Rank + 1)).contiguous(MemoryFormat.ChannelsLast);
+            group.all_reduce(w);
+            return (Layout: w.is_contiguous(MemoryFormat.ChannelsLast), Values: w.contiguous().ToArray<float>());
+        });
+        foreach (var (layout, values) in results)
+        {
+            Assert.True(layout);
+            Assert.Equal(Enumerable.Range(0, 24).Select(v => 3f * v), values);
+        }
+    }
+
+    [Fact]
     public void A_rank_that_never_arrives_times_the_rendezvous_out()
     {
         var port = FreePort();

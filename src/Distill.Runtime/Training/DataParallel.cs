@@ -10,6 +10,9 @@ namespace Distill.Runtime;
 /// </summary>
 internal sealed class DataParallel : IDisposable
 {
+    /// <summary>How long the other ranks wait at a barrier for rank 0's evaluation and checkpoint (a dead rank 0 fails them at once).</summary>
+    public static readonly TimeSpan LeaderWork = TimeSpan.FromHours(24);
+
     private const string RunPathKey = "run_path";
     private const string ResumeKey = "resume_checkpoint";
 
@@ -68,9 +71,6 @@ internal sealed class DataParallel : IDisposable
     public void Attach(IReadOnlyList<Module> trained, IReadOnlyList<Tensor> trainable, bool syncBatchNorm)
     {
         var state = trained.SelectMany(m => m.parameters().Cast<Tensor>().Concat(m.buffers())).ToList();
-        var problems = state.Where(t => !t.is_contiguous()).ToList();
-        if (problems.Count > 0)
-            throw new DistillRuntimeException($"'{_experiment}': {problems.Count} parameters or buffers are not contiguous and cannot be broadcast");
         Group.broadcast(state, src: 0);
         if (syncBatchNorm)
             foreach (var module in trained) SyncBatchNorm.convert_sync_batchnorm(module, Group);
@@ -83,6 +83,12 @@ internal sealed class DataParallel : IDisposable
 
     /// <summary>After the backward pass of the last batch of an optimizer step: every rank holds the mean gradient.</summary>
     public void AfterBackward() => _reducer!.Finish();
+
+    /// <summary>
+    /// Where the ranks meet after work rank 0 does alone (evaluation, checkpoints): the others wait here, up to
+    /// <see cref="LeaderWork"/>, rather than inside their next collective with its shorter timeout.
+    /// </summary>
+    public void WaitForLeader() => Group.barrier(LeaderWork);
 
     /// <summary>The mean over the ranks of each value (every rank passes the same names).</summary>
     public Dictionary<string, double> Mean(IReadOnlyDictionary<string, double> values)

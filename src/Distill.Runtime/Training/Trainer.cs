@@ -256,6 +256,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             run.Log("teacher", teacherValues, 0, 0);
             progress.Message("teachers: " + string.Join(", ", teacherValues.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}"))));
         }
+        if (state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null) world?.WaitForLeader();
 
         var resumedWithinEpoch = state.BatchInEpoch > 0;
         for (var epoch = state.Epoch; epoch < epochs; epoch++)
@@ -358,6 +359,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
             progress.EndEpoch(values);
             last = values;
             if (leader && (state.Epoch == epochs || (options.CheckpointInterval > 0 && state.Epoch % options.CheckpointInterval == 0))) checkpointer.Save(state, metric);
+            world?.WaitForLeader();
         }
 
         var result = new TrainResult(run.Path, state.Epoch, state.GlobalStep, last, state.BestMetric, clock.Elapsed);

@@ -586,6 +586,8 @@ public static class ModuleExtensions
     /// </summary>
     public static T to<T>(this T module, MemoryFormat memory_format) where T : Module
     {
+        if (memory_format == MemoryFormat.Preserve)
+            throw new ArgumentException("a module is laid out in contiguous, channels_last or channels_last_3d; preserve_format is for copies", nameof(memory_format));
         var rank = memory_format switch
         {
             MemoryFormat.ChannelsLast => 4L,

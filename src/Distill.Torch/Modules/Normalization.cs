@@ -118,7 +118,9 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
         if (n <= 1) throw new ArgumentException($"batch norm expects more than 1 value per channel across the process group when training, got {n}");
         var mean = totals.narrow(0, 0, channels) / n;
         var centered = input - mean.to(input.dtype).view(shape);
-        var variance = group.all_reduce_with_grad((centered * centered).sum(dims, dtype: ScalarType.Float64)) / n;
+        // Squares of bfloat16/float16 activations (autocast) in float32, so the variance keeps float32 precision.
+        var wide = centered.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? centered.to(ScalarType.Float32) : centered;
+        var variance = group.all_reduce_with_grad((wide * wide).sum(dims, dtype: ScalarType.Float64)) / n;
         var output = centered * (variance + eps).rsqrt().to(input.dtype).view(shape);
         if (weight is { } w) output = output * w.view(shape);
         if (bias is { } b) output = output + b.view(shape);

@@ -45,7 +45,7 @@ public sealed class ProcessGroup : IDisposable
         return new ProcessGroup(new ProcessGroupHandle(h), rank, size, timeout);
     }
 
-    /// <summary>Sums each tensor over the ranks, in place (contiguous tensors; the same shapes on every rank).</summary>
+    /// <summary>Sums each tensor over the ranks, in place (the same shapes on every rank; any layout).</summary>
     public unsafe void all_reduce(params Tensor[] tensors)
     {
         var handles = TensorLists.Handles(tensors);
@@ -61,8 +61,8 @@ public sealed class ProcessGroup : IDisposable
         GC.KeepAlive(tensors);
     }
 
-    /// <summary>Returns when every rank has called it.</summary>
-    public void barrier() => Check(dst_pg_barrier(Handle));
+    /// <summary>Returns when every rank has called it, waiting at most <paramref name="timeout"/> (null: <see cref="Timeout"/>).</summary>
+    public void barrier(TimeSpan? timeout = null) => Check(dst_pg_barrier(Handle, timeout is { } t ? Math.Max(1, (long)t.TotalMilliseconds) : 0));
 
     /// <summary>
     /// The sum over ranks with autograd: the gradient reaching each rank's input is the sum of every rank's output

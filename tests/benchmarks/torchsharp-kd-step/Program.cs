@@ -49,6 +49,9 @@ internal static class Program
         var proc = Process.GetCurrentProcess();
         proc.Refresh();
         var cpu0 = proc.TotalProcessorTime;
+        var user0 = proc.UserProcessorTime;
+        var (minflt0, majflt0) = Faults();
+        var gc0 = GC.CollectionCount(0);
         var ms = new double[steps];
         var loss = double.NaN;
         for (var i = 0; i < steps; i++)
@@ -59,12 +62,15 @@ internal static class Program
         }
         proc.Refresh();
         var cpuMs = (proc.TotalProcessorTime - cpu0).TotalMilliseconds / steps;
+        var userMs = (proc.UserProcessorTime - user0).TotalMilliseconds / steps;
+        var (minflt1, majflt1) = Faults();
+        var gcs = GC.CollectionCount(0) - gc0;
 
         var sorted = ms.OrderBy(x => x).ToArray();
         var median = sorted.Length % 2 == 1
             ? sorted[sorted.Length / 2]
             : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        var (hwm, rss) = Memory();
+        var (hwm, rss, anon, file) = Memory();
         var result = new Dictionary<string, object>
         {
             ["side"] = "TorchSharp eager, pre-made batch",
@@ -75,8 +81,15 @@ internal static class Program
             ["median_ms"] = Math.Round(median, 3),
             ["mean_ms"] = Math.Round(ms.Average(), 3),
             ["cpu_ms_per_step"] = Math.Round(cpuMs, 3),
+            ["user_ms_per_step"] = Math.Round(userMs, 3),
+            ["sys_ms_per_step"] = Math.Round(cpuMs - userMs, 3),
+            ["minor_faults_per_step"] = (minflt1 - minflt0) / steps,
+            ["major_faults"] = majflt1 - majflt0,
+            ["gen0_gcs"] = gcs,
             ["vmhwm_kib"] = hwm,
             ["vmrss_kib"] = rss,
+            ["rss_anon_kib"] = anon,
+            ["rss_file_kib"] = file,
             ["loss"] = Math.Round(loss, 5),
             ["torch_version"] = torch.__version__,
             ["torchsharp_assembly"] = typeof(torch).Assembly.GetName().Version?.ToString() ?? "?",
@@ -87,16 +100,26 @@ internal static class Program
         return 0;
     }
 
-    /// <summary>VmHWM and VmRSS of this process, KiB, from /proc/self/status.</summary>
-    private static (long Hwm, long Rss) Memory()
+    /// <summary>Minor and major page faults of this process so far (/proc/self/stat fields 10 and 12).</summary>
+    private static (long Minor, long Major) Faults()
     {
-        long hwm = -1, rss = -1;
-        foreach (var line in File.ReadLines("/proc/self/status"))
+        var stat = System.IO.File.ReadAllText("/proc/self/stat");
+        var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(f[7], CultureInfo.InvariantCulture), long.Parse(f[9], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>VmHWM (peak), VmRSS, RssAnon and RssFile (now) of this process, KiB, from /proc/self/status.</summary>
+    private static (long Hwm, long Rss, long Anon, long File) Memory()
+    {
+        long hwm = -1, rss = -1, anon = -1, file = -1;
+        foreach (var line in System.IO.File.ReadLines("/proc/self/status"))
         {
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) hwm = Kib(line);
             else if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kib(line);
+            else if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anon = Kib(line);
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Kib(line);
         }
-        return (hwm, rss);
+        return (hwm, rss, anon, file);
 
         static long Kib(string line) =>
             long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);

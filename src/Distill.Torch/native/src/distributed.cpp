@@ -9,6 +9,9 @@
 // in bucket order on every rank, because Gloo pairs collectives by the order they are issued.
 #include "shim.h"
 
+#include <memory>
+#include <unordered_map>
+
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/functions/accumulate_grad.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
@@ -25,16 +28,53 @@ using namespace dst;
 
 namespace {
 
+// Two c10d groups over one store: `group` for the collectives callers issue (and synchronised batch norm's, in the
+// forward and backward passes), `gradients` for the reducer's buckets alone — so a bucket launched mid-backward on
+// one rank and at finish() on another (a graph that differs between ranks) can never be paired with a batch-norm
+// all-reduce, since Gloo pairs each group's collectives by issue order.
 struct ProcessGroup {
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroup> group;
+    c10::intrusive_ptr<c10d::ProcessGroup> gradients;
     int rank = 0;
     int size = 1;
+    int64_t id = 0;
+};
+
+// The live groups by id: an autograd graph built with a group's differentiable all-reduce finds it here when its
+// backward runs, and fails with a message instead of touching freed memory when the group is gone.
+std::mutex registry_mutex;
+std::unordered_map<int64_t, std::weak_ptr<ProcessGroup>> registry;
+int64_t next_id = 1;
+
+std::shared_ptr<ProcessGroup> lookup(int64_t id) {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    auto found = registry.find(id);
+    auto pg = found == registry.end() ? nullptr : found->second.lock();
+    if (!pg) throw std::runtime_error("the process group this autograd graph was recorded with has been destroyed");
+    return pg;
+}
+
+// A handle owns one reference to its group.
+struct Handle {
+    std::shared_ptr<ProcessGroup> pg;
 };
 
 ProcessGroup& PG(void* h) {
     if (h == nullptr) throw std::invalid_argument("null process group handle passed to the libtorch shim");
-    return *static_cast<ProcessGroup*>(h);
+    return *static_cast<Handle*>(h)->pg;
+}
+
+// Runs `collective` on t, through a contiguous copy when t is laid out otherwise (a channels_last weight).
+template <class F>
+void on_dense(at::Tensor t, F&& collective) {
+    if (t.is_contiguous()) {
+        collective(t);
+        return;
+    }
+    auto dense = t.contiguous();
+    collective(dense);
+    t.copy_(dense);
 }
 
 // Waits for a collective; c10d reports a peer that went away or a timeout as an exception, rethrown with
@@ -59,13 +99,13 @@ struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
     static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t group) {
         ctx->saved_data["group"] = group;
         auto y = x.clone(at::MemoryFormat::Contiguous);
-        all_reduce_sum(*reinterpret_cast<ProcessGroup*>(group), y, "all_reduce (forward)");
+        all_reduce_sum(*lookup(group), y, "all_reduce (forward)");
         return y;
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grads) {
-        auto* pg = reinterpret_cast<ProcessGroup*>(ctx->saved_data["group"].toInt());
+        auto pg = lookup(ctx->saved_data["group"].toInt());
         auto g = grads[0].clone(at::MemoryFormat::Contiguous);
         all_reduce_sum(*pg, g, "all_reduce (backward)");
         return {g, at::Tensor()};
@@ -74,19 +114,19 @@ struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
 
 class GradReducer {
 public:
-    GradReducer(ProcessGroup& pg, std::vector<at::Tensor> params, int64_t bucket_bytes, int64_t first_bucket_bytes)
-        : pg_(pg), params_(std::move(params)), bucket_of_(params_.size()), offset_of_(params_.size()) {
+    GradReducer(std::shared_ptr<ProcessGroup> pg, std::vector<at::Tensor> params, int64_t bucket_bytes, int64_t first_bucket_bytes)
+        : owner_(std::move(pg)), pg_(*owner_), params_(std::move(params)), bucket_of_(params_.size()), offset_of_(params_.size()) {
         assign_buckets(bucket_bytes, first_bucket_bytes);
         for (size_t i = 0; i < params_.size(); ++i) {
             auto& p = params_[i];
             TORCH_CHECK_VALUE(p.requires_grad(), "data-parallel parameter ", i, " does not require grad");
             TORCH_CHECK_VALUE(p.is_leaf(), "data-parallel parameter ", i, " is not a leaf tensor");
             auto accumulator = torch::autograd::impl::grad_accumulator(p);
-            accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+            hooks_.push_back(accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
                 [this, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
                     on_gradient(i);
                     return outputs;
-                }));
+                })));
             accumulators_.push_back(std::move(accumulator));
         }
     }
@@ -99,7 +139,7 @@ public:
         // pending on a freed buffer.
         for (auto& b : buckets_)
             if (b.work) try { b.work->wait(); } catch (...) {}
-        for (auto& acc : accumulators_) acc->post_hooks().clear();
+        for (size_t k = 0; k < accumulators_.size(); ++k) accumulators_[k]->del_post_hook(hooks_[k]);
     }
 
     // Arms the hooks for the next backward pass (the last of an accumulation group), or disarms them.
@@ -211,13 +251,15 @@ private:
         }
         b.flat.narrow(0, 0, b.numel).div_(pg_.size);
         std::vector<at::Tensor> list{b.flat};
-        b.work = pg_.group->allreduce(list);
+        b.work = pg_.gradients->allreduce(list);
         b.launched = true;
     }
 
+    std::shared_ptr<ProcessGroup> owner_;  // kept alive while buckets may be in flight
     ProcessGroup& pg_;
     std::vector<at::Tensor> params_;
     std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+    std::vector<uintptr_t> hooks_;
     std::vector<Bucket> buckets_;
     std::vector<size_t> bucket_of_;
     std::vector<int64_t> offset_of_;
@@ -265,30 +307,35 @@ DST_EXPORT int dst_pg_new(const char* host, int32_t port, int32_t rank, int32_t 
         throw std::runtime_error("this build of the libtorch shim has no Gloo (its headers were not found when it was built): "
                                  "multi-process training is unavailable; install libgloo-dev (scripts/install-deps.sh) and rebuild");
 #else
-        auto pg = std::make_unique<ProcessGroup>();
+        auto pg = std::make_shared<ProcessGroup>();
         pg->rank = rank;
         pg->size = size;
         auto tcp = c10::make_intrusive<c10d::TCPStore>(address, store_options);
         pg->store = tcp;
         pg->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
             c10::make_intrusive<c10d::PrefixStore>("distill/gloo", pg->store), rank, size, gloo_options(address, timeout));
-        *out = pg.release();
+        pg->gradients = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("distill/gloo-gradients", pg->store), rank, size, gloo_options(address, timeout));
+        {
+            std::lock_guard<std::mutex> lock(registry_mutex);
+            for (auto it = registry.begin(); it != registry.end();) it = it->second.expired() ? registry.erase(it) : std::next(it);
+            pg->id = next_id++;
+            registry[pg->id] = pg;
+        }
+        *out = new Handle{std::move(pg)};
 #endif
     });
 }
 
-DST_EXPORT void dst_pg_free(void* pg) { delete static_cast<ProcessGroup*>(pg); }
+DST_EXPORT void dst_pg_free(void* pg) { delete static_cast<Handle*>(pg); }
 
 // Sums each tensor over the ranks, in place (one collective per tensor, in order).
 DST_EXPORT int dst_pg_all_reduce_sum(void* pg, const dst_tensor* tensors, int64_t n) {
     return guard([&] {
         auto& group = PG(pg);
         at::NoGradGuard no_grad;
-        for (int64_t k = 0; k < n; ++k) {
-            auto t = T(tensors[k]);
-            TORCH_CHECK_VALUE(t.is_contiguous(), "all_reduce needs contiguous tensors (tensor ", k, " is not)");
-            all_reduce_sum(group, t, "all_reduce");
-        }
+        for (int64_t k = 0; k < n; ++k)
+            on_dense(T(tensors[k]), [&](at::Tensor& dense) { all_reduce_sum(group, dense, "all_reduce"); });
     });
 }
 
@@ -298,21 +345,24 @@ DST_EXPORT int dst_pg_broadcast(void* pg, const dst_tensor* tensors, int64_t n, 
         auto& group = PG(pg);
         TORCH_CHECK_VALUE(root >= 0 && root < group.size, "broadcast root ", root, " is outside 0..", group.size - 1);
         at::NoGradGuard no_grad;
-        for (int64_t k = 0; k < n; ++k) {
-            auto t = T(tensors[k]);
-            TORCH_CHECK_VALUE(t.is_contiguous(), "broadcast needs contiguous tensors (tensor ", k, " is not)");
-            std::vector<at::Tensor> list{t};
-            c10d::BroadcastOptions options;
-            options.rootRank = root;
-            wait(group, group.group->broadcast(list, options), "broadcast");
-        }
+        for (int64_t k = 0; k < n; ++k)
+            on_dense(T(tensors[k]), [&](at::Tensor& dense) {
+                std::vector<at::Tensor> list{dense};
+                c10d::BroadcastOptions options;
+                options.rootRank = root;
+                wait(group, group.group->broadcast(list, options), "broadcast");
+            });
     });
 }
 
-DST_EXPORT int dst_pg_barrier(void* pg) {
+// Returns when every rank has called it; timeout_ms > 0 replaces the group's timeout for this one wait (the other
+// ranks waiting out rank 0's evaluation).
+DST_EXPORT int dst_pg_barrier(void* pg, int64_t timeout_ms) {
     return guard([&] {
         auto& group = PG(pg);
-        wait(group, group.group->barrier(), "barrier");
+        c10d::BarrierOptions options;
+        if (timeout_ms > 0) options.timeout = std::chrono::milliseconds(timeout_ms);
+        wait(group, group.group->barrier(options), "barrier");
     });
 }
 
@@ -337,8 +387,7 @@ DST_EXPORT int dst_pg_store_set(void* pg, const char* key, const uint8_t* value,
 // sum over ranks with autograd: the gradient of each rank's input is the sum over ranks of the output's gradients.
 DST_EXPORT int dst_pg_all_reduce_sum_autograd(void* pg, dst_tensor x, dst_tensor* out) {
     return guard([&] {
-        PG(pg);
-        *out = wrap(AllReduceSum::apply(T(x), static_cast<int64_t>(reinterpret_cast<intptr_t>(pg))));
+        *out = wrap(AllReduceSum::apply(T(x), PG(pg).id));
     });
 }
 
@@ -347,7 +396,8 @@ DST_EXPORT int dst_grad_reducer_new(void* pg, const dst_tensor* params, int64_t 
                                     int64_t first_bucket_bytes, void** out) {
     return guard([&] {
         TORCH_CHECK_VALUE(bucket_bytes > 0 && first_bucket_bytes > 0, "bucket sizes must be positive");
-        *out = new GradReducer(PG(pg), tensors(params, n), bucket_bytes, first_bucket_bytes);
+        PG(pg);
+        *out = new GradReducer(static_cast<Handle*>(pg)->pg, tensors(params, n), bucket_bytes, first_bucket_bytes);
     });
 }
 
