@@ -3,6 +3,7 @@
 //
 //   dotnet bin/Release/net10.0/TorchSharpKdStep.dll --threads 2 --warmup 5 --steps 30
 //       -> one JSON line: per-step wall ms (median, mean), process CPU ms per step, peak RSS (VmHWM), versions
+//       add --block-scopes to give every residual block its own DisposeScope (temporaries freed per block)
 //   dotnet bin/Release/net10.0/TorchSharpKdStep.dll --matmul-error
 //       -> torch.matmul([2,3], [4,5]) inside try/catch; prints whether a .NET exception was caught
 //   dotnet bin/Release/net10.0/TorchSharpKdStep.dll --add-error
@@ -31,6 +32,7 @@ internal static class Program
                 case "--threads": threads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--warmup": warmup = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--steps": steps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--block-scopes": Block.BlockScopes = true; break;
                 case "--matmul-error": return ShapeError("matmul", (a, b) => torch.matmul(a, b));
                 case "--add-error": return ShapeError("add", (a, b) => a + b);
                 case "--api": return Api(args.Skip(i + 1).ToArray());
@@ -75,6 +77,7 @@ internal static class Program
         {
             ["side"] = "TorchSharp eager, pre-made batch",
             ["threads"] = threads,
+            ["block_scopes"] = Block.BlockScopes,
             ["torch_get_num_threads"] = torch.get_num_threads(),
             ["warmup"] = warmup,
             ["steps"] = steps,
@@ -254,11 +257,17 @@ internal sealed class Block : nn.Module<Tensor, Tensor>
         if (downsample is not null) register_module("downsample", downsample);
     }
 
+    /// <summary>--block-scopes: each block's temporaries are released when the block returns (autograd keeps what it
+    /// saved through libtorch's own references), instead of living until the end of the step's scope.</summary>
+    public static bool BlockScopes;
+
     public override Tensor forward(Tensor x)
     {
+        using var scope = BlockScopes ? torch.NewDisposeScope() : null;
         var outp = bn2.call(conv2.call(F.relu(bn1.call(conv1.call(x)), inplace: true)));
         outp.add_(downsample is null ? x : downsample.call(x));
-        return F.relu(outp);
+        var y = F.relu(outp);
+        return BlockScopes ? y.MoveToOuterDisposeScope() : y;
     }
 }
 
