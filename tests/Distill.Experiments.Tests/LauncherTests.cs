@@ -47,6 +47,55 @@ public class LauncherTests
         Assert.Single(Directory.EnumerateFiles(tmp["two"], "summary.json", SearchOption.AllDirectories));
     }
 
+    /// <summary>The processes whose command line mentions <paramref name="marker"/> and whose environment says RANK=<paramref name="rank"/>.</summary>
+    private static IEnumerable<int> RankProcesses(string marker, int rank)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            string commandLine, environment;
+            try
+            {
+                commandLine = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                environment = File.ReadAllText(Path.Combine(dir, "environ"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            if (commandLine.Contains(marker, StringComparison.Ordinal) && environment.Split('\0').Contains($"RANK={rank}"))
+                yield return pid;
+        }
+    }
+
+    [Fact]
+    public void Killing_a_rank_fails_the_job_naming_it_instead_of_hanging()
+    {
+        using var tmp = new TempDir();
+        var marker = "kill-" + Guid.NewGuid().ToString("N")[..8];
+        CliResult? result = null;
+        var launcher = new Thread(() => result = CliResult.Run([Repository.Experiment("student-resnet8")],
+            "run", "student-resnet8", "--epochs", "20", "--max-batches", "40", "--seed", "1", "--run-name", marker, "--out", tmp.Path, "--progress", "none", "--nproc", "2"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        launcher.Start();
+        var killed = false;
+        while (!killed && launcher.IsAlive && clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            foreach (var pid in RankProcesses(marker, 1))
+            {
+                using var rank = System.Diagnostics.Process.GetProcessById(pid);
+                Thread.Sleep(2000);   // let it reach training
+                rank.Kill();
+                killed = true;
+                clock.Restart();
+                break;
+            }
+            if (!killed) Thread.Sleep(200);
+        }
+        Assert.True(killed, "rank 1 was never seen");
+        Assert.True(launcher.Join(TimeSpan.FromMinutes(2)), "the launcher did not return after a rank was killed");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"the job took {clock.Elapsed} to fail after the kill");
+        Assert.NotEqual(0, result!.ExitCode);
+        Assert.Contains("rank 1 of 2 exited with code 137", result.Error);
+    }
+
     [Fact]
     public void Nproc_inside_a_job_that_already_has_ranks_is_refused()
     {
