@@ -205,6 +205,8 @@ public static class CommandLine
             new("--lr", "X", "override the base learning rate"),
             new("--max-batches", "N", "cap the batches per epoch"),
             new("--threads", "N", "libtorch intra-op threads (default: the core count; with --nproc, per process: the cores shared out)"),
+            new("--no-sync-batchnorm", null, "with --nproc (or as a rank): each rank's batch norms use its own share's statistics (plain DDP) instead of the global batch's"),
+            new("--dist-timeout", "SECONDS", "with --nproc (or as a rank): the longest a rank waits for the others at the rendezvous or in one collective (default 1800)"),
             new("--memory-format", "FORMAT", "contiguous or channels_last: the layout of the models' 4-D weights and the images (default: the experiment's)"),
             new("--precision", "P", "fp32, bf16 (autocast) or fp16 (autocast with loss scaling; CUDA only) for the forward pass and loss (default: the experiment's)"),
             new("--nproc", "N", "data-parallel training in N local processes joined by c10d (Gloo) over loopback; the batch is the global\n" +

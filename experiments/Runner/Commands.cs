@@ -292,6 +292,8 @@ public static class Commands
             Threads = args.Int("--threads", 1),
             Progress = ProgressOption(args),
             Distributed = DistributedEnvironment(),
+            SyncBatchNorm = !args.Has("--no-sync-batchnorm"),
+            DistributedTimeout = args.Int("--dist-timeout", 1) is { } seconds ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(30),
             MemoryFormat = args.String("--memory-format") is { } format
                 ? PrecisionNames.ParseMemoryFormat(format) ?? throw new UsageException($"--memory-format expects contiguous or channels_last, got '{format}'", "run")
                 : null,
