@@ -276,8 +276,6 @@ public static class Commands
         if (resume.Kind == ResumeKind.Path) resume = ResumeOption.From(Path.GetFullPath(resume.Path!, context.WorkingDirectory));
         if (resume.Kind != ResumeKind.None && seeds.Count > 1)
             throw new UsageException("--resume continues one run: give one seed", "run");
-        if (seeds.Count > 1 && Environment.GetEnvironmentVariable("WORLD_SIZE") is { Length: > 0 })
-            throw new UsageException("a rank of a data-parallel job (WORLD_SIZE is set) trains one seed: start the job once per seed, or use --nproc, which does", "run");
         var runName = args.String("--run-name");
         var options = new TrainOptions
         {
@@ -301,6 +299,8 @@ public static class Commands
                 ? PrecisionNames.ParsePrecision(precision) ?? throw new UsageException($"--precision expects fp32, bf16 or fp16, got '{precision}'", "run")
                 : null,
         };
+        if (seeds.Count > 1 && options.Distributed is not null)
+            throw new UsageException("a rank of a data-parallel job (WORLD_SIZE is set) trains one seed: start the job once per seed, or use --nproc, which does", "run");
         // --set: overrides of declared values, each checked against the rule the generator checked the file with.
         if (args.All("--set").Count > 0)
         {

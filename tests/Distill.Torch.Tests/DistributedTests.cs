@@ -85,13 +85,19 @@ public class DistributedTests
 
     private static float[][] Gradients(Module m) => m.parameters().Select(p => p.grad!.ToArray<float>()).ToArray();
 
+    /// <summary>The gradients one process computes on the whole batch: what every rank must end with.</summary>
+    private static float[][] WholeBatchGradients(Tensor x, Tensor y)
+    {
+        var reference = Net();
+        F.mse_loss(reference.forward(x), y).backward();
+        return Gradients(reference);
+    }
+
     [Fact]
     public void Reduced_gradients_are_the_whole_batch_gradients()
     {
         var (x, y) = Data();
-        var reference = Net();
-        F.mse_loss(reference.forward(x), y).backward();
-        var expected = Gradients(reference);
+        var expected = WholeBatchGradients(x, y);
 
         var ranks = OnRanks(2, group =>
         {
@@ -117,9 +123,7 @@ public class DistributedTests
     public void Accumulated_batches_are_reduced_once_on_the_last_backward()
     {
         var (x, y) = Data();
-        var reference = Net();
-        F.mse_loss(reference.forward(x), y).backward();
-        var expected = Gradients(reference);
+        var expected = WholeBatchGradients(x, y);
 
         var ranks = OnRanks(2, group =>
         {

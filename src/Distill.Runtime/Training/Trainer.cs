@@ -250,13 +250,16 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         using var window = new LossAverages([LossAverages.TotalName, .. Terms]);
         var bestMetric = options.BestMetric ?? DefaultBestMetric;
         var last = new Dictionary<string, double>();
-        if (leader && state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null)
+        if (state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null)
         {
-            var teacherValues = EvaluateTeachers(evaluation);
-            run.Log("teacher", teacherValues, 0, 0);
-            progress.Message("teachers: " + string.Join(", ", teacherValues.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}"))));
+            if (leader)
+            {
+                var teacherValues = EvaluateTeachers(evaluation);
+                run.Log("teacher", teacherValues, 0, 0);
+                progress.Message("teachers: " + string.Join(", ", teacherValues.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}"))));
+            }
+            world?.WaitForLeader();
         }
-        if (state.GlobalStep == 0 && state.BatchInEpoch == 0 && EvaluateTeachers is not null) world?.WaitForLeader();
 
         var resumedWithinEpoch = state.BatchInEpoch > 0;
         for (var epoch = state.Epoch; epoch < epochs; epoch++)

@@ -241,14 +241,22 @@ private:
     void launch(size_t index) {
         auto& b = buckets_[index];
         at::NoGradGuard no_grad;
-        b.flat.zero_();
+        // Every slice is written (the gradient, or zeros where this rank has none), so the bucket is not cleared first;
+        // the flags go in with one copy.
+        std::vector<float> computed(b.members.size(), 0.0f);
         for (size_t m = 0; m < b.members.size(); ++m) {
             const auto& p = params_[b.members[m]];
             const auto& grad = p.grad();
-            if (!grad.defined()) continue;
-            b.flat.narrow(0, offset_of_[b.members[m]], p.numel()).view(p.sizes()).copy_(grad);
-            b.flat[b.numel + static_cast<int64_t>(m)].fill_(1);
+            auto slice = b.flat.narrow(0, offset_of_[b.members[m]], p.numel());
+            if (!grad.defined()) {
+                slice.zero_();
+                continue;
+            }
+            slice.view(p.sizes()).copy_(grad);
+            computed[m] = 1.0f;
         }
+        b.flat.narrow(0, b.numel, static_cast<int64_t>(computed.size()))
+            .copy_(at::from_blob(computed.data(), {static_cast<int64_t>(computed.size())}, at::kFloat));
         b.flat.narrow(0, 0, b.numel).div_(pg_.size);
         std::vector<at::Tensor> list{b.flat};
         b.work = pg_.gradients->allreduce(list);
