@@ -207,9 +207,11 @@ public static class CommandLine
             new("--threads", "N", "libtorch intra-op threads (default: the core count; with --nproc, per process: the cores shared out)"),
             new("--no-sync-batchnorm", null, "with --nproc (or as a rank): each rank's batch norms use its own share's statistics (plain DDP) instead of the global batch's"),
             new("--dist-timeout", "SECONDS", "with --nproc (or as a rank): the longest a rank waits for the others at the rendezvous or in one collective (default 1800)"),
+            new("--dist-backend", "NAME", "with --nproc (or as a rank): gloo or nccl carries the collectives (default: nccl on GPUs when the shim\n" +
+                "was built with it, else gloo)"),
             new("--memory-format", "FORMAT", "contiguous or channels_last: the layout of the models' 4-D weights and the images (default: the experiment's)"),
             new("--precision", "P", "fp32, bf16 (autocast) or fp16 (autocast with loss scaling; CUDA only) for the forward pass and loss (default: the experiment's)"),
-            new("--nproc", "N", "data-parallel training in N local processes joined by c10d (Gloo) over loopback; the batch is the global\n" +
+            new("--nproc", "N", "data-parallel training in N local processes joined by c10d over loopback (one GPU each with --device cuda); the batch is the global\n" +
                 "one, split over them; rank 0 logs and checkpoints. Started with PyTorch's launcher variables (RANK, WORLD_SIZE,\n" +
                 "MASTER_ADDR, MASTER_PORT) instead, a run joins that job as one of its ranks"),
             new("--set", "KEY=VALUE", "override a declared value, as the experiment file spells its key (losses.kd.weight=0.5,\n" +

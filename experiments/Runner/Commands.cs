@@ -292,6 +292,9 @@ public static class Commands
             Distributed = DistributedEnvironment(),
             SyncBatchNorm = !args.Has("--no-sync-batchnorm"),
             DistributedTimeout = args.Int("--dist-timeout", 1) is { } seconds ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(30),
+            DistributedBackend = args.String("--dist-backend") is { } backend
+                ? torch.distributed.ParseBackend(backend) ?? throw new UsageException($"--dist-backend expects gloo or nccl, got '{backend}'", "run")
+                : null,
             MemoryFormat = args.String("--memory-format") is { } format
                 ? PrecisionNames.ParseMemoryFormat(format) ?? throw new UsageException($"--memory-format expects contiguous or channels_last, got '{format}'", "run")
                 : null,

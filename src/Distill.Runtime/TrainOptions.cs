@@ -195,6 +195,12 @@ public sealed record TrainOptions
     /// </summary>
     public torch.distributed.Environment? Distributed { get; init; }
 
+    /// <summary>
+    /// What carries the data-parallel collectives; null: NCCL when the run is on a GPU and the shim was built with it
+    /// (<see cref="torch.distributed.is_nccl_available"/>), Gloo otherwise — PyTorch's usual choice.
+    /// </summary>
+    public torch.distributed.Backend? DistributedBackend { get; init; }
+
     /// <summary>The longest a rank waits for the others, at the rendezvous or in one collective (rank 0's evaluation included).</summary>
     public TimeSpan DistributedTimeout { get; init; } = TimeSpan.FromMinutes(30);
 

@@ -40,6 +40,7 @@ public class CommandLineTests
     [InlineData("--seeds", "1,2,1", "--seeds lists 1 twice")]
     [InlineData("--device", "tpu", "'tpu' is not a device")]
     [InlineData("--progress", "loud", "--progress expects one of auto, rich, plain, none, got 'loud'")]
+    [InlineData("--dist-backend", "mpi", "--dist-backend expects gloo or nccl, got 'mpi'")]
     public void A_bad_value_is_a_usage_error(string option, string value, string message)
     {
         var r = CliResult.Run(Experiments, "run", "teacher-resnet56", option, value);

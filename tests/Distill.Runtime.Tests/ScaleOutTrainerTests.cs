@@ -162,7 +162,7 @@ public class ScaleOutTrainerTests
         var train = records.Where(r => r.Phase == "train").Select(r => r.Values["loss"]).ToArray();
         var oneTrain = oneRecords.Where(r => r.Phase == "train").Select(r => r.Values["loss"]).ToArray();
         for (var e = 0; e < train.Length; e++) Assert.Equal(oneTrain[e], train[e], 1e-4);
-        Assert.Contains("world: 2", File.ReadAllText(Path.Combine(tmp.Path, "ddp", "two", "config.yaml")));
+        Assert.Contains("world: 2, backend: gloo", File.ReadAllText(Path.Combine(tmp.Path, "ddp", "two", "config.yaml")));
         Assert.Equal(ranks[0].Result.Best, ranks[0].Result.Final["val_top1"]);
         Assert.False(ranks[1].Result.Final.ContainsKey("val_top1"));
     }
@@ -251,6 +251,24 @@ public class ScaleOutTrainerTests
         for (var e = 0; e < fp32.Length; e++) Assert.True(Math.Abs(half[e] - fp32[e]) <= 0.03 * fp32[e], $"epoch {e + 1}: bf16 {half[e]} vs fp32 {fp32[e]}");
         Assert.True(fp32[0] - fp32[^1] > 0.1, $"fp32 loss {fp32[0]} -> {fp32[^1]}");
         Assert.True(half[0] - half[^1] > 0.8 * (fp32[0] - fp32[^1]), $"bf16 loss {half[0]} -> {half[^1]}, fp32 {fp32[0]} -> {fp32[^1]}");
+    }
+
+    [Fact]
+    public void The_nccl_backend_on_the_cpu_is_refused_before_the_rendezvous()
+    {
+        using var tmp = new TempDir();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var error = Assert.Throws<AggregateException>(() =>
+            OnRanks(2, new Images(), _ => Options(tmp.Path, "nccl") with { DistributedBackend = torch.distributed.Backend.Nccl }));
+        Assert.All(error.InnerExceptions, e => Assert.Contains("the nccl backend reduces tensors on GPUs, but the run is on cpu", e.Message));
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"took {started.Elapsed}");
+        Assert.Equal(torch.distributed.Backend.Gloo, DataParallel.ChooseBackend(null, Device.CPU, "x"));
+        // A GPU run takes NCCL when the shim has it, and Gloo (which carries CUDA tensors) when it does not.
+        Assert.Equal(torch.distributed.is_nccl_available() ? torch.distributed.Backend.Nccl : torch.distributed.Backend.Gloo,
+            DataParallel.ChooseBackend(null, new Device(DeviceType.CUDA, 0), "x"));
+        if (!torch.distributed.is_nccl_available())
+            Assert.Contains("scripts/gpu-build.sh", Assert.Throws<DistillRuntimeException>(() =>
+                DataParallel.ChooseBackend(torch.distributed.Backend.Nccl, new Device(DeviceType.CUDA, 0), "x")).Message);
     }
 
     [Fact]

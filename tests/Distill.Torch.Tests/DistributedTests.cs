@@ -278,6 +278,49 @@ public class DistributedTests
     }
 
     [Fact]
+    public void Backends_are_named_as_in_PyTorch_and_nccl_needs_one_cuda_device()
+    {
+        foreach (var backend in Enum.GetValues<torch.distributed.Backend>())
+            Assert.Equal(backend, torch.distributed.ParseBackend(torch.distributed.BackendName(backend).ToUpperInvariant()));
+        Assert.Null(torch.distributed.ParseBackend("mpi"));
+        Assert.True(torch.distributed.is_gloo_available());
+
+        var cpu = Assert.Throws<ArgumentException>(() =>
+            ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, Device.CPU));
+        Assert.Contains("the nccl backend runs on one CUDA device, such as cuda:0; got cpu", cpu.Message);
+        Assert.Throws<ArgumentException>(() => ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl));
+    }
+
+    /// <summary>
+    /// NCCL where the shim was built with it (scripts/gpu-build.sh on a GPU machine): a one-rank group on cuda:0 reduces a
+    /// GPU tensor and stages a CPU one through the GPU. Built without it (a CPU libtorch, as in CI), joining says why and
+    /// what to do.
+    /// </summary>
+    [Fact]
+    public void Nccl_groups_reduce_on_the_gpu_or_say_how_to_get_them()
+    {
+        var gpu = new Device(DeviceType.CUDA, 0);
+        if (!torch.distributed.is_nccl_available())
+        {
+            var error = Assert.Throws<TorchException>(() =>
+                ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, gpu));
+            Assert.Contains("this build of the libtorch shim has no NCCL", error.Message);
+            Assert.Contains("scripts/gpu-build.sh", error.Message);
+            return;
+        }
+        using var group = ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, gpu);
+        Assert.Equal(gpu, group.Device);
+        using var onGpu = torch.full([3], 2.0).to(gpu);
+        using var onCpu = torch.full([2, 2], 5.0).contiguous(MemoryFormat.Contiguous);
+        group.all_reduce(onGpu, onCpu);
+        group.broadcast([onCpu], src: 0);
+        group.barrier();
+        Assert.Equal([2f, 2f, 2f], onGpu.cpu().ToArray<float>());
+        Assert.Equal(Device.CPU, onCpu.device);
+        Assert.Equal([5f, 5f, 5f, 5f], onCpu.ToArray<float>());
+    }
+
+    [Fact]
     public void The_launchers_environment_is_read_and_bad_values_are_named()
     {
         Dictionary<string, string?> env = new() { ["WORLD_SIZE"] = "2", ["RANK"] = "1", ["MASTER_ADDR"] = "127.0.0.1", ["MASTER_PORT"] = "29500" };

@@ -35,19 +35,36 @@ internal sealed class DataParallel : IDisposable
     /// <summary>Rank 0: evaluates, logs, checkpoints.</summary>
     public bool IsLeader => Group.Rank == 0;
 
-    /// <summary>Joins the group <see cref="TrainOptions.Distributed"/> describes; null for one process.</summary>
-    public static DataParallel? Join(TrainOptions options, string experiment)
+    /// <summary>
+    /// Joins the group <see cref="TrainOptions.Distributed"/> describes, its collectives on <see cref="TrainOptions.DistributedBackend"/>
+    /// (by default NCCL for a GPU run when the shim has it, else Gloo); null for one process.
+    /// </summary>
+    public static DataParallel? Join(TrainOptions options, string experiment, Device device)
     {
         if (options.Distributed is not { WorldSize: > 1 } environment) return null;
+        var backend = ChooseBackend(options.DistributedBackend, device, experiment);
         try
         {
-            return new DataParallel(torch.distributed.init_process_group(environment, options.DistributedTimeout), experiment);
+            return new DataParallel(torch.distributed.init_process_group(environment, options.DistributedTimeout, backend, device), experiment);
         }
         catch (TorchException e)
         {
             throw new DistillRuntimeException(string.Create(CultureInfo.InvariantCulture,
                 $"'{experiment}': rank {environment.Rank} of {environment.WorldSize} could not join the process group at {environment.MasterAddress}:{environment.MasterPort} within {options.DistributedTimeout}: {e.Message}"), e);
         }
+    }
+
+    /// <summary>The backend a run on <paramref name="device"/> uses when it asked for <paramref name="requested"/> (null: choose).</summary>
+    public static torch.distributed.Backend ChooseBackend(torch.distributed.Backend? requested, Device device, string experiment)
+    {
+        var onGpu = device.Type == DeviceType.CUDA;
+        if (requested is not torch.distributed.Backend.Nccl)
+            return requested ?? (onGpu && torch.distributed.is_nccl_available() ? torch.distributed.Backend.Nccl : torch.distributed.Backend.Gloo);
+        if (!onGpu)
+            throw new DistillRuntimeException($"'{experiment}': the nccl backend reduces tensors on GPUs, but the run is on {device}: use the gloo backend (the default on the CPU) or a CUDA device");
+        if (!torch.distributed.is_nccl_available())
+            throw new DistillRuntimeException($"'{experiment}': this build of the libtorch shim has no NCCL (it was built against a libtorch without CUDA or without nccl.h): build it with scripts/gpu-build.sh, or use the gloo backend");
+        return torch.distributed.Backend.Nccl;
     }
 
     /// <summary>Rank 0 tells the others its run directory and the checkpoint it resumes from (null: a new run).</summary>

@@ -179,11 +179,11 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         options.Validate();
         options.ApplyThreads();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        using var world = DataParallel.Join(options, Experiment);
-        var leader = world is null || world.IsLeader;
         var device = options.ResolveDevice();
         // One GPU per local rank, unless the run names one.
-        if (world is not null && device is { Type: DeviceType.CUDA, Index: < 0 }) device = new Device(DeviceType.CUDA, options.Distributed!.LocalRank);
+        if (options.Distributed is { WorldSize: > 1 } && device is { Type: DeviceType.CUDA, Index: < 0 }) device = new Device(DeviceType.CUDA, options.Distributed.LocalRank);
+        using var world = DataParallel.Join(options, Experiment, device);
+        var leader = world is null || world.IsLeader;
         var epochs = options.EffectiveEpochs(DeclaredEpochs);
         var batchSize = options.BatchSize ?? DeclaredBatchSize;
         var batchLimit = options.EffectiveBatchLimit;
@@ -384,9 +384,10 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         scaler.load_state_dict((values[0], (int)values[1]));
     }
 
-    /// <summary>The data-parallel world for the config line (<c>, world: 2</c>), or "" for one process.</summary>
+    /// <summary>The data-parallel world for the config line (<c>, world: 2, backend: gloo</c>), or "" for one process.</summary>
     private static string WorldText(DataParallel? world, TrainOptions options) =>
-        world is null ? "" : FormattableString.Invariant($", world: {world.Size}, sync_batchnorm: {(options.SyncBatchNorm ? "true" : "false")}");
+        world is null ? "" : FormattableString.Invariant(
+            $", world: {world.Size}, backend: {torch.distributed.BackendName(world.Group.Backend)}, sync_batchnorm: {(options.SyncBatchNorm ? "true" : "false")}");
 
     /// <summary>The layout and precision for the config line, when they are not the defaults.</summary>
     private static string LayoutText(MemoryFormat memoryFormat, Precision precision) =>

@@ -2,11 +2,14 @@ using System.Runtime.InteropServices;
 
 namespace Distill.Torch.Native;
 
-// native/src/distributed.cpp: c10d process groups (Gloo over a TCP store), collectives and the gradient reducer.
+// native/src/distributed.cpp: c10d process groups (Gloo or NCCL over a TCP store), collectives and the gradient reducer.
 internal static unsafe partial class NativeMethods
 {
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int dst_pg_new(string host, int port, int rank, int size, long timeoutMs, out IntPtr group);
+    internal static partial int dst_pg_new(string host, int port, int rank, int size, long timeoutMs, string backend, int deviceIndex, out IntPtr group);
+
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int dst_pg_backend_built(string backend, out int built);
 
     [LibraryImport(Lib)] internal static partial void dst_pg_free(IntPtr group);
     [LibraryImport(Lib)] internal static partial int dst_pg_all_reduce_sum(ProcessGroupHandle group, IntPtr* tensors, long n);

@@ -7,22 +7,32 @@ using static Distill.Torch.Native.NativeMethods;
 namespace Distill.Torch;
 
 /// <summary>
-/// A group of processes that train together: libtorch's c10d Gloo process group over a TCP store hosted by rank 0
-/// (PyTorch's <c>init_process_group("gloo", init_method="env://")</c>). Collectives are issued in the same order on
-/// every rank; each waits at most <see cref="Timeout"/>, and a rank that dies or never arrives makes the others fail
-/// with an exception naming the rank that saw it, never hang.
+/// A group of processes that train together: a libtorch c10d process group over a TCP store hosted by rank 0
+/// (PyTorch's <c>init_process_group(backend, init_method="env://")</c>), whose collectives run on Gloo (tensors on
+/// any device) or NCCL (tensors on this rank's GPU; others are staged through it). Collectives are issued in the same
+/// order on every rank; each waits at most <see cref="Timeout"/>, and a rank that dies or never arrives makes the
+/// others fail with an exception naming the rank that saw it, never hang. (Under NCCL, libtorch's watchdog enforces
+/// the timeout and ends a process whose collective exceeds it, as in PyTorch.)
 /// </summary>
 public sealed class ProcessGroup : IDisposable
 {
     internal readonly ProcessGroupHandle Handle;
 
-    private ProcessGroup(ProcessGroupHandle handle, int rank, int size, TimeSpan timeout)
+    private ProcessGroup(ProcessGroupHandle handle, int rank, int size, TimeSpan timeout, torch.distributed.Backend backend, Device device)
     {
         Handle = handle;
         Rank = rank;
         Size = size;
         Timeout = timeout;
+        Backend = backend;
+        Device = device;
     }
+
+    /// <summary>What carries the collectives.</summary>
+    public torch.distributed.Backend Backend { get; }
+
+    /// <summary>Where the collectives run: this rank's GPU under NCCL, the CPU under Gloo (which also takes CUDA tensors).</summary>
+    public Device Device { get; }
 
     /// <summary>This process's rank, 0..<see cref="Size"/>-1; rank 0 hosts the store.</summary>
     public int Rank { get; }
@@ -37,12 +47,22 @@ public sealed class ProcessGroup : IDisposable
     /// Joins the group of <paramref name="size"/> processes that meet at <paramref name="host"/>:<paramref name="port"/>
     /// (rank 0 listens there). Returns when every rank has joined; throws after <paramref name="timeout"/> otherwise.
     /// </summary>
-    public static ProcessGroup Create(string host, int port, int rank, int size, TimeSpan timeout)
+    /// <param name="backend">Gloo, or NCCL for CUDA training (a build of the shim against a CUDA libtorch: <see cref="torch.distributed.is_nccl_available"/>).</param>
+    /// <param name="device">Under NCCL, this rank's GPU (made the process's current CUDA device); ignored by Gloo.</param>
+    public static ProcessGroup Create(string host, int port, int rank, int size, TimeSpan timeout,
+                                      torch.distributed.Backend backend = torch.distributed.Backend.Gloo, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
         if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "the timeout must be positive");
-        Check(dst_pg_new(host, port, rank, size, (long)timeout.TotalMilliseconds, out var h));
-        return new ProcessGroup(new ProcessGroupHandle(h), rank, size, timeout);
+        var on = Device.CPU;
+        if (backend == torch.distributed.Backend.Nccl)
+        {
+            on = device ?? throw new ArgumentException("the nccl backend needs this rank's CUDA device (cuda:LOCAL_RANK)", nameof(device));
+            if (on.Type != DeviceType.CUDA || on.Index < 0)
+                throw new ArgumentException($"the nccl backend runs on one CUDA device, such as cuda:0; got {on}", nameof(device));
+        }
+        Check(dst_pg_new(host, port, rank, size, (long)timeout.TotalMilliseconds, torch.distributed.BackendName(backend), on.Index, out var h));
+        return new ProcessGroup(new ProcessGroupHandle(h), rank, size, timeout, backend, on);
     }
 
     /// <summary>Sums each tensor over the ranks, in place (the same shapes on every rank; any layout).</summary>
@@ -89,7 +109,8 @@ public sealed class ProcessGroup : IDisposable
         finally { dst_free(buffer); }
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"ProcessGroup(rank {Rank} of {Size})");
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"ProcessGroup(rank {Rank} of {Size}, {torch.distributed.BackendName(Backend)})");
 
     public void Dispose() => Handle.Dispose();
 }

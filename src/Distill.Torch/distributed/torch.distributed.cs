@@ -7,6 +7,44 @@ public static partial class torch
     /// <summary>PyTorch's <c>torch.distributed</c>: joining a process group the way its launcher describes it.</summary>
     public static class distributed
     {
+        /// <summary>What carries a process group's collectives (PyTorch's <c>torch.distributed.Backend</c>).</summary>
+        public enum Backend
+        {
+            /// <summary>Gloo: CPU training (and CUDA tensors, slowly), over TCP.</summary>
+            Gloo,
+
+            /// <summary>NCCL: CUDA training, one GPU per rank.</summary>
+            Nccl,
+        }
+
+        /// <summary>The backend's name as PyTorch spells it ("gloo", "nccl").</summary>
+        public static string BackendName(Backend backend) => backend switch
+        {
+            Backend.Gloo => "gloo",
+            Backend.Nccl => "nccl",
+            _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, "expected Gloo or Nccl"),
+        };
+
+        /// <summary>The backend named <paramref name="name"/> ("gloo" or "nccl", any case), or null.</summary>
+        public static Backend? ParseBackend(string name) => name.Trim().ToLowerInvariant() switch
+        {
+            "gloo" => Backend.Gloo,
+            "nccl" => Backend.Nccl,
+            _ => null,
+        };
+
+        /// <summary>Whether this build of the shim can create Gloo process groups (it found Gloo's headers when built).</summary>
+        public static bool is_gloo_available() => Built(Backend.Gloo);
+
+        /// <summary>Whether this build of the shim can create NCCL process groups (it was built against a CUDA libtorch with NCCL).</summary>
+        public static bool is_nccl_available() => Built(Backend.Nccl);
+
+        private static bool Built(Backend backend)
+        {
+            Native.NativeMethods.Check(Native.NativeMethods.dst_pg_backend_built(BackendName(backend), out var built));
+            return built != 0;
+        }
+
         /// <summary>The rendezvous PyTorch's launcher (torchrun) describes with environment variables.</summary>
         /// <param name="Rank">RANK: this process among all of them.</param>
         /// <param name="WorldSize">WORLD_SIZE: the number of processes.</param>
@@ -45,13 +83,15 @@ public static partial class torch
         }
 
         /// <summary>
-        /// Joins the process group <paramref name="environment"/> describes (rank 0 hosts a TCP store at MASTER_ADDR:MASTER_PORT;
-        /// Gloo carries the collectives); every collective waits at most <paramref name="timeout"/>.
+        /// Joins the process group <paramref name="environment"/> describes (rank 0 hosts a TCP store at MASTER_ADDR:MASTER_PORT);
+        /// every collective waits at most <paramref name="timeout"/>. Under NCCL the rank's GPU is <paramref name="device"/>,
+        /// by default cuda:LOCAL_RANK.
         /// </summary>
-        public static ProcessGroup init_process_group(Environment environment, TimeSpan timeout)
+        public static ProcessGroup init_process_group(Environment environment, TimeSpan timeout, Backend backend = Backend.Gloo, Device? device = null)
         {
             ArgumentNullException.ThrowIfNull(environment);
-            return ProcessGroup.Create(environment.MasterAddress, environment.MasterPort, environment.Rank, environment.WorldSize, timeout);
+            if (backend == Backend.Nccl) device ??= new Device(DeviceType.CUDA, environment.LocalRank);
+            return ProcessGroup.Create(environment.MasterAddress, environment.MasterPort, environment.Rank, environment.WorldSize, timeout, backend, device);
         }
     }
 }

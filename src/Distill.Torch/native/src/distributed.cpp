@@ -1,4 +1,4 @@
-// Data-parallel training on libtorch's c10d: a Gloo process group over a TCP store, collectives, a
+// Data-parallel training on libtorch's c10d: a Gloo or NCCL process group over a TCP store, collectives, a
 // gradient reducer that all-reduces buckets of gradients while the backward pass is still running, and
 // the differentiable all-reduce that synchronised batch normalisation is built on.
 //
@@ -6,39 +6,63 @@
 // distributed-autograd headers its declaration needs): gradients are grouped in reverse registration order
 // into buckets of a byte cap, a post hook on each parameter's gradient accumulator counts a bucket down, and a
 // bucket that is complete is flattened, divided by the world size and handed to an asynchronous all-reduce —
-// in bucket order on every rank, because Gloo pairs collectives by the order they are issued.
+// in bucket order on every rank, because Gloo and NCCL pair collectives by the order they are issued.
+//
+// libtorch 2.x splits a c10d process group into per-device backends (ProcessGroupGloo and ProcessGroupNCCL became
+// c10d::Backend subclasses); the shim drives the backend itself, which both versions expose with the same calls.
 #include "shim.h"
 
 #include <memory>
 #include <unordered_map>
 
+#include <torch/version.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/functions/accumulate_grad.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifndef DISTILL_WITH_GLOO
+#define DISTILL_WITH_GLOO 0
+#endif
+#ifndef DISTILL_WITH_NCCL
+#define DISTILL_WITH_NCCL 0
+#endif
 // Gloo's headers come with Debian's libgloo-dev; a libtorch found without them (some wheels) builds a shim whose
 // process groups report that they are missing instead of failing the build.
 #if DISTILL_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+// NCCL (GPU collectives) comes with a CUDA libtorch built with it and NCCL's header (CMakeLists.txt detects both).
+#if DISTILL_WITH_NCCL
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 using namespace dst;
 
 namespace {
 
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+
 // Two c10d groups over one store: `group` for the collectives callers issue (and synchronised batch norm's, in the
 // forward and backward passes), `gradients` for the reducer's buckets alone — so a bucket launched mid-backward on
 // one rank and at finish() on another (a graph that differs between ranks) can never be paired with a batch-norm
-// all-reduce, since Gloo pairs each group's collectives by issue order.
+// all-reduce, since each group's collectives are paired by issue order.
 struct ProcessGroup {
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroup> group;
-    c10::intrusive_ptr<c10d::ProcessGroup> gradients;
+    c10::intrusive_ptr<Collectives> group;
+    c10::intrusive_ptr<Collectives> gradients;
     int rank = 0;
     int size = 1;
     int64_t id = 0;
+    // NCCL reduces tensors on this rank's GPU only; Gloo takes tensors anywhere (device stays the CPU).
+    bool nccl = false;
+    at::Device device = at::kCPU;
 };
 
 // The live groups by id: an autograd graph built with a group's differentiable all-reduce finds it here when its
@@ -65,16 +89,19 @@ ProcessGroup& PG(void* h) {
     return *static_cast<Handle*>(h)->pg;
 }
 
-// Runs `collective` on t, through a contiguous copy when t is laid out otherwise (a channels_last weight).
+// Runs `collective` on t, through a contiguous copy when t is laid out otherwise (a channels_last weight) or, under
+// NCCL, lives elsewhere than the group's GPU (a CPU scalar being averaged).
 template <class F>
-void on_dense(at::Tensor t, F&& collective) {
-    if (t.is_contiguous()) {
+void on_group_device(const ProcessGroup& pg, at::Tensor t, F&& collective) {
+    bool moved = pg.nccl && t.device() != pg.device;
+    if (t.is_contiguous() && !moved) {
         collective(t);
         return;
     }
-    auto dense = t.contiguous();
-    collective(dense);
-    t.copy_(dense);
+    auto staged = moved ? t.to(pg.device, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous)
+                        : t.contiguous();
+    collective(staged);
+    t.copy_(staged);
 }
 
 // Waits for a collective; c10d reports a peer that went away or a timeout as an exception, rethrown with
@@ -89,8 +116,10 @@ void wait(ProcessGroup& pg, const c10::intrusive_ptr<c10d::Work>& work, const ch
 }
 
 void all_reduce_sum(ProcessGroup& pg, at::Tensor& t, const char* what) {
-    std::vector<at::Tensor> list{t};
-    wait(pg, pg.group->allreduce(list), what);
+    on_group_device(pg, t, [&](at::Tensor& dense) {
+        std::vector<at::Tensor> list{dense};
+        wait(pg, pg.group->allreduce(list), what);
+    });
 }
 
 // sum over ranks, whose gradient is the sum over ranks of the gradients: the building block of synchronised
@@ -121,6 +150,8 @@ public:
             auto& p = params_[i];
             TORCH_CHECK_VALUE(p.requires_grad(), "data-parallel parameter ", i, " does not require grad");
             TORCH_CHECK_VALUE(p.is_leaf(), "data-parallel parameter ", i, " is not a leaf tensor");
+            TORCH_CHECK_VALUE(!pg_.nccl || p.device() == pg_.device, "NCCL reduces gradients on ", pg_.device,
+                              ", this rank's GPU, but data-parallel parameter ", i, " is on ", p.device());
             auto accumulator = torch::autograd::impl::grad_accumulator(p);
             hooks_.push_back(accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
                 [this, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
@@ -295,35 +326,80 @@ auto gloo_options(const std::string& host, std::chrono::milliseconds timeout) {
 }
 #endif
 
+#if DISTILL_WITH_NCCL
+auto nccl_options(std::chrono::milliseconds timeout) {
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    return options;
+}
+#endif
+
+// The backend a build of the shim can create: Gloo with Gloo's headers, NCCL with a CUDA libtorch that has it.
+bool backend_built(const std::string& name) {
+    if (name == "gloo") return DISTILL_WITH_GLOO != 0;
+    if (name == "nccl") return DISTILL_WITH_NCCL != 0;
+    throw std::invalid_argument("unknown process-group backend '" + name + "': expected gloo or nccl");
+}
+
 }  // namespace
 
-// Joins (rank 0: hosts) the TCP store at host:port and builds a Gloo process group of `size` ranks on it.
-// `timeout_ms` bounds the rendezvous and every collective: a rank that never arrives or dies fails the others.
-DST_EXPORT int dst_pg_new(const char* host, int32_t port, int32_t rank, int32_t size, int64_t timeout_ms, void** out) {
+// 1 when this build of the shim can create process groups of `backend` ("gloo", "nccl"), else 0.
+DST_EXPORT int dst_pg_backend_built(const char* backend, int32_t* out) {
+    return guard([&] { *out = backend_built(backend) ? 1 : 0; });
+}
+
+// Joins (rank 0: hosts) the TCP store at host:port and builds a process group of `size` ranks on it, whose collectives
+// run on `backend`: "gloo" (tensors anywhere) or "nccl" (tensors on CUDA device `device_index`, made this thread's
+// current device as torch.cuda.set_device does). `timeout_ms` bounds the rendezvous and every collective: a rank that
+// never arrives or dies fails the others.
+DST_EXPORT int dst_pg_new(const char* host, int32_t port, int32_t rank, int32_t size, int64_t timeout_ms,
+                          const char* backend, int32_t device_index, void** out) {
     return guard([&] {
         TORCH_CHECK_VALUE(size >= 1, "the world size must be at least 1, got ", size);
         TORCH_CHECK_VALUE(rank >= 0 && rank < size, "rank ", rank, " is outside 0..", size - 1);
         TORCH_CHECK_VALUE(port > 0 && port < 65536, "port ", port, " is outside 1..65535");
         std::string address(host);
+        std::string kind(backend);
         auto timeout = std::chrono::milliseconds(timeout_ms);
+        if (!backend_built(kind)) {
+            if (kind == "gloo")
+                throw std::runtime_error("this build of the libtorch shim has no Gloo (its headers were not found when it was built): "
+                                         "multi-process training is unavailable; install libgloo-dev (scripts/install-deps.sh) and rebuild");
+            throw std::runtime_error("this build of the libtorch shim has no NCCL (it was built against a libtorch without CUDA, or NCCL's "
+                                     "nccl.h was not found): build it against PyTorch's CUDA libtorch with scripts/gpu-build.sh, or use the gloo backend");
+        }
+        auto pg = std::make_shared<ProcessGroup>();
+        pg->rank = rank;
+        pg->size = size;
+        if (kind == "nccl") {
+            auto gpus = at::detail::getCUDAHooks().getNumGPUs();
+            TORCH_CHECK_VALUE(device_index >= 0 && device_index < gpus, "the nccl backend needs this rank's CUDA device: got index ",
+                              device_index, " and ", gpus, " visible GPU(s) (LOCAL_RANK chooses it)");
+            pg->nccl = true;
+            pg->device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device_index));
+        }
         c10d::TCPStoreOptions store_options;
         store_options.port = static_cast<std::uint16_t>(port);
         store_options.isServer = rank == 0;
         store_options.numWorkers = size;
         store_options.timeout = timeout;
-#if !DISTILL_WITH_GLOO
-        throw std::runtime_error("this build of the libtorch shim has no Gloo (its headers were not found when it was built): "
-                                 "multi-process training is unavailable; install libgloo-dev (scripts/install-deps.sh) and rebuild");
+        pg->store = c10::make_intrusive<c10d::TCPStore>(address, store_options);
+        auto create = [&](const std::string& prefix) -> c10::intrusive_ptr<Collectives> {
+            auto store = c10::make_intrusive<c10d::PrefixStore>("distill/" + kind + prefix, pg->store);
+#if DISTILL_WITH_NCCL
+            if (pg->nccl) {
+                c10::impl::getDeviceGuardImpl(at::kCUDA)->setDevice(pg->device);
+                return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, nccl_options(timeout));
+            }
+#endif
+#if DISTILL_WITH_GLOO
+            return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, gloo_options(address, timeout));
 #else
-        auto pg = std::make_shared<ProcessGroup>();
-        pg->rank = rank;
-        pg->size = size;
-        auto tcp = c10::make_intrusive<c10d::TCPStore>(address, store_options);
-        pg->store = tcp;
-        pg->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-            c10::make_intrusive<c10d::PrefixStore>("distill/gloo", pg->store), rank, size, gloo_options(address, timeout));
-        pg->gradients = c10::make_intrusive<c10d::ProcessGroupGloo>(
-            c10::make_intrusive<c10d::PrefixStore>("distill/gloo-gradients", pg->store), rank, size, gloo_options(address, timeout));
+            throw std::logic_error("no process-group backend compiled for '" + kind + "'");
+#endif
+        };
+        pg->group = create("");
+        pg->gradients = create("-gradients");
         {
             std::lock_guard<std::mutex> lock(registry_mutex);
             for (auto it = registry.begin(); it != registry.end();) it = it->second.expired() ? registry.erase(it) : std::next(it);
@@ -331,7 +407,6 @@ DST_EXPORT int dst_pg_new(const char* host, int32_t port, int32_t rank, int32_t 
             registry[pg->id] = pg;
         }
         *out = new Handle{std::move(pg)};
-#endif
     });
 }
 
@@ -342,8 +417,10 @@ DST_EXPORT int dst_pg_all_reduce_sum(void* pg, const dst_tensor* tensors, int64_
     return guard([&] {
         auto& group = PG(pg);
         at::NoGradGuard no_grad;
-        for (int64_t k = 0; k < n; ++k)
-            on_dense(T(tensors[k]), [&](at::Tensor& dense) { all_reduce_sum(group, dense, "all_reduce"); });
+        for (int64_t k = 0; k < n; ++k) {
+            auto t = T(tensors[k]);
+            all_reduce_sum(group, t, "all_reduce");
+        }
     });
 }
 
@@ -354,7 +431,7 @@ DST_EXPORT int dst_pg_broadcast(void* pg, const dst_tensor* tensors, int64_t n, 
         TORCH_CHECK_VALUE(root >= 0 && root < group.size, "broadcast root ", root, " is outside 0..", group.size - 1);
         at::NoGradGuard no_grad;
         for (int64_t k = 0; k < n; ++k)
-            on_dense(T(tensors[k]), [&](at::Tensor& dense) {
+            on_group_device(group, T(tensors[k]), [&](at::Tensor& dense) {
                 std::vector<at::Tensor> list{dense};
                 c10d::BroadcastOptions options;
                 options.rootRank = root;
@@ -370,6 +447,8 @@ DST_EXPORT int dst_pg_barrier(void* pg, int64_t timeout_ms) {
         auto& group = PG(pg);
         c10d::BarrierOptions options;
         if (timeout_ms > 0) options.timeout = std::chrono::milliseconds(timeout_ms);
+        // NCCL's barrier is an all-reduce on a GPU: this rank's, not one guessed from the rank.
+        if (group.nccl) options.device_ids = {group.device.index()};
         wait(group, group.group->barrier(options), "barrier");
     });
 }
