@@ -243,7 +243,14 @@ public static class CommandLine
             new("--run", "NAME|PATH", "a run directory's name under --out/<experiment>/, or a run directory, checkpoint or pointer"),
         ]);
 
-    public static readonly IReadOnlyList<CommandSpec> Commands = [List, Describe, Check, Run, Report, Export];
+    public static readonly CommandSpec Env = new("env", "", 0, 0, "show what this build of the engine can do, and check it",
+        "Shows libtorch's version, the shim file loaded (DISTILL_TORCH_NATIVE chooses a CUDA build), the threads, the\n" +
+        "GPUs libtorch sees and the process-group backends built in (gloo, nccl). With --check, exercises each part\n" +
+        "that exists: arithmetic on every device, autocast, and a process group on each backend (NCCL on two ranks\n" +
+        "when two GPUs are visible). Exits with 1 when a check fails.",
+        [new("--check", null, "run the checks")]);
+
+    public static readonly IReadOnlyList<CommandSpec> Commands = [List, Describe, Check, Run, Report, Export, Env];
 
     public static string GeneralHelp()
     {

@@ -63,6 +63,7 @@ public static class Cli
                 "run" => Commands.Run(context, parsed),
                 "report" => Commands.Report(context, parsed),
                 "export" => Commands.Export(context, parsed),
+                "env" => EngineCommand.Run(context, parsed),
                 var other => throw new UsageException($"unknown command '{other}'"),
             };
         }

@@ -45,10 +45,16 @@ public static partial class torch
     public static int get_num_threads() { Check(dst_get_num_threads(out var n)); return n; }
     public static string version { get { Check(dst_version(out var p)); return System.Runtime.InteropServices.Marshal.PtrToStringUTF8(p) ?? ""; } }
 
+    /// <summary>The libtorch shim file this process loaded (a CUDA build chosen with DISTILL_TORCH_NATIVE shows here).</summary>
+    public static string shim_path { get { NativeLibraryLoader.EnsureLoaded(); return NativeLibraryLoader.LoadedFrom ?? "?"; } }
+
     public static class cuda
     {
         public static bool is_available() { Check(dst_cuda_is_available(out var a)); return a != 0; }
         public static int device_count() { Check(dst_cuda_device_count(out var n)); return n; }
+
+        /// <summary>Waits for every kernel queued on CUDA device <paramref name="device"/> (-1: the current one) to finish: what a GPU timing needs.</summary>
+        public static void synchronize(int device = -1) => Check(dst_cuda_synchronize(device));
     }
 
     /// <summary>Opens a scope that frees every tensor created inside it (see <see cref="DisposeScope"/>).</summary>

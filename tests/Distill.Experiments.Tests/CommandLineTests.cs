@@ -66,7 +66,21 @@ public class CommandLineTests
     {
         var r = CliResult.Run(Experiments, "reprot", "cifar");
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("unknown command 'reprot'. Did you mean 'report'? Commands: list, describe, check, run, report", r.Error);
+        Assert.Contains("unknown command 'reprot'. Did you mean 'report'? Commands: list, describe, check, run, report, export, env", r.Error);
+    }
+
+    [Fact]
+    public void Env_shows_the_engine_and_its_checks_pass_on_what_this_build_has()
+    {
+        var r = CliResult.Run(Experiments, "env", "--check");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("libtorch:       " + Distill.Torch.torch.version, r.Out);
+        Assert.Contains("libdistill_torch.so", r.Out);
+        Assert.Contains("process groups: gloo (built), nccl " + (Distill.Torch.torch.distributed.is_nccl_available() ? "(built)" : "(not built)"), r.Out);
+        Assert.Contains("  ok      matmul on cpu", r.Out);
+        Assert.Contains("  ok      gloo process group (1 rank, cpu tensors)", r.Out);
+        Assert.Contains("all checks passed", r.Out);
+        Assert.DoesNotContain("FAILED", r.Out);
     }
 
     [Fact]

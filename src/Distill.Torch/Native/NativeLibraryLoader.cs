@@ -17,6 +17,9 @@ internal static class NativeLibraryLoader
     private static IntPtr s_handle;
     private static Exception? s_failure;
 
+    /// <summary>The file the shim was loaded from (null before the first call into it).</summary>
+    internal static string? LoadedFrom { get; private set; }
+
 #pragma warning disable CA2255 // the resolver must be in place before the first P/Invoke of this assembly
     [ModuleInitializer]
     internal static void Register() =>
@@ -59,7 +62,9 @@ internal static class NativeLibraryLoader
             if (!File.Exists(candidate)) { errors.Add($"{candidate}: not found"); continue; }
             try
             {
-                return TryLoad(candidate);
+                var handle = TryLoad(candidate);
+                LoadedFrom = Path.GetFullPath(candidate);
+                return handle;
             }
             catch (DllNotFoundException e)
             {

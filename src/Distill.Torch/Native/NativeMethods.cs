@@ -69,6 +69,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib)] internal static partial int dst_manual_seed(ulong seed);
     [LibraryImport(Lib)] internal static partial int dst_cuda_is_available(out int available);
     [LibraryImport(Lib)] internal static partial int dst_cuda_device_count(out int count);
+    [LibraryImport(Lib)] internal static partial int dst_cuda_synchronize(int device);
     [LibraryImport(Lib)] internal static partial int dst_version(out IntPtr version);
     [LibraryImport(Lib)] internal static partial long dst_live_tensor_count();
 

@@ -102,6 +102,14 @@ DST_EXPORT int dst_cuda_is_available(int32_t* available) {
 DST_EXPORT int dst_cuda_device_count(int32_t* count) {
     return guard([&] { *count = at::hasCUDA() ? static_cast<int32_t>(at::detail::getCUDAHooks().getNumGPUs()) : 0; });
 }
+// Waits for the device's queued kernels (-1: the current device); without CUDA, libtorch's hooks say it is missing.
+DST_EXPORT int dst_cuda_synchronize(int32_t device) {
+    return guard([&] {
+        TORCH_CHECK(at::hasCUDA(), "torch.cuda.synchronize: CUDA is not available (a CPU libtorch, or no GPU visible)");
+        auto& hooks = at::detail::getCUDAHooks();
+        hooks.deviceSynchronize(device < 0 ? hooks.current_device() : device);
+    });
+}
 DST_EXPORT int dst_version(const char** version) {
     return guard([&] { *version = TORCH_VERSION; });
 }
