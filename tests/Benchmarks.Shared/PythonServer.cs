@@ -13,8 +13,11 @@ namespace Distill.Benchmarks.Shared;
 /// </summary>
 internal sealed class PythonServer : IDisposable
 {
-    /// <summary>Debian's interpreter with python3-torch: not the <c>python3</c> first on PATH, which may lack torch.</summary>
-    public const string Interpreter = "/usr/bin/python3";
+    /// <summary>
+    /// Debian's interpreter with python3-torch: not the <c>python3</c> first on PATH, which may lack torch. DISTILL_PYTHON
+    /// names another (a GPU machine's CUDA PyTorch).
+    /// </summary>
+    public static readonly string Interpreter = Environment.GetEnvironmentVariable("DISTILL_PYTHON") is { Length: > 0 } chosen ? chosen : "/usr/bin/python3";
 
     private readonly Process _process;
     private readonly StringBuilder _stderr = new();

@@ -38,15 +38,24 @@ namespace Distill.KdStep.Benchmarks
         private long _nextBatch;
         private long _step;
 
-        public DistillSide(MemoryFormat memoryFormat = MemoryFormat.Contiguous)
+        private readonly bool _onGpu;
+
+        public DistillSide(MemoryFormat memoryFormat = MemoryFormat.Contiguous, Device? device = null)
         {
             torch.manual_seed(0);
+            var on = device ?? Device.CPU;
+            _onGpu = on.Type == DeviceType.CUDA;
             _experiment = new KdStepBenchExperiment();
             // What the generated Train does before its first step: the teacher in evaluation mode (LoadWeights;
             // this benchmark keeps its random weights), the student training; with memory_format: channels_last, both
             // models' 4-D weights and the batches in channels_last.
             _experiment.Teacher.eval();
             _experiment.Student.train();
+            if (_onGpu)
+            {
+                _experiment.Teacher.to(on);
+                _experiment.Student.to(on);
+            }
             if (memoryFormat != MemoryFormat.Contiguous)
             {
                 _experiment.Teacher.to(memoryFormat);
@@ -61,11 +70,11 @@ namespace Distill.KdStep.Benchmarks
             ImageSize = data.Height;
             Classes = data.Classes;
             // The pre-made batch: normalised-looking values, as the PyTorch side uses (randn).
-            _image = torch.randn([BatchSize, data.Channels, data.Height, data.Width]).contiguous(memoryFormat).DetachFromDisposeScope();
-            _label = torch.randint(0, data.Classes, [BatchSize]).DetachFromDisposeScope();
+            _image = torch.randn([BatchSize, data.Channels, data.Height, data.Width]).to(on).contiguous(memoryFormat).DetachFromDisposeScope();
+            _label = torch.randint(0, data.Classes, [BatchSize]).to(on).DetachFromDisposeScope();
             // The loader exactly as the generated Train builds its training loader (seed from the run's seed 0).
             _loader = new DataLoader<ImageBatch>(data,
-                new DataLoaderOptions { BatchSize = BatchSize, Seed = new TrainOptions().SeedFor("loader"), DropLast = true },
+                new DataLoaderOptions { BatchSize = BatchSize, Seed = new TrainOptions().SeedFor("loader"), DropLast = true, Device = on },
                 ImageTransform.Train(data.Normalization));
 
         }
@@ -98,6 +107,8 @@ namespace Distill.KdStep.Benchmarks
                 _averages.Add("ce", loss.Ce, count);
                 _averages.Add("kd", loss.Kd, count);
             }
+            // A GPU step is done when its kernels are: time that, as the PyTorch side does.
+            if (_onGpu) torch.cuda.synchronize();
         }
 
         /// <summary>Seconds of each of <paramref name="steps"/> steps on the same pre-made batch.</summary>
@@ -172,6 +183,7 @@ namespace Distill.KdStep.Benchmarks
             var clock = Stopwatch.GetTimestamp();
             void Mark(int phase)
             {
+                if (_onGpu) torch.cuda.synchronize();
                 var now = Stopwatch.GetTimestamp();
                 t[phase] = Stopwatch.GetElapsedTime(clock, now).TotalSeconds;
                 clock = now;

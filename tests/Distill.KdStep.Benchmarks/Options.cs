@@ -4,7 +4,7 @@ namespace Distill.KdStep.Benchmarks;
 
 /// <summary>The benchmark's command line.</summary>
 internal sealed record KdOptions(int Steps, int Warmup, int Block, int Threads, int LeakSteps, int LeakEvery, IReadOnlyList<string> Out, bool NoPython, string OmpWaitPolicy, int Parts,
-    bool ChannelsLast = true)
+    bool ChannelsLast = true, string Device = "cpu")
 {
     public const string Usage =
         "options: --steps N (measured steps per kind, default 40)  --warmup N (default 5)  --block N (steps per block, default 5)\n" +
@@ -13,7 +13,9 @@ internal sealed record KdOptions(int Steps, int Warmup, int Block, int Threads, 
         "         --out PATH (.md writes Markdown, anything else JSON; may be given more than once)  --no-python (Distill's numbers only)\n" +
         "         --omp-wait-policy passive|active|inherit (OpenMP threads' idle waiting on both sides, default passive)\n" +
         "         --parts N (steps per side timed phase by phase: teacher forward, student forward, losses, backward, ...; default 10, 0 skips)\n" +
-        "         --no-channels-last (skip the channels_last rows: both sides' models and batch in channels_last)";
+        "         --no-channels-last (skip the channels_last rows: both sides' models and batch in channels_last)\n" +
+        "         --device cpu|cuda|cuda:N (both sides; on a GPU every timed step ends with a device synchronize; DISTILL_PYTHON\n" +
+        "           names the PyTorch side's interpreter, DISTILL_TORCH_NATIVE a CUDA build of the shim)";
 
     public static KdOptions Parse(string[] args)
     {
@@ -41,6 +43,7 @@ internal sealed record KdOptions(int Steps, int Warmup, int Block, int Threads, 
                 "--parts" => o with { Parts = Count(0) },
                 "--no-python" => o with { NoPython = true },
                 "--no-channels-last" => o with { ChannelsLast = false },
+                "--device" => o with { Device = Next() is var d && (d == "cpu" || d == "cuda" || d.StartsWith("cuda:", StringComparison.Ordinal)) ? d : throw new ArgumentException($"{name} expects cpu, cuda or cuda:N, got '{d}'") },
                 "--omp-wait-policy" => o with { OmpWaitPolicy = Next() is var p && p is "passive" or "active" or "inherit" ? p : throw new ArgumentException($"{name} expects passive, active or inherit") },
                 _ => throw new ArgumentException($"unknown option '{name}'"),
             };

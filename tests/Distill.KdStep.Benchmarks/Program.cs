@@ -10,7 +10,7 @@ using Distill.Torch;
 // on a pre-made batch in a child process. Then a long run of loader-fed steps samples the live native tensors.
 //   dotnet run -c Release --project tests/Distill.KdStep.Benchmarks -- [--steps 100] [--warmup 5] [--block 5]
 //       [--threads N] [--leak-steps 5000] [--leak-every 100] [--out result.json|result.md] [--no-python]
-//       [--parts 10] [--omp-wait-policy passive|active|inherit]
+//       [--parts 10] [--omp-wait-policy passive|active|inherit] [--device cpu|cuda|cuda:N]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 KdOptions options;
@@ -39,10 +39,17 @@ var result = new KdResult
     Warmup = options.Warmup,
     Block = options.Block,
 };
-Console.WriteLine($"Distill KD training-step benchmark — libtorch {result.Libtorch}, {result.Threads} intra-op threads, {result.Cores} cores, OpenMP wait policy {result.OmpWaitPolicy}, load average {result.LoadAtStart}");
+Console.WriteLine($"Distill KD training-step benchmark on {options.Device} — libtorch {result.Libtorch}, {result.Threads} intra-op threads, {result.Cores} cores, OpenMP wait policy {result.OmpWaitPolicy}, load average {result.LoadAtStart}");
 
-using var distill = new DistillSide();
-using var distillChannelsLast = options.ChannelsLast ? new DistillSide(MemoryFormat.ChannelsLast) : null;
+var device = Device.Parse(options.Device);
+result.Device = device.ToString();
+if (device.Type == DeviceType.CUDA && !torch.cuda.is_available())
+{
+    Console.Error.WriteLine($"--device {options.Device}: libtorch sees no GPU (the shim loaded is {torch.shim_path}; DISTILL_TORCH_NATIVE names a CUDA build)");
+    return 2;
+}
+using var distill = new DistillSide(device: device);
+using var distillChannelsLast = options.ChannelsLast ? new DistillSide(MemoryFormat.ChannelsLast, device) : null;
 result.Batch = distill.BatchSize;
 result.ImageSize = distill.ImageSize;
 result.Classes = distill.Classes;
@@ -52,7 +59,7 @@ if (options.NoPython) result.PythonNote = "skipped (--no-python)";
 else
 {
     Console.WriteLine("starting the PyTorch side (Debian's python3-torch) and its warm-up...");
-    python = PythonSide.TryStart(options.Threads, distill.BatchSize, distill.Classes, distill.ImageSize, options.Warmup, out var whyNot);
+    python = PythonSide.TryStart(options.Threads, distill.BatchSize, distill.Classes, distill.ImageSize, options.Warmup, options.Device, out var whyNot);
     if (python is null) Console.WriteLine($"PyTorch side unavailable: {whyNot}; printing Distill's numbers only.");
     else
     {

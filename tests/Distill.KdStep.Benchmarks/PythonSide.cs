@@ -19,10 +19,10 @@ internal sealed class PythonSide : IDisposable
     public double LastLoss { get; private set; } = double.NaN;
 
     /// <summary>Starts the script, which builds its models and runs its warm-up; null (and why) when it cannot run.</summary>
-    public static PythonSide? TryStart(int threads, int batch, int classes, int size, int warmup, out string? whyNot)
+    public static PythonSide? TryStart(int threads, int batch, int classes, int size, int warmup, string device, out string? whyNot)
     {
         var server = PythonServer.TryStart(["kd_step_bench.py", "bench_server.py"],
-            ["--threads", Str(threads), "--batch", Str(batch), "--classes", Str(classes), "--size", Str(size), "--warmup", Str(warmup)],
+            ["--threads", Str(threads), "--batch", Str(batch), "--classes", Str(classes), "--size", Str(size), "--warmup", Str(warmup), "--device", device],
             "python3-torch", out var ready, out whyNot);
         if (server is null) return null;
         using (ready)

@@ -15,6 +15,7 @@ internal sealed class KdResult
 {
     public string Command { get; set; } = "";
     public string Libtorch { get; set; } = "";
+    public string Device { get; set; } = "cpu";
     public string? PythonTorch { get; set; }
     public int? PythonThreads { get; set; }
     public string? PythonNote { get; set; }
@@ -168,7 +169,7 @@ internal static class Report
     public static string Text(KdResult r)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("KD training step: " + Setup(r));
+        sb.AppendLine($"KD training step on {r.Device}: " + Setup(r));
         sb.AppendLine($"threads {r.Threads} (both sides{(r.PythonThreads is { } pt && pt != r.Threads ? $"; PyTorch reported {pt}" : "")}), OpenMP wait policy {r.OmpWaitPolicy} (both sides), {r.Cores} cores, libtorch {r.Libtorch}; " +
                       $"{r.Steps} measured steps per row in {r.Block}-step blocks taking turns, after {r.Warmup} warm-up steps");
         sb.AppendLine($"load average: {r.LoadAtStart} at start, {r.LoadAfterTiming} after the timed blocks, {r.LoadAtEnd} at the end");
@@ -208,7 +209,7 @@ internal static class Report
         sb.AppendLine();
         sb.AppendLine($"`{r.Command}`");
         sb.AppendLine();
-        sb.AppendLine(Setup(r) + ".");
+        sb.AppendLine($"On {r.Device}: " + Setup(r) + ".");
         sb.AppendLine($"Threads {r.Threads} and OpenMP wait policy {r.OmpWaitPolicy} on both sides, {r.Cores} cores, libtorch {r.Libtorch}; {r.Steps} measured steps per row in {r.Block}-step blocks taking turns after {r.Warmup} warm-up steps.");
         sb.AppendLine($"Load average: {r.LoadAtStart} at start, {r.LoadAfterTiming} after the timed blocks, {r.LoadAtEnd} at the end.");
         sb.AppendLine();
@@ -262,6 +263,7 @@ internal static class Report
             ["setup"] = Setup(r),
             ["sides"] = Sides(r),
             ["libtorch"] = r.Libtorch,
+            ["device"] = r.Device,
             ["pytorch"] = r.PythonTorch,
             ["pytorch_note"] = r.PythonNote,
             ["threads"] = r.Threads,

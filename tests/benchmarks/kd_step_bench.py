@@ -5,7 +5,8 @@ it in eager mode: the teacher in eval mode under no_grad, the student in train m
 0.9 * T^2 * KL(softmax(t/T) || softmax(s/T)) (batchmean), backward, SGD(momentum 0.9, wd 5e-4).
 The batch is a pre-made tensor (no data loading on this side).
 
-Run it with Debian's python3-torch (/usr/bin/python3: the same libtorch 1.13.1 as Distill's shim).
+Run it with Debian's python3-torch (/usr/bin/python3: the same libtorch 1.13.1 as Distill's shim); with --device cuda,
+with a CUDA PyTorch (the C# side's DISTILL_PYTHON names it), every timed step ending with a synchronize.
 
 Two modes:
   * standalone: prints one JSON object with per-step seconds and the process's peak RSS.
@@ -82,18 +83,19 @@ class ResNet(nn.Module):
 class KdStep:
     """The benchmarked step, and everything it needs, built once."""
 
-    def __init__(self, batch, classes, size, temperature=4.0, ce_weight=0.1, kd_weight=0.9, channels_last=False):
+    def __init__(self, batch, classes, size, temperature=4.0, ce_weight=0.1, kd_weight=0.9, channels_last=False, device="cpu"):
         torch.manual_seed(0)
-        self.teacher = ResNet(56, classes).eval()
-        self.student = ResNet(20, classes).train()
-        self.x = torch.randn(batch, 3, size, size)
+        self.device = torch.device(device)
+        self.teacher = ResNet(56, classes).eval().to(self.device)
+        self.student = ResNet(20, classes).train().to(self.device)
+        self.x = torch.randn(batch, 3, size, size).to(self.device)
         if channels_last:
             # PyTorch's recipe: the models' 4-D weights and the input in channels_last; the optimizer built after.
             self.teacher = self.teacher.to(memory_format=torch.channels_last)
             self.student = self.student.to(memory_format=torch.channels_last)
             self.x = self.x.contiguous(memory_format=torch.channels_last)
         self.opt = torch.optim.SGD(self.student.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-        self.y = torch.randint(0, classes, (batch,))
+        self.y = torch.randint(0, classes, (batch,)).to(self.device)
         self.t = temperature
         self.ce_weight = ce_weight
         self.kd_weight = kd_weight
@@ -115,9 +117,16 @@ class KdStep:
 
     PARTS = ("zero_grad", "teacher forward", "student forward", "losses", "backward", "optimizer step", "bookkeeping")
 
+    def sync(self):
+        """On a GPU a phase or step is done when its kernels are."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
     def parts(self):
         """One step timed phase by phase (seconds, in PARTS order); this side has no per-step bookkeeping."""
-        clock = time.perf_counter
+        def clock():
+            self.sync()
+            return time.perf_counter()
         t = [clock()]
         self.opt.zero_grad(set_to_none=True)
         t.append(clock())
@@ -139,12 +148,13 @@ class KdStep:
         return [b - a for a, b in zip(t, t[1:])]
 
     def timed(self, n):
-        """Seconds of each of n steps (CPU: every op is synchronous, so a step's wall time is its cost)."""
+        """Seconds of each of n steps (CPU: every op is synchronous; GPU: each step ends with a synchronize)."""
         times = []
         loss = None
         for _ in range(n):
             t0 = time.perf_counter()
             loss = self.step()
+            self.sync()
             times.append(time.perf_counter() - t0)
         if loss is not None:
             self.loss = float(loss)
@@ -160,11 +170,12 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--serve", action="store_true")
+    p.add_argument("--device", default="cpu")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    bench = KdStep(a.batch, a.classes, a.size)
+    bench = KdStep(a.batch, a.classes, a.size, device=a.device)
     bench.timed(a.warmup)
-    bench_cl = KdStep(a.batch, a.classes, a.size, channels_last=True) if a.serve else None
+    bench_cl = KdStep(a.batch, a.classes, a.size, channels_last=True, device=a.device) if a.serve else None
     if bench_cl is not None:
         bench_cl.timed(a.warmup)
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(),
