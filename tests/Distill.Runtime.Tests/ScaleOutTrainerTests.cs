@@ -60,7 +60,7 @@ public class ScaleOutTrainerTests
         }
     }
 
-    private static (Sequential Model, Trainer<ImageBatch> Trainer) Build(Images data, int accumulation = 1, Action<int>? onStep = null)
+    private static (Sequential Model, Trainer<ImageBatch> Trainer) Build(Images data, int accumulation = 1, Action<int>? onStep = null, Action? onEvaluate = null)
     {
         var model = Net();
         var steps = 0;
@@ -80,6 +80,7 @@ public class ScaleOutTrainerTests
             CreateScheduler = (o, _, _) => new ConstantLR(o, factor: 1.0, total_iters: 0),
             Evaluate = _ =>
             {
+                onEvaluate?.Invoke();
                 using var scope = torch.NewDisposeScope();
                 model.eval();
                 using var b = data.Collate(Enumerable.Range(0, 64).ToArray());
@@ -108,7 +109,7 @@ public class ScaleOutTrainerTests
 
     /// <summary>Trains <paramref name="size"/> ranks on threads, each with its own replica and trainer.</summary>
     private static (float[] Parameters, TrainResult Result)[] OnRanks(int size, Images data, Func<int, TrainOptions> options, int accumulation = 1,
-        Func<int, Action<int>?>? onStep = null, TimeSpan? timeout = null)
+        Func<int, Action<int>?>? onStep = null, TimeSpan? timeout = null, Action? onEvaluate = null)
     {
         var port = FreePort();
         var results = new (float[], TrainResult)[size];
@@ -117,7 +118,7 @@ public class ScaleOutTrainerTests
         {
             try
             {
-                var (model, trainer) = Build(data, accumulation, onStep?.Invoke(rank));
+                var (model, trainer) = Build(data, accumulation, onStep?.Invoke(rank), onEvaluate);
                 var result = trainer.Fit(options(rank) with
                 {
                     Distributed = new torch.distributed.Environment(rank, size, rank, "127.0.0.1", port),
@@ -251,6 +252,19 @@ public class ScaleOutTrainerTests
         for (var e = 0; e < fp32.Length; e++) Assert.True(Math.Abs(half[e] - fp32[e]) <= 0.03 * fp32[e], $"epoch {e + 1}: bf16 {half[e]} vs fp32 {fp32[e]}");
         Assert.True(fp32[0] - fp32[^1] > 0.1, $"fp32 loss {fp32[0]} -> {fp32[^1]}");
         Assert.True(half[0] - half[^1] > 0.8 * (fp32[0] - fp32[^1]), $"bf16 loss {half[0]} -> {half[^1]}, fp32 {fp32[0]} -> {fp32[^1]}");
+    }
+
+    [Fact]
+    public void The_other_ranks_wait_out_an_evaluation_longer_than_the_collective_timeout()
+    {
+        using var tmp = new TempDir();
+        var data = new Images();
+        var (single, trainer) = Build(data);
+        trainer.Fit(Options(tmp.Path, "one"));
+        // Rank 0 alone evaluates, each epoch, for longer than a collective may wait.
+        var ranks = OnRanks(2, data, _ => Options(tmp.Path, "slow"), timeout: TimeSpan.FromSeconds(2), onEvaluate: () => Thread.Sleep(3000));
+        AssertClose(Parameters(single), ranks[0].Parameters);
+        Assert.True(ranks[1].Result.Completed);
     }
 
     [Fact]

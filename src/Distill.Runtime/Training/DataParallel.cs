@@ -18,6 +18,7 @@ internal sealed class DataParallel : IDisposable
 
     private readonly string _experiment;
     private GradientReducer? _reducer;
+    private long _leaderRounds;
     private IReadOnlyList<Module> _synchronised = [];
 
     private DataParallel(ProcessGroup group, string experiment)
@@ -103,9 +104,19 @@ internal sealed class DataParallel : IDisposable
 
     /// <summary>
     /// Where the ranks meet after work rank 0 does alone (evaluation, checkpoints): the others wait here, up to
-    /// <see cref="LeaderWork"/>, rather than inside their next collective with its shorter timeout.
+    /// <see cref="LeaderWork"/>, rather than inside their next collective with its shorter timeout. Rank 0 posts a
+    /// numbered key in the store and the others wait for it there: no collective is pending meanwhile, so no backend's
+    /// own timeout (NCCL's watchdog ends a process whose collective outlasts it) applies, and a rank 0 that dies (the
+    /// store's host) fails the wait at once. A barrier follows, quick with every rank there, so rank 0 never goes on (and
+    /// at the end, takes the store down) before the others have read the key.
     /// </summary>
-    public void WaitForLeader() => Group.barrier(LeaderWork);
+    public void WaitForLeader()
+    {
+        var key = string.Create(CultureInfo.InvariantCulture, $"leader-done/{_leaderRounds++}");
+        if (IsLeader) Group.SetValue(key, "");
+        else Group.GetValue(key, LeaderWork);
+        Group.barrier();
+    }
 
     /// <summary>The mean over the ranks of each value (every rank passes the same names).</summary>
     public Dictionary<string, double> Mean(IReadOnlyDictionary<string, double> values)

@@ -17,7 +17,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib)] internal static partial int dst_pg_barrier(ProcessGroupHandle group, long timeoutMs);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int dst_pg_store_get(ProcessGroupHandle group, string key, out IntPtr value, out long length);
+    internal static partial int dst_pg_store_get(ProcessGroupHandle group, string key, long timeoutMs, out IntPtr value, out long length);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int dst_pg_store_set(ProcessGroupHandle group, string key, byte* value, long length);

@@ -101,10 +101,13 @@ public sealed class ProcessGroup : IDisposable
         fixed (byte* p = bytes) Check(dst_pg_store_set(Handle, key, p, bytes.Length));
     }
 
-    /// <summary>The text under <paramref name="key"/>, waiting up to <see cref="Timeout"/> for a rank to set it.</summary>
-    public string GetValue(string key)
+    /// <summary>
+    /// The text under <paramref name="key"/>, waiting up to <paramref name="timeout"/> (null: <see cref="Timeout"/>) for a
+    /// rank to set it. The wait is on the store, not a collective: the same under every backend.
+    /// </summary>
+    public string GetValue(string key, TimeSpan? timeout = null)
     {
-        Check(dst_pg_store_get(Handle, key, out var buffer, out var length));
+        Check(dst_pg_store_get(Handle, key, timeout is { } t ? Math.Max(1, (long)t.TotalMilliseconds) : 0, out var buffer, out var length));
         try { return Marshal.PtrToStringUTF8(buffer, checked((int)length)); }
         finally { dst_free(buffer); }
     }

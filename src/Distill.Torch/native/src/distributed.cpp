@@ -453,10 +453,22 @@ DST_EXPORT int dst_pg_barrier(void* pg, int64_t timeout_ms) {
     });
 }
 
-// The store's value under `key` (waiting for it up to the group's timeout) into a malloc'd buffer (dst_free).
-DST_EXPORT int dst_pg_store_get(void* pg, const char* key, uint8_t** out, int64_t* length) {
+// The store's value under `key` into a malloc'd buffer (dst_free), waiting for it up to `timeout_ms` (0: the group's
+// timeout). The wait involves no collective, so it is the same under every backend, and a rank 0 that dies (the store's
+// host) fails it at once.
+DST_EXPORT int dst_pg_store_get(void* pg, const char* key, int64_t timeout_ms, uint8_t** out, int64_t* length) {
     return guard([&] {
-        auto value = PG(pg).store->get(std::string("distill/user/") + key);
+        auto& group = PG(pg);
+        std::string name = std::string("distill/user/") + key;
+        if (timeout_ms > 0) {
+            try {
+                group.store->wait({name}, std::chrono::milliseconds(timeout_ms));
+            } catch (const std::exception& e) {
+                throw std::runtime_error("waiting for '" + std::string(key) + "' in the store failed on rank " + std::to_string(group.rank) +
+                                         " of " + std::to_string(group.size) + ": " + e.what());
+            }
+        }
+        auto value = group.store->get(name);
         auto* buffer = static_cast<uint8_t*>(std::malloc(value.empty() ? 1 : value.size()));
         if (buffer == nullptr) throw std::bad_alloc();
         std::memcpy(buffer, value.data(), value.size());
