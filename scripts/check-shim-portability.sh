@@ -9,8 +9,8 @@
 # It compiles, it does not link or run: the GPU checks themselves need a GPU machine (docs/scale-out.md).
 #   bash scripts/check-shim-portability.sh [CACHE_DIR]   (default: ~/.cache/distill/shim-portability)
 set -euo pipefail
+cache="$(realpath -m "${1:-${XDG_CACHE_HOME:-$HOME/.cache}/distill/shim-portability}")"
 cd "$(dirname "$0")/.."
-cache="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/distill/shim-portability}"
 root="$cache/root"
 mkdir -p "$cache/state/lists/partial" "$cache/archives/partial" "$cache/debs" "$root"
 

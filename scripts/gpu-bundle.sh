@@ -24,7 +24,7 @@ find "$stage/app" \( -name libdistill_torch.so -o -name '*.pdb' -o -name 'libmsc
 # One xz stream with a large window: the two apps' identical runtime files cost one copy.
 tar -C "$stage" -cf - app | xz -9 -T1 > "$bundle/app.tar.xz"
 
-tree_bytes="$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)"
+tree_bytes="$(git ls-files -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1 || true)"
 bundle_bytes="$(du -cb "$bundle"/* | tail -1 | cut -f1)"
 echo "gpu-bundle: $bundle/app.tar.xz is $((bundle_bytes / 1048576)) MiB; the tracked tree $((tree_bytes / 1048576)) MiB;" \
      "together $(((tree_bytes + bundle_bytes) / 1048576)) MiB of the 64 MiB a device call carries"

@@ -8,7 +8,8 @@
 #      in fp16 and channels_last;
 #   3. the KD-step benchmark against PyTorch eager on the same GPU (interleaved blocks).
 # Everything it prints goes to $OUT/gpu-check.log, and the benchmark's report beside it ($OUT: the device tool's
-# folder that comes back; ./gpu-check-out elsewhere). Exits 1 when a step fails, after running the others.
+# folder that comes back; gpu-check-out/ in the repository elsewhere). Each step has a time limit, so a hung collective
+# costs minutes, not the machine's lease. Exits 1 when a step fails, after running the others.
 #   bash scripts/gpu-check.sh
 # GPU_CHECK_DEVICE=cpu rehearses it on a machine without a GPU: the shim already built here, every run on the CPU,
 # GPU_CHECK_BATCHES (default 100) batches per epoch.
@@ -18,11 +19,17 @@ device="${GPU_CHECK_DEVICE:-cuda}"
 batches="${GPU_CHECK_BATCHES:-100}"
 out="${OUT:-$PWD/gpu-check-out}"
 mkdir -p "$out"
-exec > >(tee "$out/gpu-check.log") 2>&1
 work="$(mktemp -d)"
+exec {console}>&1
+exec > >(tee "$out/gpu-check.log" >&"$console") 2>&1
+logger=$!
+# On every exit: the work folder goes, and the log is complete before the script ends.
+finish() { rm -rf "$work"; exec >&- 2>&-; wait "$logger" 2>/dev/null; }
+trap finish EXIT
 status=0
 step() { echo; echo "== $* ($(date -u +%H:%M:%S))"; }
-check() { "$@" || { echo "FAILED (exit $?): $*"; status=1; }; }
+# check LIMIT_SECONDS COMMAND...: runs it under a time limit; a failure (or the limit: exit 124) is reported and remembered.
+check() { local limit="$1"; shift; timeout --kill-after=10 "$limit" "$@" || { echo "FAILED (exit $?): $*"; status=1; }; }
 
 step "machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
@@ -46,7 +53,7 @@ else
 fi
 
 step "env --check"
-check "$runner" env --check
+check 180 "$runner" env --check
 
 step "student-resnet8 on $device: fp32, bf16, fp16, channels_last ($batches batches × 3 epochs, seed 1)"
 runs="$work/runs"
@@ -58,11 +65,11 @@ for variant in fp32 bf16 fp16 channels_last; do
   esac
   [ "$variant" = fp16 ] && [ "$device" = cpu ] && { echo "fp16: CUDA only (refused on the CPU), skipped in the rehearsal"; continue; }
   start=$SECONDS
-  check "$runner" run student-resnet8 --device "$device" --epochs 3 --max-batches "$batches" --seed 1 --out "$runs" \
+  check 300 "$runner" run student-resnet8 --device "$device" --epochs 3 --max-batches "$batches" --seed 1 --out "$runs" \
     --run-name "$variant" --progress none "${extra[@]}"
   echo "$variant: $((SECONDS - start)) s"
 done
-check python3 - "$runs/student-resnet8" <<'EOF'
+check 60 python3 - "$runs/student-resnet8" <<'EOF'
 import json, os, sys
 root = sys.argv[1]
 def losses(run):
@@ -92,15 +99,14 @@ EOF
 step "Hinton KD (teacher-resnet56 -> resnet8) smoke runs on $device"
 fp16=(--precision fp16)
 [ "$device" = cpu ] && fp16=(--precision bf16)
-check "$runner" run hinton-resnet56-resnet8 --device "$device" --quick --out "$work/runs-kd" --run-name mixed --progress none "${fp16[@]}"
-check "$runner" run hinton-resnet56-resnet8 --device "$device" --quick --out "$work/runs-kd" --run-name cl --progress none --memory-format channels_last
+check 300 "$runner" run hinton-resnet56-resnet8 --device "$device" --quick --out "$work/runs-kd" --run-name mixed --progress none "${fp16[@]}"
+check 300 "$runner" run hinton-resnet56-resnet8 --device "$device" --quick --out "$work/runs-kd" --run-name cl --progress none --memory-format channels_last
 
 step "KD-step benchmark against PyTorch eager on $device"
 steps=40
 [ "$device" = cpu ] && steps=5
-check env DISTILL_PYTHON="$python" "$bench" --device "$device" --threads 4 --steps "$steps" --warmup 5 --block 5 --leak-steps 0 \
+check 420 env DISTILL_PYTHON="$python" "$bench" --device "$device" --threads 4 --steps "$steps" --warmup 5 --block 5 --leak-steps 0 \
   --parts 10 --out "$out/kd-step-$device.md" --out "$out/kd-step-$device.json"
 
 step "done: $([ $status = 0 ] && echo 'every step passed' || echo 'some step FAILED')"
-rm -rf "$work"
 exit $status

@@ -63,7 +63,7 @@ public static class EngineCommand
             if (torch.distributed.is_nccl_available())
             {
                 Check("nccl process group (1 rank on cuda:0; a cpu tensor staged through it)", () => OneRankGroup(torch.distributed.Backend.Nccl, new Device(DeviceType.CUDA, 0)));
-                if (gpus >= 2) Check("nccl process group (2 ranks on cuda:0 and cuda:1)", TwoNcclRanks);
+                if (gpus >= 2) Check("nccl process group (2 ranks on cuda:0 and cuda:1; a cpu tensor staged)", TwoNcclRanks);
             }
         }
         o.WriteLine(failures == 0 ? "all checks passed" : $"{failures} check(s) failed");
@@ -122,17 +122,18 @@ public static class EngineCommand
                 var gpu = new Device(DeviceType.CUDA, rank);
                 using var group = ProcessGroup.Create("127.0.0.1", port, rank, 2, TimeSpan.FromSeconds(60), torch.distributed.Backend.Nccl, gpu);
                 using var x = torch.full([4], rank + 1.0).to(gpu);
-                group.all_reduce(x);
+                using var staged = torch.full([2], 10.0 * (rank + 1));
+                group.all_reduce(x, staged);
                 group.barrier();
-                sums[rank] = x.cpu().ToArray<float>();
+                sums[rank] = [.. x.cpu().ToArray<float>(), .. staged.ToArray<float>()];
             }
             catch (Exception e) { errors[rank] = e; }
-        })).ToArray();
+        }) { IsBackground = true }).ToArray();
         foreach (var t in threads) t.Start();
         foreach (var t in threads)
             if (!t.Join(TimeSpan.FromMinutes(2))) throw new InvalidOperationException("a rank did not finish within 2 minutes");
         if (errors.FirstOrDefault(e => e is not null) is { } error) throw new InvalidOperationException(error.Message, error);
-        foreach (var sum in sums) Expect(sum, [3, 3, 3, 3], "two-rank all_reduce");
+        foreach (var sum in sums) Expect(sum, [3, 3, 3, 3, 30, 30], "two-rank all_reduce (a gpu tensor and a staged cpu one)");
     }
 
     private static int FreePort()

@@ -39,12 +39,14 @@ namespace Distill.KdStep.Benchmarks
         private long _step;
 
         private readonly bool _onGpu;
+        private readonly int _gpu;
 
         public DistillSide(MemoryFormat memoryFormat = MemoryFormat.Contiguous, Device? device = null)
         {
             torch.manual_seed(0);
             var on = device ?? Device.CPU;
             _onGpu = on.Type == DeviceType.CUDA;
+            _gpu = on.Index;
             _experiment = new KdStepBenchExperiment();
             // What the generated Train does before its first step: the teacher in evaluation mode (LoadWeights;
             // this benchmark keeps its random weights), the student training; with memory_format: channels_last, both
@@ -108,7 +110,7 @@ namespace Distill.KdStep.Benchmarks
                 _averages.Add("kd", loss.Kd, count);
             }
             // A GPU step is done when its kernels are: time that, as the PyTorch side does.
-            if (_onGpu) torch.cuda.synchronize();
+            if (_onGpu) torch.cuda.synchronize(_gpu);
         }
 
         /// <summary>Seconds of each of <paramref name="steps"/> steps on the same pre-made batch.</summary>
@@ -183,7 +185,7 @@ namespace Distill.KdStep.Benchmarks
             var clock = Stopwatch.GetTimestamp();
             void Mark(int phase)
             {
-                if (_onGpu) torch.cuda.synchronize();
+                if (_onGpu) torch.cuda.synchronize(_gpu);
                 var now = Stopwatch.GetTimestamp();
                 t[phase] = Stopwatch.GetElapsedTime(clock, now).TotalSeconds;
                 clock = now;

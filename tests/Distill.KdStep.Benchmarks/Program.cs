@@ -58,7 +58,7 @@ PythonSide? python = null;
 if (options.NoPython) result.PythonNote = "skipped (--no-python)";
 else
 {
-    Console.WriteLine("starting the PyTorch side (Debian's python3-torch) and its warm-up...");
+    Console.WriteLine($"starting the PyTorch side ({PythonServer.Interpreter}) and its warm-up...");
     python = PythonSide.TryStart(options.Threads, distill.BatchSize, distill.Classes, distill.ImageSize, options.Warmup, options.Device, out var whyNot);
     if (python is null) Console.WriteLine($"PyTorch side unavailable: {whyNot}; printing Distill's numbers only.");
     else

@@ -16,6 +16,7 @@ internal sealed class KdResult
     public string Command { get; set; } = "";
     public string Libtorch { get; set; } = "";
     public string Device { get; set; } = "cpu";
+    public string PythonInterpreter { get; set; } = PythonServer.Interpreter == "/usr/bin/python3" ? "Debian's python3-torch, same libtorch" : PythonServer.Interpreter;
     public string? PythonTorch { get; set; }
     public int? PythonThreads { get; set; }
     public string? PythonNote { get; set; }
@@ -131,7 +132,7 @@ internal static class Report
 
     private static string Sides(KdResult r) =>
         $"Distill: the generated ComputeLoss + generated SGD, the generated loop's step (zero_grad, loss, backward, step, divergence guard, loss averages); " +
-        $"PyTorch {r.PythonTorch ?? "(not run)"} eager in a child process (Debian's python3-torch, same libtorch), pre-made randn batch. " +
+        $"PyTorch {r.PythonTorch ?? "(not run)"} eager in a child process ({r.PythonInterpreter}), pre-made randn batch. " +
         $"Data loader (Distill only): SyntheticImages rendered on demand, random crop (pad 4) + flip + normalise, background thread, prefetch {r.LoaderPrefetch}.";
 
     private static IEnumerable<string> LoaderLines(KdResult r)

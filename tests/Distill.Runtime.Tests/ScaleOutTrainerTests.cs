@@ -262,7 +262,7 @@ public class ScaleOutTrainerTests
         var (single, trainer) = Build(data);
         trainer.Fit(Options(tmp.Path, "one"));
         // Rank 0 alone evaluates, each epoch, for longer than a collective may wait.
-        var ranks = OnRanks(2, data, _ => Options(tmp.Path, "slow"), timeout: TimeSpan.FromSeconds(2), onEvaluate: () => Thread.Sleep(3000));
+        var ranks = OnRanks(2, data, _ => Options(tmp.Path, "slow"), timeout: TimeSpan.FromSeconds(5), onEvaluate: () => Thread.Sleep(6500));
         AssertClose(Parameters(single), ranks[0].Parameters);
         Assert.True(ranks[1].Result.Completed);
     }
@@ -280,6 +280,8 @@ public class ScaleOutTrainerTests
         // A GPU run takes NCCL when the shim has it, and Gloo (which carries CUDA tensors) when it does not.
         Assert.Equal(torch.distributed.is_nccl_available() ? torch.distributed.Backend.Nccl : torch.distributed.Backend.Gloo,
             DataParallel.ChooseBackend(null, new Device(DeviceType.CUDA, 0), "x"));
+        // A GPU the run names may be shared by its local ranks, which NCCL refuses: Gloo, unless NCCL is asked for.
+        Assert.Equal(torch.distributed.Backend.Gloo, DataParallel.ChooseBackend(null, new Device(DeviceType.CUDA, 0), "x", namedGpu: true));
         if (!torch.distributed.is_nccl_available())
             Assert.Contains("scripts/gpu-build.sh", Assert.Throws<DistillRuntimeException>(() =>
                 DataParallel.ChooseBackend(torch.distributed.Backend.Nccl, new Device(DeviceType.CUDA, 0), "x")).Message);

@@ -292,32 +292,51 @@ public class DistributedTests
     }
 
     /// <summary>
-    /// NCCL where the shim was built with it (scripts/gpu-build.sh on a GPU machine): a one-rank group on cuda:0 reduces a
-    /// GPU tensor and stages a CPU one through the GPU. Built without it (a CPU libtorch, as in CI), joining says why and
-    /// what to do.
+    /// NCCL where the shim was built with it (scripts/gpu-build.sh on a GPU machine): two ranks on two GPUs sum a GPU tensor
+    /// and a CPU one staged through each rank's GPU; with one GPU, a one-rank group runs the same calls. Built without it
+    /// (a CPU libtorch, as in CI), joining says why and what to do.
     /// </summary>
     [Fact]
     public void Nccl_groups_reduce_on_the_gpu_or_say_how_to_get_them()
     {
-        var gpu = new Device(DeviceType.CUDA, 0);
         if (!torch.distributed.is_nccl_available())
         {
             var error = Assert.Throws<TorchException>(() =>
-                ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, gpu));
+                ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, new Device(DeviceType.CUDA, 0)));
             Assert.Contains("this build of the libtorch shim has no NCCL", error.Message);
             Assert.Contains("scripts/gpu-build.sh", error.Message);
             return;
         }
-        using var group = ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, gpu);
-        Assert.Equal(gpu, group.Device);
-        using var onGpu = torch.full([3], 2.0).to(gpu);
-        using var onCpu = torch.full([2, 2], 5.0).contiguous(MemoryFormat.Contiguous);
-        group.all_reduce(onGpu, onCpu);
-        group.broadcast([onCpu], src: 0);
-        group.barrier();
-        Assert.Equal([2f, 2f, 2f], onGpu.cpu().ToArray<float>());
-        Assert.Equal(Device.CPU, onCpu.device);
-        Assert.Equal([5f, 5f, 5f, 5f], onCpu.ToArray<float>());
+        var size = Math.Min(2, torch.cuda.device_count());
+        var port = FreePort();
+        var results = new (float[] Gpu, float[] Cpu, Device Where)[size];
+        var errors = new Exception?[size];
+        var threads = Enumerable.Range(0, size).Select(rank => new Thread(() =>
+        {
+            try
+            {
+                var gpu = new Device(DeviceType.CUDA, rank);
+                using var group = ProcessGroup.Create("127.0.0.1", port, rank, size, Timeout, torch.distributed.Backend.Nccl, gpu);
+                using var onGpu = torch.full([3], rank + 1.0).to(gpu);
+                using var onCpu = torch.full([2, 2], 10.0 * (rank + 1));
+                group.all_reduce(onGpu, onCpu);
+                group.broadcast([onCpu], src: 0);
+                group.barrier();
+                results[rank] = (onGpu.cpu().ToArray<float>(), onCpu.ToArray<float>(), onCpu.device);
+            }
+            catch (Exception e) { errors[rank] = e; }
+        }) { IsBackground = true }).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "a rank did not finish");
+        Assert.All(errors, e => Assert.Null(e));
+        var gpuSum = size == 2 ? 3f : 1f;
+        var cpuSum = size == 2 ? 30f : 10f;
+        foreach (var (gpuValues, cpuValues, where) in results)
+        {
+            Assert.Equal([gpuSum, gpuSum, gpuSum], gpuValues);
+            Assert.Equal([cpuSum, cpuSum, cpuSum, cpuSum], cpuValues);
+            Assert.Equal(Device.CPU, where);
+        }
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace Distill.Runtime;
 /// </summary>
 internal sealed class DataParallel : IDisposable
 {
-    /// <summary>How long the other ranks wait at a barrier for rank 0's evaluation and checkpoint (a dead rank 0 fails them at once).</summary>
+    /// <summary>How long the other ranks wait for rank 0's evaluation and checkpoint (on the store: a dead rank 0 fails them).</summary>
     public static readonly TimeSpan LeaderWork = TimeSpan.FromHours(24);
 
     private const string RunPathKey = "run_path";
@@ -40,10 +40,10 @@ internal sealed class DataParallel : IDisposable
     /// Joins the group <see cref="TrainOptions.Distributed"/> describes, its collectives on <see cref="TrainOptions.DistributedBackend"/>
     /// (by default NCCL for a GPU run when the shim has it, else Gloo); null for one process.
     /// </summary>
-    public static DataParallel? Join(TrainOptions options, string experiment, Device device)
+    public static DataParallel? Join(TrainOptions options, string experiment, Device device, bool namedGpu)
     {
         if (options.Distributed is not { WorldSize: > 1 } environment) return null;
-        var backend = ChooseBackend(options.DistributedBackend, device, experiment);
+        var backend = ChooseBackend(options.DistributedBackend, device, experiment, namedGpu);
         try
         {
             return new DataParallel(torch.distributed.init_process_group(environment, options.DistributedTimeout, backend, device), experiment);
@@ -56,15 +56,17 @@ internal sealed class DataParallel : IDisposable
     }
 
     /// <summary>The backend a run on <paramref name="device"/> uses when it asked for <paramref name="requested"/> (null: choose).</summary>
-    public static torch.distributed.Backend ChooseBackend(torch.distributed.Backend? requested, Device device, string experiment)
+    /// <param name="namedGpu">The run named its GPU (cuda:N) rather than taking cuda:LOCAL_RANK: local ranks may share it,
+    /// which NCCL refuses, so the choice is Gloo unless NCCL is asked for (one rank per machine on a named GPU).</param>
+    public static torch.distributed.Backend ChooseBackend(torch.distributed.Backend? requested, Device device, string experiment, bool namedGpu = false)
     {
         var onGpu = device.Type == DeviceType.CUDA;
         if (requested is not torch.distributed.Backend.Nccl)
-            return requested ?? (onGpu && torch.distributed.is_nccl_available() ? torch.distributed.Backend.Nccl : torch.distributed.Backend.Gloo);
+            return requested ?? (onGpu && !namedGpu && torch.distributed.is_nccl_available() ? torch.distributed.Backend.Nccl : torch.distributed.Backend.Gloo);
         if (!onGpu)
-            throw new DistillRuntimeException($"'{experiment}': the nccl backend reduces tensors on GPUs, but the run is on {device}: use the gloo backend (the default on the CPU) or a CUDA device");
+            throw new DistillRuntimeException($"'{experiment}': the nccl backend reduces tensors on GPUs, but the run is on {device}: use --dist-backend gloo (TrainOptions.DistributedBackend = Gloo; the default on the CPU) or a CUDA device");
         if (!torch.distributed.is_nccl_available())
-            throw new DistillRuntimeException($"'{experiment}': this build of the libtorch shim has no NCCL (it was built against a libtorch without CUDA or without nccl.h): build it with scripts/gpu-build.sh, or use the gloo backend");
+            throw new DistillRuntimeException($"'{experiment}': this build of the libtorch shim has no NCCL (it was built against a libtorch without CUDA or without nccl.h): build it with scripts/gpu-build.sh, or use --dist-backend gloo (TrainOptions.DistributedBackend = Gloo)");
         return torch.distributed.Backend.Nccl;
     }
 
@@ -105,9 +107,9 @@ internal sealed class DataParallel : IDisposable
     /// <summary>
     /// Where the ranks meet after work rank 0 does alone (evaluation, checkpoints): the others wait here, up to
     /// <see cref="LeaderWork"/>, rather than inside their next collective with its shorter timeout. Rank 0 posts a
-    /// numbered key in the store and the others wait for it there: no collective is pending meanwhile, so no backend's
-    /// own timeout (NCCL's watchdog ends a process whose collective outlasts it) applies, and a rank 0 that dies (the
-    /// store's host) fails the wait at once. A barrier follows, quick with every rank there, so rank 0 never goes on (and
+    /// numbered key in the store and the others poll for it there: no collective is pending meanwhile, so no backend's
+    /// own timeout applies (neither Gloo's barrier nor NCCL's watchdog would wait longer than the group's timeout), and a
+    /// rank 0 that dies (the store's host) fails the wait. A barrier follows, quick with every rank there, so rank 0 never goes on (and
     /// at the end, takes the store down) before the others have read the key.
     /// </summary>
     public void WaitForLeader()

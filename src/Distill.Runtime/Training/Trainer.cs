@@ -180,9 +180,10 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
         options.ApplyThreads();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var device = options.ResolveDevice();
+        var namedGpu = device is { Type: DeviceType.CUDA, Index: >= 0 };
         // One GPU per local rank, unless the run names one.
         if (options.Distributed is { WorldSize: > 1 } && device is { Type: DeviceType.CUDA, Index: < 0 }) device = new Device(DeviceType.CUDA, options.Distributed.LocalRank);
-        using var world = DataParallel.Join(options, Experiment, device);
+        using var world = DataParallel.Join(options, Experiment, device, namedGpu);
         var leader = world is null || world.IsLeader;
         var epochs = options.EffectiveEpochs(DeclaredEpochs);
         var batchSize = options.BatchSize ?? DeclaredBatchSize;

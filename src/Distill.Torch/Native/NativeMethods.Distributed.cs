@@ -14,7 +14,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib)] internal static partial void dst_pg_free(IntPtr group);
     [LibraryImport(Lib)] internal static partial int dst_pg_all_reduce_sum(ProcessGroupHandle group, IntPtr* tensors, long n);
     [LibraryImport(Lib)] internal static partial int dst_pg_broadcast(ProcessGroupHandle group, IntPtr* tensors, long n, int root);
-    [LibraryImport(Lib)] internal static partial int dst_pg_barrier(ProcessGroupHandle group, long timeoutMs);
+    [LibraryImport(Lib)] internal static partial int dst_pg_barrier(ProcessGroupHandle group);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int dst_pg_store_get(ProcessGroupHandle group, string key, long timeoutMs, out IntPtr value, out long length);

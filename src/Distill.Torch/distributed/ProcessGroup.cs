@@ -10,9 +10,10 @@ namespace Distill.Torch;
 /// A group of processes that train together: a libtorch c10d process group over a TCP store hosted by rank 0
 /// (PyTorch's <c>init_process_group(backend, init_method="env://")</c>), whose collectives run on Gloo (tensors on
 /// any device) or NCCL (tensors on this rank's GPU; others are staged through it). Collectives are issued in the same
-/// order on every rank; each waits at most <see cref="Timeout"/>, and a rank that dies or never arrives makes the
-/// others fail with an exception naming the rank that saw it, never hang. (Under NCCL, libtorch's watchdog enforces
-/// the timeout and ends a process whose collective exceeds it, as in PyTorch.)
+/// order on every rank. Under Gloo each waits at most <see cref="Timeout"/>, and a rank that dies or never arrives
+/// makes the others fail with an exception naming the rank that saw it, never hang. Under NCCL a collective's wait
+/// only orders the GPU's stream: libtorch's watchdog enforces the timeout and ends a process whose collective
+/// outlasts it (libtorch 2.x; 1.13 does so with NCCL_ASYNC_ERROR_HANDLING=1), as in PyTorch.
 /// </summary>
 public sealed class ProcessGroup : IDisposable
 {
@@ -48,7 +49,7 @@ public sealed class ProcessGroup : IDisposable
     /// (rank 0 listens there). Returns when every rank has joined; throws after <paramref name="timeout"/> otherwise.
     /// </summary>
     /// <param name="backend">Gloo, or NCCL for CUDA training (a build of the shim against a CUDA libtorch: <see cref="torch.distributed.is_nccl_available"/>).</param>
-    /// <param name="device">Under NCCL, this rank's GPU (made the process's current CUDA device); ignored by Gloo.</param>
+    /// <param name="device">Under NCCL, this rank's GPU (made the calling thread's current CUDA device); ignored by Gloo.</param>
     public static ProcessGroup Create(string host, int port, int rank, int size, TimeSpan timeout,
                                       torch.distributed.Backend backend = torch.distributed.Backend.Gloo, Device? device = null)
     {
@@ -81,8 +82,11 @@ public sealed class ProcessGroup : IDisposable
         GC.KeepAlive(tensors);
     }
 
-    /// <summary>Returns when every rank has called it, waiting at most <paramref name="timeout"/> (null: <see cref="Timeout"/>).</summary>
-    public void barrier(TimeSpan? timeout = null) => Check(dst_pg_barrier(Handle, timeout is { } t ? Math.Max(1, (long)t.TotalMilliseconds) : 0));
+    /// <summary>
+    /// Returns when every rank has called it, within <see cref="Timeout"/> (to wait longer for one rank's work, have it
+    /// <see cref="SetValue"/> a key and the others <see cref="GetValue"/> it with a longer timeout).
+    /// </summary>
+    public void barrier() => Check(dst_pg_barrier(Handle));
 
     /// <summary>
     /// The sum over ranks with autograd: the gradient reaching each rank's input is the sum of every rank's output

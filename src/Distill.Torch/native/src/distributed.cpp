@@ -12,7 +12,10 @@
 // c10d::Backend subclasses); the shim drives the backend itself, which both versions expose with the same calls.
 #include "shim.h"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include <torch/version.h>
@@ -145,14 +148,18 @@ class GradReducer {
 public:
     GradReducer(std::shared_ptr<ProcessGroup> pg, std::vector<at::Tensor> params, int64_t bucket_bytes, int64_t first_bucket_bytes)
         : owner_(std::move(pg)), pg_(*owner_), params_(std::move(params)), bucket_of_(params_.size()), offset_of_(params_.size()) {
-        assign_buckets(bucket_bytes, first_bucket_bytes);
+        // Every parameter is checked before the first hook goes in: a hook left behind by a failed constructor would
+        // call into freed memory.
         for (size_t i = 0; i < params_.size(); ++i) {
-            auto& p = params_[i];
+            const auto& p = params_[i];
             TORCH_CHECK_VALUE(p.requires_grad(), "data-parallel parameter ", i, " does not require grad");
             TORCH_CHECK_VALUE(p.is_leaf(), "data-parallel parameter ", i, " is not a leaf tensor");
             TORCH_CHECK_VALUE(!pg_.nccl || p.device() == pg_.device, "NCCL reduces gradients on ", pg_.device,
                               ", this rank's GPU, but data-parallel parameter ", i, " is on ", p.device());
-            auto accumulator = torch::autograd::impl::grad_accumulator(p);
+        }
+        assign_buckets(bucket_bytes, first_bucket_bytes);
+        for (size_t i = 0; i < params_.size(); ++i) {
+            auto accumulator = torch::autograd::impl::grad_accumulator(params_[i]);
             hooks_.push_back(accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
                 [this, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
                     on_gradient(i);
@@ -220,6 +227,7 @@ private:
         std::vector<size_t> members;
         int64_t numel = 0;  // gradient elements; `members.size()` flags follow them (1: this rank has the gradient)
         at::Tensor flat;
+        at::Tensor host_flags;  // the flags staged on the host: pinned when `flat` is on a GPU, so their copy does not block
         size_t pending = 0;
         bool launched = false;
         c10::intrusive_ptr<c10d::Work> work;
@@ -258,6 +266,8 @@ private:
         for (auto& b : buckets_) {
             const auto& first = params_[b.members.front()];
             b.flat = at::zeros({b.numel + static_cast<int64_t>(b.members.size())}, first.options().requires_grad(false));
+            b.host_flags = at::empty({static_cast<int64_t>(b.members.size())},
+                                     at::TensorOptions().dtype(first.scalar_type()).pinned_memory(first.is_cuda()));
         }
     }
 
@@ -273,7 +283,9 @@ private:
         auto& b = buckets_[index];
         at::NoGradGuard no_grad;
         // Every slice is written (the gradient, or zeros where this rank has none), so the bucket is not cleared first;
-        // the flags go in with one copy.
+        // the flags go in with one copy, from pinned memory on a GPU so that the autograd thread does not wait for the
+        // stream (the previous step's copy out of `host_flags` finished before its finish() returned: finish() reads
+        // the flags back).
         std::vector<float> computed(b.members.size(), 0.0f);
         for (size_t m = 0; m < b.members.size(); ++m) {
             const auto& p = params_[b.members[m]];
@@ -286,8 +298,8 @@ private:
             slice.view(p.sizes()).copy_(grad);
             computed[m] = 1.0f;
         }
-        b.flat.narrow(0, b.numel, static_cast<int64_t>(computed.size()))
-            .copy_(at::from_blob(computed.data(), {static_cast<int64_t>(computed.size())}, at::kFloat));
+        b.host_flags.copy_(at::from_blob(computed.data(), {static_cast<int64_t>(computed.size())}, at::kFloat));
+        b.flat.narrow(0, b.numel, static_cast<int64_t>(computed.size())).copy_(b.host_flags, /*non_blocking=*/true);
         b.flat.narrow(0, 0, b.numel).div_(pg_.size);
         std::vector<at::Tensor> list{b.flat};
         b.work = pg_.gradients->allreduce(list);
@@ -440,13 +452,12 @@ DST_EXPORT int dst_pg_broadcast(void* pg, const dst_tensor* tensors, int64_t n, 
     });
 }
 
-// Returns when every rank has called it; timeout_ms > 0 replaces the group's timeout for this one wait (the other
-// ranks waiting out rank 0's evaluation).
-DST_EXPORT int dst_pg_barrier(void* pg, int64_t timeout_ms) {
+// Returns when every rank has called it, within the group's timeout (neither backend takes a per-call one: a longer
+// wait goes through the store, dst_pg_store_get).
+DST_EXPORT int dst_pg_barrier(void* pg) {
     return guard([&] {
         auto& group = PG(pg);
         c10d::BarrierOptions options;
-        if (timeout_ms > 0) options.timeout = std::chrono::milliseconds(timeout_ms);
         // NCCL's barrier is an all-reduce on a GPU: this rank's, not one guessed from the rank.
         if (group.nccl) options.device_ids = {group.device.index()};
         wait(group, group.group->barrier(options), "barrier");
@@ -454,15 +465,24 @@ DST_EXPORT int dst_pg_barrier(void* pg, int64_t timeout_ms) {
 }
 
 // The store's value under `key` into a malloc'd buffer (dst_free), waiting for it up to `timeout_ms` (0: the group's
-// timeout). The wait involves no collective, so it is the same under every backend, and a rank 0 that dies (the store's
-// host) fails it at once.
+// timeout). A long wait polls the store (a check a second) rather than blocking in one wait: it involves no collective,
+// so it is the same under every backend; it never holds the store client's lock for long (libtorch's NCCL watchdog
+// uses the same store); and each check is bounded by the group's timeout, so a rank 0 that dies or vanishes (the
+// store's host) fails it.
 DST_EXPORT int dst_pg_store_get(void* pg, const char* key, int64_t timeout_ms, uint8_t** out, int64_t* length) {
     return guard([&] {
         auto& group = PG(pg);
         std::string name = std::string("distill/user/") + key;
         if (timeout_ms > 0) {
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+            auto pause = std::chrono::milliseconds(10);
             try {
-                group.store->wait({name}, std::chrono::milliseconds(timeout_ms));
+                while (!group.store->check({name})) {
+                    if (std::chrono::steady_clock::now() >= deadline)
+                        throw std::runtime_error("timed out after " + std::to_string(timeout_ms) + " ms");
+                    std::this_thread::sleep_for(pause);
+                    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+                }
             } catch (const std::exception& e) {
                 throw std::runtime_error("waiting for '" + std::string(key) + "' in the store failed on rank " + std::to_string(group.rank) +
                                          " of " + std::to_string(group.size) + ": " + e.what());
