@@ -6,8 +6,9 @@
 #   2. the same training run (student-resnet8, 3 epochs of 100 batches, seed 1) in fp32, bf16, fp16 (loss scaling) and
 #      fp32 channels_last, each epoch's loss printed against fp32's; then Hinton KD (teacher and student) as a smoke run
 #      in fp16 and channels_last;
-#   3. the KD-step benchmark against PyTorch eager on the same GPU (interleaved blocks).
-# Everything it prints goes to $OUT/gpu-check.log, and the benchmark's report beside it ($OUT: the device tool's
+#   3. the KD-step and face (margin head and GKD step, K = 10000 and 50000) benchmarks against PyTorch eager on the
+#      same GPU (interleaved blocks).
+# Everything it prints goes to $OUT/gpu-check.log, and the benchmarks' reports beside it ($OUT: the device tool's
 # folder that comes back; gpu-check-out/ in the repository elsewhere). Each step has a time limit, so a hung collective
 # costs minutes, not the machine's lease. Exits 1 when a step fails, after running the others.
 #   bash scripts/gpu-check.sh
@@ -41,6 +42,7 @@ tar -C "$work" -xJf .gpu/app.tar.xz
 export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 OMP_WAIT_POLICY=passive
 runner="$work/app/runner/distill-experiments"
 bench="$work/app/kd-step/Distill.KdStep.Benchmarks"
+face="$work/app/face/Distill.Face.Benchmarks"
 
 if [ "$device" = cpu ]; then
   export DISTILL_TORCH_NATIVE="$PWD/src/Distill.Torch/native/build/libdistill_torch.so"
@@ -107,6 +109,11 @@ steps=40
 [ "$device" = cpu ] && steps=5
 check 420 env DISTILL_PYTHON="$python" "$bench" --device "$device" --threads 4 --steps "$steps" --warmup 5 --block 5 --leak-steps 0 \
   --parts 10 --out "$out/kd-step-$device.md" --out "$out/kd-step-$device.json"
+
+step "face benchmark against PyTorch eager on $device"
+face_args=(--steps 20 --warmup 3 --head-iters 40)
+[ "$device" = cpu ] && face_args=(--steps 2 --warmup 1 --head-iters 4 --classes 10000)
+check 420 env DISTILL_PYTHON="$python" "$face" --device "$device" --threads 4 "${face_args[@]}" --out "$out"
 
 step "done: $([ $status = 0 ] && echo 'every step passed' || echo 'some step FAILED')"
 exit $status

@@ -4,6 +4,7 @@ using Distill.Experiments.Generated;
 using Distill.Losses;
 using Distill.Models;
 using Distill.Torch;
+using Distill.Torch.Modules;
 
 namespace Distill.Face.Benchmarks;
 
@@ -25,7 +26,7 @@ internal sealed class HeadCase : IDisposable
     private readonly Tensor _embedding;
     private readonly Tensor _label;
 
-    public HeadCase(int classes, int batch, int dim)
+    public HeadCase(int classes, int batch, int dim, Device device)
     {
         _head = new CosFaceHead(dim, classes, 64, 0.4);
         using (torch.no_grad())
@@ -33,10 +34,13 @@ internal sealed class HeadCase : IDisposable
         using (var w32 = w.to(ScalarType.Float32))
         using (var shaped = w32.reshape(classes, dim))
             _head.weight.copy_(shaped);
+        _head.to(device);
         using (var e = Formula.Values((long)batch * dim, 0.37, 1.7))
         using (var e32 = e.to(ScalarType.Float32))
-            _embedding = e32.reshape(batch, dim).requires_grad_();
-        _label = Formula.Labels(batch, classes, 0);
+        using (var shaped = e32.reshape(batch, dim))
+            _embedding = shaped.to(device).requires_grad_();
+        using (var label = Formula.Labels(batch, classes, 0))
+            _label = label.to(device);
     }
 
     public static readonly string[] Names = ["head_logits", "head_margin", "head_train"];
@@ -163,17 +167,23 @@ internal sealed class StepCase : ITimed, IDisposable
     private readonly List<(Tensor Image, Tensor Label)> _batches = [];
     private int _next;
 
-    public StepCase(StepSubject subject, int batch, int batches)
+    public StepCase(StepSubject subject, int batch, int batches, Device device)
     {
         _subject = subject;
         Formula.Weights(subject.Teacher);
         Formula.Weights(subject.Student);
+        subject.Teacher.to(device);
+        subject.Student.to(device);
         subject.Teacher.eval();
         foreach (var p in subject.Teacher.parameters()) p.requires_grad = false;
         subject.Student.train();
         _optimizer = torch.optim.SGD(subject.Student.parameters(), 0.1, momentum: 0.9, weight_decay: 5e-4);
         for (var i = 0; i < batches; i++)
-            _batches.Add((Formula.Images(batch, subject.Student.Size, i), Formula.Labels(batch, subject.Student.Classes, i)));
+        {
+            using var image = Formula.Images(batch, subject.Student.Size, i);
+            using var label = Formula.Labels(batch, subject.Student.Classes, i);
+            _batches.Add((image.to(device), label.to(device)));
+        }
     }
 
     /// <summary>The first batch's two terms with the student in eval mode (no batch statistics), before any step.</summary>
@@ -233,6 +243,15 @@ internal sealed record Samples(List<double> Wall, List<double> Cpu)
 
 internal static partial class Timing
 {
+    /// <summary>Where our side runs: on a GPU each iteration ends with a synchronize, so its time is its kernels'.</summary>
+    public static Device Device { get; set; } = Device.CPU;
+
+    private static void Iterate(ITimed ours)
+    {
+        ours.Iterate();
+        if (Device.Type == DeviceType.CUDA) torch.cuda.synchronize(Device.Index);
+    }
+
     /// <summary>
     /// Warm-up, then <paramref name="iterations"/> timed iterations on each side in alternating blocks of
     /// <paramref name="block"/> (ours first in even blocks, theirs first in odd ones), so that a change in the
@@ -240,7 +259,7 @@ internal static partial class Timing
     /// </summary>
     public static (Samples Ours, Samples Theirs) Interleaved(ITimed ours, PythonWorker? python, string @case, int warmup, int iterations, int block)
     {
-        for (var i = 0; i < warmup; i++) ours.Iterate();
+        for (var i = 0; i < warmup; i++) Iterate(ours);
         if (python is not null && warmup > 0) python.Run(@case, warmup);
         var mine = new Samples();
         var theirs = new Samples();
@@ -256,7 +275,7 @@ internal static partial class Timing
                     {
                         var cpu = ProcessCpuSeconds();
                         clock.Restart();
-                        ours.Iterate();
+                        Iterate(ours);
                         mine.Wall.Add(clock.Elapsed.TotalSeconds);
                         mine.Cpu.Add(ProcessCpuSeconds() - cpu);
                     }

@@ -11,15 +11,24 @@ using Distill.Torch;
 // alternate. Ratios are Distill / PyTorch (median ms per iteration; < 1 is faster; target <= 1.0).
 //   dotnet run -c Release --project tests/Distill.Face.Benchmarks -- [--steps 20] [--warmup 3] [--threads N]
 //       [--classes 10000,50000] [--batch 128] [--step-batch 64] [--dim 512] [--head-iters 40] [--out DIR]
-//       [--no-python] [--default-malloc] [--omp-wait-policy passive|active|inherit] [--only head|step]
+//       [--no-python] [--default-malloc] [--omp-wait-policy passive|active|inherit] [--only head|step] [--device cpu|cuda|cuda:N]
+// With --device cuda both sides run on the GPU and each timed iteration ends with a device synchronize (DISTILL_PYTHON
+// names the PyTorch side's interpreter, DISTILL_TORCH_NATIVE a CUDA build of the shim).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var o = Options.Parse(args);
 Machine.SetOmpWaitPolicy(o.OmpWaitPolicy); // before the first call into libtorch, which loads libgomp
 torch.set_num_threads(o.Threads);
+var device = Device.Parse(o.Device);
+if (device.Type == DeviceType.CUDA && !torch.cuda.is_available())
+{
+    Console.Error.WriteLine($"--device {o.Device}: libtorch sees no GPU (the shim loaded is {torch.shim_path}; DISTILL_TORCH_NATIVE names a CUDA build)");
+    return 2;
+}
+Timing.Device = device;
 var threads = torch.get_num_threads();
 var allocator = o.DefaultMalloc ? "glibc defaults" : Allocator.FixPolicy();
 var loadBefore = Machine.LoadAverage();
-Console.WriteLine($"Distill face benchmark — libtorch {torch.version}, {threads} intra-op threads, {Environment.ProcessorCount} cores, load average {loadBefore}");
+Console.WriteLine($"Distill face benchmark on {device} — libtorch {torch.version}, {threads} intra-op threads, {Environment.ProcessorCount} cores, load average {loadBefore}");
 Console.WriteLine($"OpenMP wait policy (both sides): {Machine.OmpWaitPolicy()}");
 Console.WriteLine($"glibc malloc: {allocator}; head: B {o.Batch}, D {o.Dim}, {o.HeadIterations} iterations; step: batch {o.StepBatch}, {o.Steps} steps; {o.Warmup} warm-up iterations each; blocks alternate between the sides");
 if (o.NoPython) Console.WriteLine("--no-python: our numbers only");
@@ -42,9 +51,9 @@ if (o.Only is null or "step")
             continue;
         }
         var subject = make();
-        using var step = new StepCase(subject, o.StepBatch, o.Batches);
+        using var step = new StepCase(subject, o.StepBatch, o.Batches, device);
         var ourCheck = step.Check();
-        using var python = o.NoPython ? null : PythonWorker.Start(threads, o.DefaultMalloc);
+        using var python = o.NoPython ? null : PythonWorker.Start(threads, o.DefaultMalloc, o.Device);
         pythonVersion ??= python?.Version;
         pythonAllocator ??= python?.Allocator;
         pythonOmp ??= python?.OmpWaitPolicy;
@@ -70,13 +79,13 @@ if (o.Only is null or "step")
 
 if (o.Only is null or "head")
 {
-    using var python = o.NoPython ? null : PythonWorker.Start(threads, o.DefaultMalloc);
+    using var python = o.NoPython ? null : PythonWorker.Start(threads, o.DefaultMalloc, o.Device);
     pythonVersion ??= python?.Version;
     pythonAllocator ??= python?.Allocator;
     pythonOmp ??= python?.OmpWaitPolicy;
     foreach (var classes in o.Classes)
     {
-        using var head = new HeadCase(classes, o.Batch, o.Dim);
+        using var head = new HeadCase(classes, o.Batch, o.Dim, device);
         var ourCheck = head.Check();
         var theirCheck = python is null ? null : Checks(python.Ask("setup_head", ("classes", classes), ("batch", o.Batch), ("dim", o.Dim))["check"]!);
         var same = Same(ourCheck, theirCheck, 1e-4, $"head K={classes}", mismatches);
@@ -108,6 +117,7 @@ if (o.Out is { } outDir)
         ["benchmark"] = "face (issue 6)",
         ["date_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         ["libtorch"] = torch.version,
+        ["device"] = device.ToString(),
         ["pytorch"] = pythonVersion,
         ["threads"] = threads,
         ["cores"] = Environment.ProcessorCount,
@@ -220,7 +230,7 @@ internal sealed record Row(string Part, string Case, string Title, int Classes, 
 }
 
 internal sealed record Options(int Steps, int Warmup, int Threads, int[] Classes, int Batch, int StepBatch, int Dim, int HeadIterations, int Batches,
-    string? Out, bool NoPython, bool DefaultMalloc, string OmpWaitPolicy, string? Only)
+    string? Out, bool NoPython, bool DefaultMalloc, string OmpWaitPolicy, string? Only, string Device = "cpu")
 {
     public static Options Parse(string[] args)
     {
@@ -245,13 +255,15 @@ internal sealed record Options(int Steps, int Warmup, int Threads, int[] Classes
                 "--default-malloc" => o with { DefaultMalloc = true },
                 "--omp-wait-policy" => o with { OmpWaitPolicy = Next() },
                 "--only" => o with { Only = Next() },
-                _ => throw new ArgumentException($"unknown option {args[i]} (expected --steps, --warmup, --threads, --classes K1,K2, --batch, --step-batch, --dim, --head-iters, --batches, --out DIR, --no-python, --default-malloc, --omp-wait-policy passive|active|inherit, --only head|step)"),
+                "--device" => o with { Device = Next() },
+                _ => throw new ArgumentException($"unknown option {args[i]} (expected --steps, --warmup, --threads, --classes K1,K2, --batch, --step-batch, --dim, --head-iters, --batches, --out DIR, --no-python, --default-malloc, --omp-wait-policy passive|active|inherit, --only head|step, --device cpu|cuda|cuda:N)"),
             };
         }
         if (o.Steps < 1 || o.Warmup < 0 || o.Threads < 1 || o.Classes.Length == 0 || o.Classes.Any(k => k < 2) || o.Batch < 1 || o.StepBatch < 1
             || o.Dim < 1 || o.HeadIterations < 1 || o.Batches < 1)
             throw new ArgumentException("--steps, --threads, --batch, --step-batch, --dim, --head-iters, --batches >= 1, --warmup >= 0, every class count >= 2");
         if (o.Only is not (null or "head" or "step")) throw new ArgumentException("--only takes head or step");
+        if (!(o.Device == "cpu" || o.Device == "cuda" || o.Device.StartsWith("cuda:", StringComparison.Ordinal))) throw new ArgumentException("--device takes cpu, cuda or cuda:N");
         if (o.OmpWaitPolicy is not ("passive" or "active" or "inherit")) throw new ArgumentException("--omp-wait-policy takes passive, active or inherit");
         return o;
     }

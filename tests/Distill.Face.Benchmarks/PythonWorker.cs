@@ -11,7 +11,8 @@ namespace Distill.Face.Benchmarks;
 /// </summary>
 internal sealed class PythonWorker : IDisposable
 {
-    public const string Interpreter = "/usr/bin/python3";
+    /// <summary>Debian's python3-torch (the same libtorch as the shim); DISTILL_PYTHON names another (a GPU machine's CUDA PyTorch).</summary>
+    public static readonly string Interpreter = Environment.GetEnvironmentVariable("DISTILL_PYTHON") is { Length: > 0 } chosen ? chosen : "/usr/bin/python3";
     private readonly Process _process;
 
     private PythonWorker(Process process, string version, int threads)
@@ -25,7 +26,7 @@ internal sealed class PythonWorker : IDisposable
     public int Threads { get; }
 
     /// <summary>Starts the worker; null (with the reason written) when the interpreter or the script is missing or it fails to start.</summary>
-    public static PythonWorker? Start(int threads, bool defaultMalloc)
+    public static PythonWorker? Start(int threads, bool defaultMalloc, string device = "cpu")
     {
         var script = Path.Combine(AppContext.BaseDirectory, "face_bench.py");
         if (!File.Exists(Interpreter) || !File.Exists(script))
@@ -34,7 +35,7 @@ internal sealed class PythonWorker : IDisposable
             return null;
         }
         var psi = new ProcessStartInfo(Interpreter) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false };
-        foreach (var a in new[] { script, "--threads", threads.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { script, "--threads", threads.ToString(CultureInfo.InvariantCulture), "--device", device }) psi.ArgumentList.Add(a);
         if (defaultMalloc) psi.ArgumentList.Add("--default-malloc");
         var p = Process.Start(psi)!;
         var hello = p.StandardOutput.ReadLine();

@@ -248,15 +248,22 @@ def gkd_loss(logits_student, logits_teacher, target, alpha, beta, temperature, n
 # ---- the worker ---------------------------------------------------------------------------------------------
 
 class Worker:
-    def __init__(self):
+    def __init__(self, device="cpu"):
         self.cases = {}
+        self.device = torch.device(device)
+
+    def sync(self):
+        """On a GPU an iteration is done when its kernels are."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def setup_head(self, classes, batch, dim):
         head = CosineMarginProduct(dim, classes)
         with torch.no_grad():
             head.weight.copy_(formula(classes * dim, 0.61, 0.5).to(torch.float32).reshape(classes, dim))
-        emb = formula(batch * dim, 0.37, 1.7).to(torch.float32).reshape(batch, dim).requires_grad_()
-        label = labels(batch, classes, 0)
+        head = head.to(self.device)
+        emb = formula(batch * dim, 0.37, 1.7).to(torch.float32).reshape(batch, dim).to(self.device).requires_grad_()
+        label = labels(batch, classes, 0).to(self.device)
         s = head.s
 
         def logits():
@@ -289,12 +296,14 @@ class Worker:
         student = MobileFaceNet(classes, student_embedding, scale, size)
         formula_weights(teacher)
         formula_weights(student)
+        teacher = teacher.to(self.device)
+        student = student.to(self.device)
         teacher.eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
         student.train()
         optimizer = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-        data = [(images(batch, size, i), labels(batch, classes, i)) for i in range(batches)]
+        data = [(images(batch, size, i).to(self.device), labels(batch, classes, i).to(self.device)) for i in range(batches)]
         counter = [0]
 
         def loss_of(x, y):
@@ -333,6 +342,7 @@ class Worker:
             c0 = time.process_time()
             t0 = time.perf_counter()
             value = fn()
+            self.sync()
             seconds.append(time.perf_counter() - t0)
             cpu_seconds.append(time.process_time() - c0)
         v = float(value.double().sum().item()) if value is not None else None
@@ -365,11 +375,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--default-malloc", action="store_true", help="leave glibc's malloc policy as it is")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (each timed iteration then ends with a synchronize)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     allocator = "glibc defaults" if args.default_malloc else fix_allocator_policy()
-    worker = Worker()
+    worker = Worker(args.device)
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "allocator": allocator,
                       "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default")}), flush=True)
     for line in sys.stdin:
