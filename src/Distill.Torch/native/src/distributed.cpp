@@ -309,7 +309,8 @@ private:
     std::shared_ptr<ProcessGroup> owner_;  // kept alive while buckets may be in flight
     ProcessGroup& pg_;
     std::vector<at::Tensor> params_;
-    std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+    // A shared_ptr to the accumulator node up to libtorch 2.13, an intrusive_ptr from 2.14.
+    std::vector<decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()))> accumulators_;
     std::vector<uintptr_t> hooks_;
     std::vector<Bucket> buckets_;
     std::vector<size_t> bucket_of_;
