@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Distill.Torch;
 
 namespace Distill.Experiments.Runner;
@@ -99,7 +97,7 @@ public static class EngineCommand
     /// <summary>A one-rank group on loopback: all_reduce, broadcast and barrier on a tensor on <paramref name="device"/> and one on the CPU.</summary>
     private static void OneRankGroup(torch.distributed.Backend backend, Device device)
     {
-        using var group = ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, TimeSpan.FromSeconds(60), backend, device.Type == DeviceType.CUDA ? device : (Device?)null);
+        using var group = ProcessGroup.Create("127.0.0.1", torch.distributed.free_loopback_port(), 0, 1, TimeSpan.FromSeconds(60), backend, device.Type == DeviceType.CUDA ? device : (Device?)null);
         var onDevice = torch.full([3], 2.0).to(device);
         var onCpu = torch.full([2], 5.0);
         group.all_reduce(onDevice, onCpu);
@@ -112,7 +110,7 @@ public static class EngineCommand
     /// <summary>Two ranks on threads, one GPU each: the all-reduce sums both.</summary>
     private static void TwoNcclRanks()
     {
-        var port = FreePort();
+        var port = torch.distributed.free_loopback_port();
         var sums = new float[2][];
         var errors = new Exception?[2];
         var threads = Enumerable.Range(0, 2).Select(rank => new Thread(() =>
@@ -136,10 +134,4 @@ public static class EngineCommand
         foreach (var sum in sums) Expect(sum, [3, 3, 3, 3, 30, 30], "two-rank all_reduce (a gpu tensor and a staged cpu one)");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

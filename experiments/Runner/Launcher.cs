@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Distill.Runtime;
 
@@ -50,7 +48,7 @@ internal static class Launcher
     /// <summary>Starts the ranks and waits for them; null when every rank succeeded, else what failed.</summary>
     private static string? RunRanks(RunnerContext context, IReadOnlyList<string> tokens, int nproc)
     {
-        var port = FreePort();
+        var port = torch.distributed.free_loopback_port();
         var processes = new List<Process>();
         var output = new object();
         // Stopped itself (Ctrl-C, a scheduler's SIGTERM, a closed terminal), the launcher stops its ranks first.
@@ -136,10 +134,4 @@ internal static class Launcher
         return start;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

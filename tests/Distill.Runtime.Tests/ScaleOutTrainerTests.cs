@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Distill.Data;
 using Distill.Torch.Modules;
 using static Distill.Torch.torch.nn.functional;
@@ -100,18 +98,12 @@ public class ScaleOutTrainerTests
     private static float[] Parameters(Module model) =>
         model.parameters().SelectMany(p => p.ToArray<float>()).Concat(model.buffers().Where(b => b.dtype == ScalarType.Float32).SelectMany(b => b.ToArray<float>())).ToArray();
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Trains <paramref name="size"/> ranks on threads, each with its own replica and trainer.</summary>
     private static (float[] Parameters, TrainResult Result)[] OnRanks(int size, Images data, Func<int, TrainOptions> options, int accumulation = 1,
         Func<int, Action<int>?>? onStep = null, TimeSpan? timeout = null, Action? onEvaluate = null)
     {
-        var port = FreePort();
+        var port = torch.distributed.free_loopback_port();
         var results = new (float[], TrainResult)[size];
         var errors = new Exception?[size];
         var threads = Enumerable.Range(0, size).Select(rank => new Thread(() =>

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Distill.Torch.Modules;
 using F = Distill.Torch.torch.nn.functional;
 
@@ -15,24 +13,23 @@ public class DistributedTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
-    /// <summary>Runs <paramref name="body"/> as every rank of a new group of <paramref name="size"/>, each on its own thread.</summary>
-    internal static T[] OnRanks<T>(int size, Func<ProcessGroup, T> body, TimeSpan? timeout = null)
+    /// <summary>
+    /// Runs <paramref name="body"/> as every rank of a new group of <paramref name="size"/>, each on its own thread (under
+    /// NCCL, rank r on cuda:r).
+    /// </summary>
+    internal static T[] OnRanks<T>(int size, Func<ProcessGroup, T> body, TimeSpan? timeout = null,
+                                   torch.distributed.Backend backend = torch.distributed.Backend.Gloo)
     {
-        var port = FreePort();
+        var port = torch.distributed.free_loopback_port();
         var results = new T[size];
         var errors = new Exception?[size];
         var threads = Enumerable.Range(0, size).Select(rank => new Thread(() =>
         {
             try
             {
-                using var group = ProcessGroup.Create("127.0.0.1", port, rank, size, timeout ?? Timeout);
+                var gpu = backend == torch.distributed.Backend.Nccl ? new Device(DeviceType.CUDA, rank) : (Device?)null;
+                using var group = ProcessGroup.Create("127.0.0.1", port, rank, size, timeout ?? Timeout, backend, gpu);
                 results[rank] = body(group);
             }
             catch (Exception e) { errors[rank] = e; }
@@ -247,7 +244,7 @@ public class DistributedTests
     {
         var x = torch.ones([3]).requires_grad_();
         Tensor y;
-        using (var group = ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout))
+        using (var group = ProcessGroup.Create("127.0.0.1", torch.distributed.free_loopback_port(), 0, 1, Timeout))
             y = group.all_reduce_with_grad(x);
         var error = Assert.Throws<TorchException>(() => y.sum().backward());
         Assert.Contains("the process group this autograd graph was recorded with has been destroyed", error.Message);
@@ -272,7 +269,7 @@ public class DistributedTests
     [Fact]
     public void A_rank_that_never_arrives_times_the_rendezvous_out()
     {
-        var port = FreePort();
+        var port = torch.distributed.free_loopback_port();
         var error = Assert.Throws<TorchException>(() => ProcessGroup.Create("127.0.0.1", port, 0, 2, TimeSpan.FromSeconds(2)));
         Assert.Contains("imeout", error.Message, StringComparison.OrdinalIgnoreCase);
     }
@@ -286,9 +283,9 @@ public class DistributedTests
         Assert.True(torch.distributed.is_gloo_available());
 
         var cpu = Assert.Throws<ArgumentException>(() =>
-            ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, Device.CPU));
+            ProcessGroup.Create("127.0.0.1", torch.distributed.free_loopback_port(), 0, 1, Timeout, torch.distributed.Backend.Nccl, Device.CPU));
         Assert.Contains("the nccl backend runs on one CUDA device, such as cuda:0; got cpu", cpu.Message);
-        Assert.Throws<ArgumentException>(() => ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl));
+        Assert.Throws<ArgumentException>(() => ProcessGroup.Create("127.0.0.1", torch.distributed.free_loopback_port(), 0, 1, Timeout, torch.distributed.Backend.Nccl));
     }
 
     /// <summary>
@@ -302,33 +299,21 @@ public class DistributedTests
         if (!torch.distributed.is_nccl_available())
         {
             var error = Assert.Throws<TorchException>(() =>
-                ProcessGroup.Create("127.0.0.1", FreePort(), 0, 1, Timeout, torch.distributed.Backend.Nccl, new Device(DeviceType.CUDA, 0)));
+                ProcessGroup.Create("127.0.0.1", torch.distributed.free_loopback_port(), 0, 1, Timeout, torch.distributed.Backend.Nccl, new Device(DeviceType.CUDA, 0)));
             Assert.Contains("this build of the libtorch shim has no NCCL", error.Message);
             Assert.Contains("scripts/gpu-build.sh", error.Message);
             return;
         }
         var size = Math.Min(2, torch.cuda.device_count());
-        var port = FreePort();
-        var results = new (float[] Gpu, float[] Cpu, Device Where)[size];
-        var errors = new Exception?[size];
-        var threads = Enumerable.Range(0, size).Select(rank => new Thread(() =>
+        var results = OnRanks(size, group =>
         {
-            try
-            {
-                var gpu = new Device(DeviceType.CUDA, rank);
-                using var group = ProcessGroup.Create("127.0.0.1", port, rank, size, Timeout, torch.distributed.Backend.Nccl, gpu);
-                using var onGpu = torch.full([3], rank + 1.0).to(gpu);
-                using var onCpu = torch.full([2, 2], 10.0 * (rank + 1));
-                group.all_reduce(onGpu, onCpu);
-                group.broadcast([onCpu], src: 0);
-                group.barrier();
-                results[rank] = (onGpu.cpu().ToArray<float>(), onCpu.ToArray<float>(), onCpu.device);
-            }
-            catch (Exception e) { errors[rank] = e; }
-        }) { IsBackground = true }).ToArray();
-        foreach (var t in threads) t.Start();
-        foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "a rank did not finish");
-        Assert.All(errors, e => Assert.Null(e));
+            using var onGpu = torch.full([3], group.Rank + 1.0).to(group.Device);
+            using var onCpu = torch.full([2, 2], 10.0 * (group.Rank + 1));
+            group.all_reduce(onGpu, onCpu);
+            group.broadcast([onCpu], src: 0);
+            group.barrier();
+            return (Gpu: onGpu.cpu().ToArray<float>(), Cpu: onCpu.ToArray<float>(), Where: onCpu.device);
+        }, backend: torch.distributed.Backend.Nccl);
         var gpuSum = size == 2 ? 3f : 1f;
         var cpuSum = size == 2 ? 30f : 10f;
         foreach (var (gpuValues, cpuValues, where) in results)

@@ -346,7 +346,7 @@ public sealed class Trainer<TBatch> where TBatch : class, IBatch
 
             var trainValues = new Dictionary<string, double>(MeanOverRanks(world, averages.Compute())) { ["lr"] = lr };
             foreach (var (name, seconds) in refreshSeconds) trainValues[name] = seconds;
-            // Rank 0 evaluates; the others go on to the next epoch and wait for it at its first collective.
+            // Rank 0 evaluates and checkpoints; the others wait for it below (WaitForLeader).
             var evaluated = leader && Evaluate is not null && (state.Epoch == epochs || (evalEvery > 0 && state.Epoch % evalEvery == 0))
                 ? Evaluate(evaluation)
                 : null;

@@ -33,6 +33,14 @@ public static partial class torch
             _ => null,
         };
 
+        /// <summary>A TCP port free on loopback now, for a local rendezvous (MASTER_PORT of ranks started on this machine).</summary>
+        public static int free_loopback_port()
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
         /// <summary>Whether this build of the shim can create Gloo process groups (it found Gloo's headers when built).</summary>
         public static bool is_gloo_available() => Built(Backend.Gloo);
 
